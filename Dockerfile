@@ -1,0 +1,108 @@
+# syntax=docker/dockerfile:1
+#
+# k6-gate: one image for every process. The command picks the entry point:
+#   docker run IMAGE api | worker | demo-target | demo-send
+#
+# Stages:
+#   k6         the official k6 image, only to copy its static binary
+#   node-base  the pinned Node LTS slim base shared by every stage below
+#   build      npm ci + npm run build  -> dist/*.js (esbuild, packages external)
+#   prod-deps  npm ci --omit=dev       -> production node_modules only
+#   runtime    node-base + util-linux (setpriv) + tini + CA certs + k6 + the two above
+#
+# Pins (bump deliberately, one line each):
+#   grafana/k6:2.2.0  k6 v2; that tag is built from k6's Dockerfile `release` target,
+#                     a CGO_ENABLED=0 static binary at /usr/bin/k6, linux/amd64 + arm64.
+#   node:24.19.0-trixie-slim  Node 24 LTS on Debian 13 (trixie); the app supports Node >= 20.
+
+FROM grafana/k6:2.2.0 AS k6
+
+FROM node:24.19.0-trixie-slim AS node-base
+# npm should never nag or phone home during the build.
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
+
+# ---------------------------------------------------------------------------
+FROM node-base AS build
+WORKDIR /src
+# The whole context (trimmed by .dockerignore) goes in before `npm ci`: npm
+# workspaces (apps/api, apps/worker, libs/shared) must all be present for
+# `npm ci` to match the lock file. The npm download cache is a BuildKit cache
+# mount, so a rebuild after a source change does not download packages again.
+COPY . .
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci \
+ && npm run build \
+ && test -f dist/api.js && test -f dist/worker.js \
+ && test -f dist/demo-target.js && test -f dist/demo-send.js
+
+# ---------------------------------------------------------------------------
+FROM node-base AS prod-deps
+WORKDIR /src
+COPY . .
+# Production dependencies only. The bundles keep packages external, so the
+# runtime needs these. /out gets exactly what the runtime image needs:
+#   package.json (module type, workspaces), node_modules (with the workspace
+#   links npm makes, e.g. node_modules/@scope/shared -> ../../libs/shared),
+#   each workspace's package.json and its own node_modules when npm nested one,
+#   and libs/ (shared sources, in case a bundle leaves a workspace import external).
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --omit=dev \
+ && mkdir -p /out \
+ && cp -a package.json node_modules /out/ \
+ && if [ -d libs ]; then cp -a libs /out/; fi \
+ && for d in apps/*; do \
+      [ -f "$d/package.json" ] || continue; \
+      mkdir -p "/out/$d"; \
+      cp -a "$d/package.json" "/out/$d/"; \
+      if [ -d "$d/node_modules" ]; then cp -a "$d/node_modules" "/out/$d/"; fi; \
+    done
+
+# ---------------------------------------------------------------------------
+FROM node-base AS runtime
+
+# util-linux: setpriv (the worker starts k6 under `setpriv --pdeathsig KILL`, so
+#   no k6 outlives its worker); installed explicitly because it is not
+#   guaranteed "Essential" in every Debian release.
+# tini: PID 1 that forwards SIGTERM to node and reaps any orphan.
+# ca-certificates: the node image purges it, and k6 (Go) needs the system CA
+#   store for https targets and k6 Cloud.
+# Versions are not pinned on purpose: Debian's archive drops superseded
+# versions, so a pin breaks the build at the next security update (hadolint DL3008).
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends util-linux tini ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && command -v setpriv && command -v tini
+
+COPY --from=k6 /usr/bin/k6 /usr/bin/k6
+
+WORKDIR /app
+# Application files stay owned by root and are not writable by the runtime
+# user (uid 1000): a compromised process cannot rewrite the code it runs.
+COPY --from=prod-deps --chown=root:root /out/ ./
+COPY --from=build --chown=root:root /src/dist ./dist
+COPY --chown=root:root --chmod=0755 docker/entrypoint.sh /usr/local/bin/k6-gate
+
+# K6_BIN: the k6 binary the worker runs. RUN_TMP_DIR is left to its default
+# (os.tmpdir() = /tmp): with a read-only root filesystem mount a writable
+# emptyDir/tmpfs at /tmp, or set RUN_TMP_DIR to another writable path.
+ENV NODE_ENV=production \
+    K6_BIN=/usr/bin/k6
+
+# Smoke test at build time: the binaries the worker needs are there and run.
+RUN k6 version && setpriv --version && node --version
+
+# The `node` user of the base image (uid/gid 1000), numeric so that
+# Kubernetes' runAsNonRoot can verify it.
+USER 1000:1000
+
+EXPOSE 8000
+
+# No HEALTHCHECK: the same image runs api, worker and demo processes with
+# different health semantics (the worker serves no HTTP). Health is declared
+# where the role is known: docker-compose.yml healthchecks and the Kubernetes
+# probes in k8s/base.
+ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/k6-gate"]
+CMD ["api"]

@@ -1,0 +1,19 @@
+import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import type { HttpBindings } from "@hono/node-server";
+import type { Logger, RunStore } from "@k6-gate/shared";
+import type { ApiConfig } from "./config";
+import type { RunWaiter } from "./run-waiter";
+
+/** Everything the API needs, built by main.ts (or a test) and handed to createApp. */
+export interface AppDeps {
+  config: ApiConfig;
+  redis: Redis;
+  store: RunStore;
+  queue: Queue;
+  waiter: RunWaiter;
+  logger: Logger;
+}
+
+/** Present when served by @hono/node-server; absent under `app.request()` in tests. */
+export type AppEnv = { Bindings: Partial<HttpBindings> };

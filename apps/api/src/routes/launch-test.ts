@@ -1,0 +1,145 @@
+import type { Context } from "hono";
+import {
+  describeIssues,
+  formatDuration,
+  runKeyOf,
+  webhookPayloadSchema,
+  type WebhookPayload,
+} from "@k6-gate/shared";
+import type { AppDeps, AppEnv } from "../deps";
+import { enqueueRun, runJobOf } from "../enqueue";
+import {
+  afterDelivery,
+  clientGone,
+  problem,
+  runJson,
+  verdictResponse,
+  wantsJson,
+} from "../respond";
+import { backlogRetryAfter, retryAfterSeconds } from "../retry-after";
+
+/**
+ * POST /launch-test: Flagger's webhook. Applies design §3's four-step rule atomically in
+ * Redis, then long-polls the run for its verdict.
+ */
+export function launchTest(deps: AppDeps) {
+  const { config, store, queue, waiter, logger } = deps;
+
+  return async (c: Context<AppEnv>): Promise<Response> => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return problem(c, 400, "invalid payload", ["body: not valid JSON"]);
+    }
+    const parsed = webhookPayloadSchema.safeParse(body);
+    if (!parsed.success) return problem(c, 400, "invalid payload", describeIssues(parsed.error));
+    const payload = parsed.data;
+    const rejection = checkLimits(payload);
+    if (rejection) return problem(c, 400, "invalid payload", [rejection]);
+    if (
+      config.ALLOWED_NAMESPACES &&
+      !new RegExp(`^(?:${config.ALLOWED_NAMESPACES})$`).test(payload.namespace)
+    ) {
+      return problem(c, 403, `namespace ${payload.namespace} may not use this webhook`);
+    }
+    if (waiter.inFlight >= config.MAX_LONG_POLLS) {
+      return problem(c, 429, "too many calls waiting on this API instance", [], 5);
+    }
+
+    const runKey = runKeyOf(payload);
+    const decision = await store.decide({
+      runKey,
+      namespace: payload.namespace,
+      name: payload.name,
+      checksum: payload.checksum,
+      phase: payload.phase,
+      slackChannels: payload.metadata.slackChannels,
+      minFailureDelayMs: payload.metadata.minFailureDelayMs,
+      maxQueueDepth: config.MAX_QUEUE_DEPTH,
+      now: Date.now(),
+    });
+    const log = logger.child({
+      namespace: payload.namespace,
+      name: payload.name,
+      runKey,
+      decision: decision.action,
+    });
+
+    if (decision.action === "busy") {
+      const recent = (await store.list(payload.namespace, payload.name, 5)).flatMap((r) =>
+        r.result ? [r.result.durationMs] : [],
+      );
+      const queued = await store.queuedCount();
+      log.warn({ queued }, "backlog full");
+      return problem(
+        c,
+        429,
+        `backlog full: ${queued} runs waiting (MAX_QUEUE_DEPTH ${config.MAX_QUEUE_DEPTH})`,
+        [],
+        backlogRetryAfter(queued, recent, 1),
+      );
+    }
+
+    const run = await store.get(decision.runId);
+    if (!run) return problem(c, 503, `run ${decision.runId} disappeared; retry`, [], 1);
+    log.info({ runId: run.id }, "webhook call");
+
+    if (decision.action === "deliver") {
+      afterDelivery(c, () => void store.markDelivered(run.id));
+      return verdictResponse(c, run, config.PUBLIC_URL);
+    }
+    if (decision.action === "recent_failure") {
+      const waitMs = (run.finishedAt ?? 0) + payload.metadata.minFailureDelayMs - Date.now();
+      return verdictResponse(
+        c,
+        run,
+        config.PUBLIC_URL,
+        `(previous run failed; no new run for another ${formatDuration(Math.max(0, waitMs))} per min_failure_delay)`,
+      );
+    }
+
+    if (run.status === "queued") await enqueueRun(queue, runJobOf(run.id, runKey, payload));
+
+    if (!payload.metadata.waitForResults) {
+      afterDelivery(c, () => void store.markDelivered(run.id));
+      const message = `k6-gate: run ${run.id} accepted for ${payload.namespace}/${payload.name} (wait_for_results is false)`;
+      return wantsJson(c) ? c.json({ message, run: runJson(run) }, 202) : c.text(message, 202);
+    }
+
+    const waitMs = Math.min(
+      payload.metadata.waitTimeoutMs ?? config.DEFAULT_WAIT_TIMEOUT,
+      config.LONG_POLL_MAX,
+    );
+    const outcome = await waiter.wait(run.id, waitMs, clientGone(c));
+    switch (outcome.state) {
+      case "finished":
+        afterDelivery(c, () => void store.markDelivered(run.id));
+        return verdictResponse(c, outcome.record, config.PUBLIC_URL);
+      case "timeout": {
+        const retryAfter = await retryAfterSeconds(store, outcome.record);
+        const elapsed = formatDuration(Date.now() - outcome.record.enqueuedAt);
+        return problem(
+          c,
+          503,
+          `k6-gate: run ${run.id} is ${outcome.record.status} (${elapsed} so far); retry to get its verdict`,
+          [],
+          retryAfter,
+        );
+      }
+      case "aborted":
+        log.info({ runId: run.id }, "caller left; the run goes on");
+        return problem(c, 503, "caller left", [], 1);
+      case "missing":
+        return problem(c, 503, `run ${run.id} disappeared; retry`, [], 1);
+    }
+  };
+
+  function checkLimits(payload: WebhookPayload): string | undefined {
+    const maxDuration = payload.metadata.maxDurationMs;
+    if (maxDuration !== undefined && maxDuration > config.MAX_RUN_DURATION) {
+      return `metadata.max_duration: ${formatDuration(maxDuration)} is over the server maximum ${formatDuration(config.MAX_RUN_DURATION)}`;
+    }
+    return undefined;
+  }
+}

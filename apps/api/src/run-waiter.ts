@@ -1,0 +1,101 @@
+import type { Redis } from "ioredis";
+import type { RunRecord, RunStore } from "@k6-gate/shared";
+
+export type WaitOutcome =
+  | { state: "finished"; record: RunRecord }
+  | { state: "timeout"; record: RunRecord }
+  | { state: "aborted" }
+  | { state: "missing" };
+
+/**
+ * Long-polls on runs. One Redis subscription per API process wakes every waiter of a
+ * run when a worker records its verdict; a slow re-check covers messages lost while the
+ * subscription reconnects. Waiting holds no Redis connection per caller.
+ */
+export class RunWaiter {
+  private readonly waiters = new Map<string, Set<() => void>>();
+  inFlight = 0;
+  private closed = false;
+
+  constructor(
+    private readonly subscriber: Redis,
+    private readonly store: RunStore,
+    private readonly recheckMs = 3000,
+  ) {}
+
+  async start(): Promise<void> {
+    this.subscriber.on("message", (_channel: string, runId: string) => this.wake(runId));
+    await this.subscriber.subscribe(this.store.finishedChannel);
+  }
+
+  private wake(runId: string): void {
+    const set = this.waiters.get(runId);
+    if (!set) return;
+    this.waiters.delete(runId);
+    for (const resolve of set) resolve();
+  }
+
+  /**
+   * Registers for the next wake-up (the run's verdict, a re-check tick, the deadline or
+   * the caller leaving) before the caller reads the run, so no verdict slips in between.
+   */
+  private nextWake(
+    runId: string,
+    ms: number,
+    signal: AbortSignal | undefined,
+  ): { woken: Promise<void>; cancel: () => void } {
+    let set = this.waiters.get(runId);
+    if (!set) this.waiters.set(runId, (set = new Set()));
+    const waiters = set;
+    let cancel = () => {};
+    const woken = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => cancel(), ms);
+      cancel = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", cancel);
+        waiters.delete(cancel);
+        if (waiters.size === 0 && this.waiters.get(runId) === waiters) this.waiters.delete(runId);
+        resolve();
+      };
+      signal?.addEventListener("abort", cancel, { once: true });
+      waiters.add(cancel);
+    });
+    return { woken, cancel };
+  }
+
+  async wait(runId: string, timeoutMs: number, signal?: AbortSignal): Promise<WaitOutcome> {
+    const deadline = Date.now() + timeoutMs;
+    this.inFlight++;
+    try {
+      for (;;) {
+        if (signal?.aborted) return { state: "aborted" };
+        const next = this.nextWake(
+          runId,
+          Math.max(1, Math.min(deadline - Date.now(), this.recheckMs)),
+          signal,
+        );
+        const record = await this.store.get(runId).catch((error: unknown) => {
+          next.cancel();
+          throw error;
+        });
+        if (!record || record.status === "finished" || Date.now() >= deadline || this.closed) {
+          next.cancel();
+          if (!record) return { state: "missing" };
+          return record.status === "finished"
+            ? { state: "finished", record }
+            : { state: "timeout", record };
+        }
+        await next.woken;
+        if (this.closed) return { state: "timeout", record };
+      }
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /** Ends every wait now (API shutdown): callers answer 503 and Flagger retries. */
+  releaseAll(): void {
+    this.closed = true;
+    for (const runId of [...this.waiters.keys()]) this.wake(runId);
+  }
+}

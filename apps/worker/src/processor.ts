@@ -1,0 +1,120 @@
+import { UnrecoverableError } from "bullmq";
+import { runJobSchema, type RunJob, type RunResult } from "@k6-gate/shared";
+import type { WorkerConfig } from "./config";
+import { buildK6Environment } from "./k6/environment";
+import { findCloudUrl } from "./k6/cloud-url";
+import { lastK6Error, runK6 } from "./k6/run-k6";
+import { parseSummary } from "./k6/summary";
+import type { TailBuffer } from "./k6/tail-buffer";
+import { setupFailure, verdictOf } from "./k6/verdict";
+import { SecretResolutionError, type SecretResolver } from "./secrets";
+
+export interface ProcessorDeps {
+  config: Pick<
+    WorkerConfig,
+    | "K6_BIN"
+    | "MAX_RUN_DURATION"
+    | "KILL_GRACE"
+    | "RUN_TMP_DIR"
+    | "OUTPUT_MAX_BYTES"
+    | "K6_CLOUD_TOKEN"
+    | "K6_CLOUD_STACK_ID"
+    | "K6_CLOUD_HOST"
+  >;
+  pdeathsig: boolean;
+  resolveSecrets: SecretResolver;
+  onOutput?: (runId: string, output: TailBuffer) => void;
+}
+
+export interface RunExecution {
+  result: RunResult;
+  output: string;
+  /** True when the run was stopped by `signal` (the worker is leaving), not judged. */
+  interrupted: boolean;
+}
+
+export type RunProcessor = (job: { data: unknown }, signal: AbortSignal) => Promise<RunExecution>;
+
+/** Job data that cannot be run; retrying cannot fix it. */
+export function parseRunJob(data: unknown): RunJob {
+  const parsed = runJobSchema.safeParse(data);
+  if (!parsed.success) {
+    throw new UnrecoverableError(
+      `invalid job data: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
+  }
+  return parsed.data;
+}
+
+/**
+ * One run: resolve secrets, run k6, judge. Knows nothing of queues or signals beyond the
+ * AbortSignal it is given; a k6 failure is a verdict, not an exception.
+ */
+export function createProcessor(deps: ProcessorDeps): RunProcessor {
+  const { config } = deps;
+  return async (job, signal) => {
+    const run = parseRunJob(job.data);
+    let secrets: Record<string, string>;
+    try {
+      secrets = await deps.resolveSecrets(run.kubernetesSecrets, run.namespace);
+    } catch (error) {
+      if (!(error instanceof SecretResolutionError)) throw error;
+      return { result: setupFailure(error.message), output: "", interrupted: false };
+    }
+    const cloud = run.uploadToCloud
+      ? config.K6_CLOUD_TOKEN
+        ? {
+            token: config.K6_CLOUD_TOKEN,
+            stackId: config.K6_CLOUD_STACK_ID,
+            host: config.K6_CLOUD_HOST,
+          }
+        : undefined
+      : undefined;
+    if (run.uploadToCloud && !cloud) {
+      return {
+        result: setupFailure(
+          "upload_to_cloud is true but the worker has no K6_CLOUD_TOKEN configured",
+        ),
+        output: "",
+        interrupted: false,
+      };
+    }
+    const maxDurationMs = Math.min(
+      run.maxDurationMs ?? config.MAX_RUN_DURATION,
+      config.MAX_RUN_DURATION,
+    );
+    const outcome = await runK6({
+      k6Bin: config.K6_BIN,
+      script: run.script,
+      env: (runDir) => buildK6Environment({ runDir, envVars: run.envVars, secrets, cloud }),
+      extraArgs: cloud ? ["--out", "cloud"] : [],
+      maxDurationMs,
+      killGraceMs: config.KILL_GRACE,
+      tmpRoot: config.RUN_TMP_DIR,
+      outputMaxBytes: config.OUTPUT_MAX_BYTES,
+      pdeathsig: deps.pdeathsig,
+      signal,
+      onOutput: deps.onOutput && ((output) => deps.onOutput?.(run.runId, output)),
+    });
+    const output = outcome.output.text();
+    if (outcome.spawnError) {
+      return {
+        result: setupFailure(`k6 could not be started: ${outcome.spawnError}`, outcome.durationMs),
+        output,
+        interrupted: false,
+      };
+    }
+    const result = verdictOf({
+      exitCode: outcome.exitCode,
+      signal: outcome.signal,
+      timedOut: outcome.timedOut,
+      maxDurationMs,
+      durationMs: outcome.durationMs,
+      findings: parseSummary(outcome.summaryText),
+      lastError: lastK6Error(output),
+      cloudUrl: cloud ? findCloudUrl(output) : null,
+      cloudRequested: run.uploadToCloud,
+    });
+    return { result, output, interrupted: outcome.cancelled };
+  };
+}

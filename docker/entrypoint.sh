@@ -1,0 +1,30 @@
+#!/bin/sh
+# k6-gate container entry point: one image, the first argument picks the process.
+#
+#   api          the Hono API (webhook, dashboard, /metrics)      dist/api.js
+#   worker       a BullMQ worker that runs k6                     dist/worker.js
+#   demo-target  the demo HTTP target (/ok 200, /fail 500)        dist/demo-target.js
+#   demo-send    sends demo webhook calls to the api              dist/demo-send.js
+#
+# Anything else is run as given (e.g. `sh`, `k6 version`) for debugging.
+# `exec` replaces this shell, so node receives SIGTERM directly from tini (PID 1).
+set -eu
+
+APP_DIR=${APP_DIR:-/app}
+
+cmd=${1:-api}
+[ "$#" -gt 0 ] && shift
+
+case "$cmd" in
+  api | worker | demo-target | demo-send)
+    exec node "$APP_DIR/dist/$cmd.js" "$@"
+    ;;
+  -h | --help | help)
+    echo "usage: k6-gate api | worker | demo-target | demo-send [args...]"
+    echo "       k6-gate <any command> [args...]"
+    exit 0
+    ;;
+  *)
+    exec "$cmd" "$@"
+    ;;
+esac

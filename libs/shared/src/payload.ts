@@ -1,0 +1,194 @@
+import { z } from "zod";
+import { parseDuration } from "./duration";
+
+/**
+ * Flagger's webhook payload (pkg/controller/webhook.go): `{name, namespace, phase,
+ * checksum, metadata}`, metadata being a map of strings. Every metadata value is parsed
+ * from its string form here, once, and every problem is reported with its key.
+ */
+
+export const LIMITS = {
+  scriptBytes: 256 * 1024,
+  metadataValueBytes: 64 * 1024,
+  envVars: 100,
+  slackChannels: 20,
+} as const;
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Variables k6-gate sets itself; a script may not override them. */
+const RESERVED_ENV = new Set([
+  "PATH",
+  "HOME",
+  "TMPDIR",
+  "K6_CLOUD_TOKEN",
+  "K6_ADDRESS",
+  "K6_NO_USAGE_REPORT",
+]);
+const SECRET_REF =
+  /^(?:([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/)?([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\/([-._a-zA-Z0-9]+)$/;
+const K8S_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+export interface SecretRef {
+  namespace?: string | undefined;
+  secret: string;
+  key: string;
+}
+
+export interface Metadata {
+  script: string;
+  uploadToCloud: boolean;
+  waitForResults: boolean;
+  slackChannels: string[];
+  notificationContext: string | undefined;
+  minFailureDelayMs: number;
+  envVars: Record<string, string>;
+  kubernetesSecrets: Record<string, SecretRef>;
+  maxDurationMs: number | undefined;
+  waitTimeoutMs: number | undefined;
+}
+
+type Issue = (key: string, message: string) => void;
+
+// strconv.ParseBool, as flagger-k6-webhook reads its flags.
+const TRUE = new Set(["1", "t", "T", "TRUE", "true", "True"]);
+const FALSE = new Set(["0", "f", "F", "FALSE", "false", "False"]);
+
+function bool(raw: Record<string, string>, key: string, fallback: boolean, issue: Issue): boolean {
+  const value = raw[key];
+  if (value === undefined || value === "") return fallback;
+  if (TRUE.has(value)) return true;
+  if (FALSE.has(value)) return false;
+  issue(key, `must be "true" or "false", got ${JSON.stringify(value.slice(0, 40))}`);
+  return fallback;
+}
+
+function duration(raw: Record<string, string>, key: string, issue: Issue): number | undefined {
+  const value = raw[key];
+  if (value === undefined || value === "") return undefined;
+  const ms = parseDuration(value);
+  if (ms === undefined)
+    issue(key, `must be a duration like 30s, 2m or 1h, got ${JSON.stringify(value.slice(0, 40))}`);
+  return ms;
+}
+
+function jsonObject(
+  raw: Record<string, string>,
+  key: string,
+  issue: Issue,
+): Record<string, unknown> {
+  const value = raw[key];
+  if (value === undefined || value.trim() === "") return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    issue(key, "must be a JSON object (invalid JSON)");
+    return {};
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    issue(key, "must be a JSON object");
+    return {};
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function envVars(raw: Record<string, string>, issue: Issue): Record<string, string> {
+  const object = jsonObject(raw, "env_vars", issue);
+  const entries = Object.entries(object);
+  if (entries.length > LIMITS.envVars) issue("env_vars", `at most ${LIMITS.envVars} variables`);
+  const result: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [name, value] of entries.slice(0, LIMITS.envVars)) {
+    if (!ENV_NAME.test(name))
+      issue("env_vars", `${JSON.stringify(name.slice(0, 40))} is not a valid variable name`);
+    else if (RESERVED_ENV.has(name))
+      issue("env_vars", `${name} is set by k6-gate and cannot be overridden`);
+    else if (typeof value !== "string")
+      issue("env_vars", `${name} must be a string, got ${value === null ? "null" : typeof value}`);
+    else result[name] = value;
+  }
+  return result;
+}
+
+function kubernetesSecrets(raw: Record<string, string>, issue: Issue): Record<string, SecretRef> {
+  const object = jsonObject(raw, "kubernetes_secrets", issue);
+  const result: Record<string, SecretRef> = Object.create(null) as Record<string, SecretRef>;
+  for (const [name, ref] of Object.entries(object).slice(0, LIMITS.envVars)) {
+    const match = typeof ref === "string" ? SECRET_REF.exec(ref) : null;
+    if (!ENV_NAME.test(name))
+      issue(
+        "kubernetes_secrets",
+        `${JSON.stringify(name.slice(0, 40))} is not a valid variable name`,
+      );
+    else if (RESERVED_ENV.has(name))
+      issue("kubernetes_secrets", `${name} is set by k6-gate and cannot be overridden`);
+    else if (!match) issue("kubernetes_secrets", `${name} must be "[namespace/]secret/key"`);
+    else
+      result[name] = { namespace: match[1], secret: match[3] as string, key: match[5] as string };
+  }
+  return result;
+}
+
+/** Typed metadata, or issues keyed by metadata key. */
+export function parseMetadata(raw: Record<string, string>, issue: Issue): Metadata {
+  for (const [key, value] of Object.entries(raw)) {
+    const limit = key === "script" ? LIMITS.scriptBytes : LIMITS.metadataValueBytes;
+    if (Buffer.byteLength(value) > limit) issue(key, `is larger than ${limit} bytes`);
+  }
+  const script = raw.script ?? "";
+  if (script.trim() === "") issue("script", "is required: the k6 script to run");
+  const slackChannels = (raw.slack_channels ?? "")
+    .split(",")
+    .map((channel) => channel.trim())
+    .filter(Boolean);
+  if (slackChannels.length > LIMITS.slackChannels)
+    issue("slack_channels", `at most ${LIMITS.slackChannels} channels`);
+  const minFailureDelayMs = duration(raw, "min_failure_delay", issue) ?? 120_000;
+  const maxDurationMs = duration(raw, "max_duration", issue);
+  if (maxDurationMs === 0) issue("max_duration", "must be more than 0");
+  const waitTimeoutMs = duration(raw, "wait_timeout", issue);
+  return {
+    script,
+    uploadToCloud: bool(raw, "upload_to_cloud", false, issue),
+    waitForResults: bool(raw, "wait_for_results", true, issue),
+    slackChannels,
+    notificationContext: raw.notification_context || undefined,
+    minFailureDelayMs,
+    envVars: envVars(raw, issue),
+    kubernetesSecrets: kubernetesSecrets(raw, issue),
+    maxDurationMs,
+    waitTimeoutMs,
+  };
+}
+
+const k8sName = z
+  .string()
+  .min(1, "is required")
+  .max(253)
+  .regex(K8S_NAME, "must be a Kubernetes object name (lowercase letters, digits, - and .)");
+
+export const webhookPayloadSchema = z
+  .object({
+    name: k8sName,
+    namespace: k8sName,
+    phase: z.string().max(64).default(""),
+    checksum: z.string().max(256).default(""),
+    metadata: z.record(z.string().max(256), z.string(), {
+      error: "must be an object of string values (Flagger sends map[string]string)",
+    }),
+  })
+  .transform((payload, ctx) => {
+    const issue: Issue = (key, message) =>
+      ctx.addIssue({ code: "custom", path: ["metadata", key], message });
+    const metadata = parseMetadata(payload.metadata, issue);
+    return { ...payload, metadata };
+  });
+
+export type WebhookPayload = z.output<typeof webhookPayloadSchema>;
+
+/** "metadata.env_vars: must be a JSON object" lines, one per problem. */
+export function describeIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.map(String).join(".") || "body";
+    return `${path}: ${issue.message}`;
+  });
+}

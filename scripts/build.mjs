@@ -1,0 +1,23 @@
+// Bundles each entry point once (packages stay external: the image installs them).
+import { build } from "esbuild";
+
+await build({
+  entryPoints: {
+    api: "apps/api/src/main.ts",
+    worker: "apps/worker/src/main.ts",
+    "demo-target": "demo/target-main.ts",
+    "demo-send": "demo/send.ts",
+  },
+  outdir: "dist",
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  packages: "external",
+  // Workspace packages export TypeScript source: bundle them, keep npm packages external.
+  alias: { "@k6-gate/shared": "./libs/shared/src/index.ts" },
+  jsx: "automatic",
+  jsxImportSource: "hono/jsx",
+  sourcemap: true,
+  logLevel: "info",
+});

@@ -1,0 +1,678 @@
+// Deployment material checked for what matters in production: the real
+// `kustomize build` of k8s/base and every overlay, the example Canary,
+// docker-compose.yml, the Dockerfile and the container entry point.
+//
+// kustomize is the pinned one in .tools/bin (mk/deploy.mk); when it is missing,
+// beforeAll installs it with that makefile (`go install`, about a minute).
+import { execFileSync } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse, parseAllDocuments } from "yaml";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const TOOLS_BIN = join(ROOT, ".tools/bin");
+const KUSTOMIZE = join(TOOLS_BIN, "kustomize");
+const DOCKER_COMPOSE = join(TOOLS_BIN, "docker-compose");
+
+// ---------------------------------------------------------------------------
+// Small typed accessors over parsed YAML (everything arrives as unknown).
+
+type Rec = Record<string, unknown>;
+
+function isRec(v: unknown): v is Rec {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+function rec(v: unknown, what: string): Rec {
+  if (!isRec(v)) throw new Error(`${what}: expected a mapping, got ${JSON.stringify(v)}`);
+  return v;
+}
+function arr(v: unknown, what: string): unknown[] {
+  if (!Array.isArray(v)) throw new Error(`${what}: expected a list, got ${JSON.stringify(v)}`);
+  return v;
+}
+function str(v: unknown, what: string): string {
+  if (typeof v !== "string")
+    throw new Error(`${what}: expected a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+/** Follows a dotted path; undefined when any step is missing. */
+function at(v: unknown, path: string): unknown {
+  let cur: unknown = v;
+  for (const key of path.split(".")) {
+    if (Array.isArray(cur) && /^\d+$/.test(key)) cur = cur[Number(key)];
+    else if (isRec(cur)) cur = cur[key];
+    else return undefined;
+  }
+  return cur;
+}
+function strMap(v: unknown, what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(rec(v, what))) out[k] = str(val, `${what}.${k}`);
+  return out;
+}
+function isSubset(sub: Record<string, string>, sup: Record<string, string>): boolean {
+  return Object.entries(sub).every(([k, v]) => sup[k] === v);
+}
+
+/** Go-style durations as the services take them: "500ms", "10s", "5m", "1h30m", "30d". */
+function durationSeconds(text: string): number {
+  const units: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    total += Number(m[1]) * (units[m[2] ?? ""] ?? Number.NaN);
+    matched = re.lastIndex;
+  }
+  if (matched !== text.length || text.length === 0)
+    throw new Error(`not a duration: ${JSON.stringify(text)}`);
+  return total;
+}
+
+/** An image reference is pinned when it has a tag other than `latest`, or a digest. */
+function imagePinned(image: string): boolean {
+  if (/@sha256:[0-9a-f]{64}$/.test(image)) return true;
+  const lastSegment = image.slice(image.lastIndexOf("/") + 1);
+  const colon = lastSegment.indexOf(":");
+  if (colon < 0) return false;
+  const tag = lastSegment.slice(colon + 1);
+  return tag.length > 0 && tag !== "latest";
+}
+
+// ---------------------------------------------------------------------------
+// Kubernetes objects.
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace: string | undefined;
+  raw: Rec;
+}
+
+function toObjects(yamlText: string, source: string): K8sObject[] {
+  return parseAllDocuments(yamlText)
+    .map((doc) => {
+      if (doc.errors.length > 0)
+        throw new Error(`${source}: ${doc.errors.map((e) => e.message).join("; ")}`);
+      const raw: unknown = doc.toJS();
+      return raw;
+    })
+    .filter((raw) => raw !== null && raw !== undefined)
+    .map((raw) => {
+      const r = rec(raw, source);
+      const ns = at(r, "metadata.namespace");
+      return {
+        apiVersion: str(r.apiVersion, `${source} apiVersion`),
+        kind: str(r.kind, `${source} kind`),
+        name: str(at(r, "metadata.name"), `${source} metadata.name`),
+        namespace: typeof ns === "string" ? ns : undefined,
+        raw: r,
+      };
+    });
+}
+
+function kustomizeBuild(dir: string): K8sObject[] {
+  const out = execFileSync(KUSTOMIZE, ["build", join(ROOT, dir)], {
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return toObjects(out, `kustomize build ${dir}`);
+}
+
+function find(objs: K8sObject[], kind: string, name: string): K8sObject {
+  const found = objs.find((o) => o.kind === kind && o.name === name);
+  if (!found)
+    throw new Error(
+      `${kind}/${name} not in the build (have: ${objs.map((o) => `${o.kind}/${o.name}`).join(", ")})`,
+    );
+  return found;
+}
+
+const WORKLOAD_KINDS = new Set(["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"]);
+
+function podSpec(o: K8sObject): Rec {
+  const path = o.kind === "CronJob" ? "spec.jobTemplate.spec.template.spec" : "spec.template.spec";
+  return rec(at(o.raw, path), `${o.kind}/${o.name} ${path}`);
+}
+function templateLabels(o: K8sObject): Record<string, string> {
+  return strMap(at(o.raw, "spec.template.metadata.labels"), `${o.kind}/${o.name} template labels`);
+}
+function containers(o: K8sObject): Rec[] {
+  const spec = podSpec(o);
+  const init: unknown[] = Array.isArray(spec.initContainers)
+    ? (spec.initContainers as unknown[])
+    : [];
+  const all = [...arr(spec.containers, "containers"), ...init];
+  return all.map((c, i) => rec(c, `${o.kind}/${o.name} container ${i}`));
+}
+function container(o: K8sObject, name: string): Rec {
+  const c = containers(o).find((x) => x.name === name);
+  if (!c) throw new Error(`${o.kind}/${o.name} has no container ${name}`);
+  return c;
+}
+
+/**
+ * The environment a container starts with, as Kubernetes builds it: envFrom
+ * sources in order (later wins), then `env` (wins over envFrom). Values from
+ * ConfigMaps are looked up in the same build; Secrets and valueFrom are unknown.
+ */
+function containerEnv(objs: K8sObject[], c: Rec): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const src of Array.isArray(c.envFrom) ? c.envFrom : []) {
+    const cmName = at(src, "configMapRef.name");
+    if (typeof cmName !== "string") continue;
+    const cm = find(objs, "ConfigMap", cmName);
+    const prefix = at(src, "prefix");
+    for (const [k, v] of Object.entries(strMap(cm.raw.data ?? {}, `ConfigMap/${cmName} data`))) {
+      env[`${typeof prefix === "string" ? prefix : ""}${k}`] = v;
+    }
+  }
+  for (const e of Array.isArray(c.env) ? c.env : []) {
+    const value = at(e, "value");
+    if (typeof value === "string") env[str(at(e, "name"), "env name")] = value;
+  }
+  return env;
+}
+
+/** The container port a probe/Service port refers to, by number or by name. */
+function resolvePort(c: Rec, port: unknown): number | undefined {
+  if (typeof port === "number") return port;
+  const p = arr(c.ports ?? [], "ports").find((x) => at(x, "name") === port);
+  const n = at(p, "containerPort");
+  return typeof n === "number" ? n : undefined;
+}
+
+function kustomizations(): string[] {
+  const overlays = readdirSync(join(ROOT, "k8s/overlays"), { withFileTypes: true })
+    .filter(
+      (d) =>
+        d.isDirectory() && existsSync(join(ROOT, "k8s/overlays", d.name, "kustomization.yaml")),
+    )
+    .map((d) => `k8s/overlays/${d.name}`)
+    .sort();
+  return ["k8s/base", ...overlays];
+}
+
+const API = "k6-gate-api";
+const WORKER = "k6-gate-worker";
+
+beforeAll(() => {
+  if (!existsSync(KUSTOMIZE)) {
+    execFileSync("make", ["--no-print-directory", "-f", "mk/deploy.mk", KUSTOMIZE], {
+      cwd: ROOT,
+      stdio: "inherit",
+    });
+  }
+}, 600_000);
+
+describe.each(kustomizations())("kustomize build %s", (dir) => {
+  let objs: K8sObject[] = [];
+  beforeAll(() => {
+    objs = kustomizeBuild(dir);
+  });
+
+  it("builds the api, worker, Redis, RBAC, policies and monitoring", () => {
+    for (const [kind, name] of [
+      ["Deployment", API],
+      ["Service", "k6-gate"],
+      ["PodDisruptionBudget", API],
+      ["Deployment", WORKER],
+      ["ServiceAccount", WORKER],
+      ["StatefulSet", "k6-gate-redis"],
+      ["Service", "k6-gate-redis"],
+      ["ServiceMonitor", "k6-gate"],
+    ] as const) {
+      expect(() => find(objs, kind, name), `${kind}/${name}`).not.toThrow();
+    }
+    expect(objs.filter((o) => o.kind === "NetworkPolicy").length).toBeGreaterThan(0);
+    expect(objs.filter((o) => o.kind === "ConfigMap").length).toBeGreaterThan(0);
+  });
+
+  it("pins every container image (a tag other than latest, or a digest)", () => {
+    const images = objs
+      .filter((o) => WORKLOAD_KINDS.has(o.kind))
+      .flatMap((o) =>
+        containers(o).map((c) => ({ where: `${o.kind}/${o.name}`, image: str(c.image, "image") })),
+      );
+    expect(images.length).toBeGreaterThanOrEqual(3);
+    for (const { where, image } of images)
+      expect(imagePinned(image), `${where}: ${image}`).toBe(true);
+  });
+
+  it("gives the api readiness on /readyz, liveness on /healthz, and a zero-downtime rollout", () => {
+    const api = find(objs, "Deployment", API);
+    const c = container(api, "api");
+    expect(at(c, "readinessProbe.httpGet.path")).toBe("/readyz");
+    expect(at(c, "livenessProbe.httpGet.path")).toBe("/healthz");
+    expect(resolvePort(c, at(c, "readinessProbe.httpGet.port"))).toBe(8000);
+    expect(resolvePort(c, at(c, "livenessProbe.httpGet.port"))).toBe(8000);
+    expect(at(api.raw, "spec.strategy.rollingUpdate.maxUnavailable")).toBe(0);
+    expect(at(api.raw, "spec.replicas")).toBeGreaterThanOrEqual(2);
+    expect(at(c, "resources.requests.cpu")).toBeDefined();
+    expect(at(c, "resources.requests.memory")).toBeDefined();
+  });
+
+  it("gives workers more termination grace than SHUTDOWN_GRACE + KILL_GRACE of their own env", () => {
+    const worker = find(objs, "Deployment", WORKER);
+    const env = containerEnv(objs, container(worker, "worker"));
+    // The worker's own defaults when a value is not set.
+    const shutdown = durationSeconds(env.SHUTDOWN_GRACE ?? "30s");
+    const kill = durationSeconds(env.KILL_GRACE ?? "10s");
+    const grace = at(worker.raw, "spec.template.spec.terminationGracePeriodSeconds");
+    expect(typeof grace).toBe("number");
+    expect(grace as number).toBeGreaterThan(shutdown + kill);
+  });
+
+  it("sizes workers for k6 and leaves their replica count to the autoscaler", () => {
+    const worker = find(objs, "Deployment", WORKER);
+    const c = container(worker, "worker");
+    const env = containerEnv(objs, c);
+    expect(env.K6_BIN).toBe("/usr/bin/k6");
+    expect(at(c, "resources.requests.cpu")).toBeDefined();
+    expect(at(c, "resources.requests.memory")).toBeDefined();
+    expect(at(c, "resources.limits.memory")).toBeDefined();
+    expect(at(worker.raw, "spec.replicas")).toBeUndefined();
+    expect(at(worker.raw, "spec.template.spec.serviceAccountName")).toBe(WORKER);
+  });
+
+  it("runs every pod non-root on a read-only root filesystem with a writable /tmp where k6 runs", () => {
+    for (const o of objs.filter((x) => WORKLOAD_KINDS.has(x.kind))) {
+      const spec = podSpec(o);
+      expect(at(spec, "securityContext.runAsNonRoot"), `${o.kind}/${o.name}`).toBe(true);
+      for (const c of containers(o)) {
+        expect(at(c, "securityContext.readOnlyRootFilesystem"), `${o.name}/${String(c.name)}`).toBe(
+          true,
+        );
+        expect(
+          at(c, "securityContext.allowPrivilegeEscalation"),
+          `${o.name}/${String(c.name)}`,
+        ).toBe(false);
+      }
+    }
+    const worker = find(objs, "Deployment", WORKER);
+    const mounts = arr(container(worker, "worker").volumeMounts, "worker volumeMounts");
+    const tmp = mounts.find((m) => at(m, "mountPath") === "/tmp");
+    expect(tmp, "worker mounts /tmp").toBeDefined();
+    const vol = arr(podSpec(worker).volumes, "worker volumes").find(
+      (v) => at(v, "name") === at(tmp, "name"),
+    );
+    expect(at(vol, "emptyDir")).toBeDefined();
+  });
+
+  it("points Services and PodDisruptionBudgets at the labels of a workload they belong to", () => {
+    const workloads = objs.filter((o) => WORKLOAD_KINDS.has(o.kind));
+    for (const svc of objs.filter((o) => o.kind === "Service")) {
+      const selector = strMap(at(svc.raw, "spec.selector"), `Service/${svc.name} selector`);
+      const targets = workloads.filter((w) => isSubset(selector, templateLabels(w)));
+      expect(targets.length, `Service/${svc.name} selects exactly one workload`).toBe(1);
+      const target = targets[0];
+      if (!target) continue;
+      for (const p of arr(at(svc.raw, "spec.ports"), "ports")) {
+        const tp = at(p, "targetPort") ?? at(p, "port");
+        const resolved = containers(target)
+          .map((c) => resolvePort(c, tp))
+          .find((n) => n !== undefined);
+        expect(resolved, `Service/${svc.name} targetPort ${String(tp)}`).toBeDefined();
+      }
+    }
+    for (const pdb of objs.filter((o) => o.kind === "PodDisruptionBudget")) {
+      const selector = strMap(at(pdb.raw, "spec.selector.matchLabels"), `PDB/${pdb.name}`);
+      const targets = workloads.filter((w) => isSubset(selector, templateLabels(w)));
+      expect(
+        targets.map((t) => t.name),
+        `PDB/${pdb.name}`,
+      ).toEqual([pdb.name]);
+    }
+    for (const w of workloads.filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet")) {
+      const selector = strMap(
+        at(w.raw, "spec.selector.matchLabels"),
+        `${w.kind}/${w.name} selector`,
+      );
+      expect(
+        isSubset(selector, templateLabels(w)),
+        `${w.kind}/${w.name} selector matches its template`,
+      ).toBe(true);
+    }
+  });
+
+  it("has exactly one autoscaler on the workers, aimed at the worker Deployment", () => {
+    const scalers = objs.filter(
+      (o) => o.kind === "ScaledObject" || o.kind === "HorizontalPodAutoscaler",
+    );
+    const onWorker = scalers.filter((s) => at(s.raw, "spec.scaleTargetRef.name") === WORKER);
+    expect(onWorker.map((s) => s.kind)).toHaveLength(1);
+    for (const s of scalers) {
+      const kind = at(s.raw, "spec.scaleTargetRef.kind") ?? "Deployment";
+      expect(() =>
+        find(objs, str(kind, "kind"), str(at(s.raw, "spec.scaleTargetRef.name"), "name")),
+      ).not.toThrow();
+    }
+  });
+
+  it("scales on the BullMQ lists of the configured queue prefix (KEDA redis scaler)", () => {
+    const so = objs.find((o) => o.kind === "ScaledObject");
+    if (!so) return; // the HPA variant
+    const worker = find(objs, "Deployment", WORKER);
+    const prefix = containerEnv(objs, container(worker, "worker")).QUEUE_PREFIX ?? "k6gate";
+    const triggers = arr(at(so.raw, "spec.triggers"), "triggers").map((t) => rec(t, "trigger"));
+    expect(triggers.every((t) => t.type === "redis")).toBe(true);
+    const lists = triggers.map((t) => at(t, "metadata.listName"));
+    expect(lists).toContain(`${prefix}:k6-runs:wait`);
+    expect(lists).toContain(`${prefix}:k6-runs:active`);
+    const formula = str(at(so.raw, "spec.advanced.scalingModifiers.formula"), "formula");
+    for (const t of triggers) expect(formula).toContain(str(t.name, "trigger name"));
+    expect(at(so.raw, "spec.minReplicaCount")).toBeGreaterThanOrEqual(1);
+  });
+
+  it("runs Redis with AOF on, noeviction and a persistent volume", () => {
+    const redis = find(objs, "StatefulSet", "k6-gate-redis");
+    const c = container(redis, "redis");
+    const args = [...arr(c.command ?? [], "command"), ...arr(c.args ?? [], "args")].map((a) =>
+      String(a),
+    );
+    const after = (flag: string): string | undefined => args[args.indexOf(flag) + 1];
+    expect(args).toContain("--appendonly");
+    expect(after("--appendonly")).toBe("yes");
+    expect(after("--maxmemory-policy")).toBe("noeviction");
+    expect(arr(at(redis.raw, "spec.volumeClaimTemplates"), "volumeClaimTemplates").length).toBe(1);
+    // The URL the services use points at this Service.
+    const env = containerEnv(objs, container(find(objs, "Deployment", API), "api"));
+    expect(env.REDIS_URL).toMatch(/^redis:\/\/k6-gate-redis(\.|:)/);
+  });
+
+  it("lets only Flagger's namespace (and Prometheus) reach the api, and only k6-gate pods reach Redis", () => {
+    const policies = objs.filter((o) => o.kind === "NetworkPolicy");
+    // matchLabels keys contain dots: read them from the mapping, not with at().
+    const componentOf = (p: K8sObject): unknown =>
+      rec(at(p.raw, "spec.podSelector.matchLabels") ?? {}, "matchLabels")[
+        "app.kubernetes.io/component"
+      ];
+    const apiPolicy = policies.find((p) => componentOf(p) === "api");
+    expect(apiPolicy, "a NetworkPolicy selects the api pods").toBeDefined();
+    const apiRules = arr(at(apiPolicy?.raw, "spec.ingress"), "api ingress");
+    expect(apiRules.length).toBeGreaterThan(0);
+    for (const rule of apiRules) {
+      for (const peer of arr(at(rule, "from"), "from")) {
+        // Every peer is a whole namespace picked by its name label, never "anyone".
+        expect(
+          Object.keys(rec(at(peer, "namespaceSelector.matchLabels"), "namespaceSelector")),
+        ).toEqual(["kubernetes.io/metadata.name"]);
+      }
+      expect(arr(at(rule, "ports"), "ports").map((p) => at(p, "port"))).toEqual([8000]);
+    }
+    const redisPolicy = policies.find((p) => componentOf(p) === "redis");
+    expect(redisPolicy, "a NetworkPolicy selects the Redis pods").toBeDefined();
+    const peers = arr(at(redisPolicy?.raw, "spec.ingress"), "redis ingress").flatMap((r) =>
+      arr(at(r, "from"), "from"),
+    );
+    const podComponents = peers.map((p) => {
+      const labels = at(p, "podSelector.matchLabels");
+      return isRec(labels) ? labels["app.kubernetes.io/component"] : undefined;
+    });
+    expect(podComponents).toContain("worker");
+    expect(podComponents).toContain("api");
+  });
+
+  it("lets the worker's ServiceAccount get Secrets", () => {
+    const bindings = objs.filter(
+      (o) =>
+        (o.kind === "RoleBinding" || o.kind === "ClusterRoleBinding") &&
+        arr(o.raw.subjects ?? [], "subjects").some(
+          (s) => at(s, "kind") === "ServiceAccount" && at(s, "name") === WORKER,
+        ),
+    );
+    expect(bindings.length).toBeGreaterThan(0);
+    for (const b of bindings) {
+      const roleKind = str(at(b.raw, "roleRef.kind"), "roleRef.kind");
+      const role = objs.find(
+        (o) =>
+          o.kind === roleKind &&
+          o.name === at(b.raw, "roleRef.name") &&
+          (roleKind === "ClusterRole" || o.namespace === b.namespace),
+      );
+      expect(role, `${b.kind}/${b.namespace ?? ""}/${b.name} role`).toBeDefined();
+      const rules = arr(role?.raw.rules, "rules");
+      const secretRule = rules.find((r) =>
+        arr(at(r, "resources"), "resources").includes("secrets"),
+      );
+      expect(arr(at(secretRule, "verbs"), "verbs")).toEqual(["get"]);
+    }
+  });
+
+  it("scrapes the api's /metrics through the api Service", () => {
+    const sm = find(objs, "ServiceMonitor", "k6-gate");
+    const svc = find(objs, "Service", "k6-gate");
+    const selector = strMap(at(sm.raw, "spec.selector.matchLabels"), "ServiceMonitor selector");
+    expect(isSubset(selector, strMap(at(svc.raw, "metadata.labels"), "Service labels"))).toBe(true);
+    const endpoint = at(sm.raw, "spec.endpoints.0");
+    expect(at(endpoint, "path")).toBe("/metrics");
+    expect(arr(at(svc.raw, "spec.ports"), "ports").map((p) => at(p, "name"))).toContain(
+      at(endpoint, "port"),
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe("k8s/examples/canary.yaml", () => {
+  const objs = toObjects(
+    readFileSync(join(ROOT, "k8s/examples/canary.yaml"), "utf8"),
+    "canary.yaml",
+  );
+  const canary = objs[0];
+
+  it("is one Flagger Canary whose pre-rollout webhook calls k6-gate", () => {
+    expect(objs).toHaveLength(1);
+    expect(canary?.apiVersion).toBe("flagger.app/v1beta1");
+    expect(canary?.kind).toBe("Canary");
+    const hooks = arr(at(canary?.raw, "spec.analysis.webhooks"), "webhooks");
+    const hook = rec(
+      hooks.find((h) => at(h, "type") === "pre-rollout"),
+      "pre-rollout webhook",
+    );
+    expect(hook.url).toBe("http://k6-gate.k6-gate:8000/launch-test");
+    // Flagger's metadata is map[string]string: every value must be a YAML string.
+    const md = strMap(hook.metadata, "webhook metadata");
+    expect(md.script?.trim().length).toBeGreaterThan(0);
+    expect(md.script).toMatch(/thresholds\s*:/);
+
+    const timeout = durationSeconds(str(hook.timeout, "timeout"));
+    const retries = hook.retries;
+    expect(typeof retries).toBe("number");
+    const waitTimeout = durationSeconds(md.wait_timeout ?? "8s");
+    // Each attempt must get k6-gate's 503 + Retry-After, not time out first.
+    expect(waitTimeout).toBeLessThan(timeout);
+    // The retried attempts together must cover the script's run time.
+    const scriptDuration = /duration:\s*["']([^"']+)["']/.exec(md.script ?? "")?.[1];
+    expect(scriptDuration).toBeDefined();
+    expect(((retries as number) + 1) * waitTimeout).toBeGreaterThan(
+      durationSeconds(scriptDuration ?? "0s"),
+    );
+
+    durationSeconds(md.min_failure_delay ?? "");
+    expect(md.slack_channels).toBeDefined();
+    expect(md.notification_context).toBeDefined();
+  });
+
+  it("keeps its script on 127.0.0.1 and takes the real target from env_vars", () => {
+    const hook = arr(at(canary?.raw, "spec.analysis.webhooks"), "webhooks")[0];
+    const md = strMap(at(hook, "metadata"), "metadata");
+    const urls = (md.script ?? "").match(/https?:\/\/[^\s"'`/]+/g) ?? [];
+    expect(urls.length).toBeGreaterThan(0);
+    for (const u of urls) expect(u).toMatch(/^https?:\/\/127\.0\.0\.1(:\d+)?$/);
+    expect(md.script).toContain("__ENV.TARGET");
+    const envVars: unknown = JSON.parse(md.env_vars ?? "null");
+    expect(typeof strMap(envVars, "env_vars").TARGET).toBe("string");
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe("docker-compose.yml", () => {
+  const text = readFileSync(join(ROOT, "docker-compose.yml"), "utf8");
+  // `merge: true` resolves the `<<:` merge keys the file uses, as compose does.
+  const compose = rec(parse(text, { merge: true }), "docker-compose.yml");
+  const services = rec(compose.services, "services");
+  const svc = (name: string): Rec => rec(services[name], `service ${name}`);
+  const env = (name: string): Record<string, unknown> =>
+    rec(svc(name).environment ?? {}, `${name} environment`);
+
+  it("has redis, api, worker, demo-target and the one-shot demo", () => {
+    expect(Object.keys(services).sort()).toEqual(["api", "demo", "demo-target", "redis", "worker"]);
+    expect(arr(svc("demo").command, "demo command")).toEqual(["demo-send"]);
+    expect(svc("demo").restart).toBe("no");
+  });
+
+  it("runs workers in the demo target's network namespace, so k6 load stays on 127.0.0.1", () => {
+    const worker = svc("worker");
+    expect(worker.network_mode).toBe("service:demo-target");
+    expect(worker.ports).toBeUndefined();
+    expect(worker.container_name).toBeUndefined(); // `--scale worker=N` needs it unset
+    expect(env("worker").REDIS_URL).toBe("redis://redis:6379");
+    expect(env("api").REDIS_URL).toBe("redis://redis:6379");
+  });
+
+  it("runs Redis 7 with AOF on and noeviction", () => {
+    const redis = svc("redis");
+    expect(str(redis.image, "redis image")).toMatch(/^redis:7\.\d+\.\d+/);
+    const cmd = arr(redis.command, "redis command").map((a) => String(a));
+    expect(cmd[cmd.indexOf("--appendonly") + 1]).toBe("yes");
+    expect(cmd[cmd.indexOf("--maxmemory-policy") + 1]).toBe("noeviction");
+  });
+
+  it("has healthchecks on redis, api and the demo target, and orders start-up on them", () => {
+    for (const name of ["redis", "api", "demo-target"]) {
+      expect(arr(at(svc(name), "healthcheck.test"), `${name} healthcheck`).length).toBeGreaterThan(
+        0,
+      );
+    }
+    expect(JSON.stringify(at(svc("api"), "healthcheck.test"))).toContain("/readyz");
+    expect(at(svc("api"), "depends_on.redis.condition")).toBe("service_healthy");
+    expect(at(svc("worker"), "depends_on.redis.condition")).toBe("service_healthy");
+    expect(at(svc("demo"), "depends_on.api.condition")).toBe("service_healthy");
+  });
+
+  it("publishes the api on 8000 and gives workers a stop grace above SHUTDOWN_GRACE + KILL_GRACE", () => {
+    expect(arr(svc("api").ports, "api ports").map(String).join(" ")).toMatch(/:8000:8000$/);
+    const w = env("worker");
+    const grace = durationSeconds(str(svc("worker").stop_grace_period, "stop_grace_period"));
+    expect(grace).toBeGreaterThan(
+      durationSeconds(String(w.SHUTDOWN_GRACE)) + durationSeconds(String(w.KILL_GRACE)),
+    );
+  });
+
+  it("pins every image and runs the k6-gate services read-only with a /tmp tmpfs", () => {
+    for (const [name, s] of Object.entries(services)) {
+      expect(imagePinned(str(at(s, "image"), `${name} image`)), name).toBe(true);
+      if (name === "redis") continue;
+      expect(at(s, "read_only"), name).toBe(true);
+      expect(arr(at(s, "tmpfs"), `${name} tmpfs`)).toContain("/tmp");
+    }
+  });
+
+  it.skipIf(!existsSync(DOCKER_COMPOSE))(
+    "is valid for `docker compose config` (.tools/bin/docker-compose)",
+    () => {
+      execFileSync(DOCKER_COMPOSE, ["-f", "docker-compose.yml", "config", "--quiet"], {
+        cwd: ROOT,
+        stdio: "pipe",
+      });
+    },
+  );
+});
+
+// ---------------------------------------------------------------------------
+
+describe("Dockerfile", () => {
+  const text = readFileSync(join(ROOT, "Dockerfile"), "utf8");
+  // Instructions with their continuation lines joined, comments dropped.
+  const instructions = text
+    .replace(/\\\n/g, " ")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !l.startsWith("#"));
+  const named = (op: string): string[] =>
+    instructions.filter((l) => l.toUpperCase().startsWith(`${op} `));
+
+  it("builds from pinned base images: k6 2.2.0 and a Node LTS slim", () => {
+    const froms = named("FROM").map((l) => l.split(/\s+/));
+    const stages = new Set(
+      froms.map((f) => (f[2]?.toUpperCase() === "AS" ? f[3] : undefined)).filter(Boolean),
+    );
+    for (const f of froms) {
+      const image = f[1] ?? "";
+      if (stages.has(image)) continue; // an earlier stage
+      expect(imagePinned(image), image).toBe(true);
+    }
+    expect(froms.map((f) => f[1])).toContain("grafana/k6:2.2.0");
+    expect(
+      froms.some((f) => /^node:(22|24)\.\d+\.\d+-(bookworm|trixie)-slim$/.test(f[1] ?? "")),
+    ).toBe(true);
+    expect(instructions).toContain("COPY --from=k6 /usr/bin/k6 /usr/bin/k6");
+    expect(text).toMatch(/K6_BIN=\/usr\/bin\/k6/);
+  });
+
+  it("follows the hadolint rules that matter here", () => {
+    for (const run of named("RUN").filter((r) => r.includes("apt-get install"))) {
+      expect(run).toContain("--no-install-recommends");
+      expect(run).toContain("-y");
+      expect(run).toContain("rm -rf /var/lib/apt/lists/*");
+      expect(run).toMatch(/util-linux/); // setpriv
+    }
+    const users = named("USER");
+    expect(users.length).toBeGreaterThan(0);
+    expect(users.at(-1)).toMatch(/^USER [1-9]\d*(:[1-9]\d*)?$/);
+    expect(named("ENTRYPOINT").at(-1)).toMatch(/^ENTRYPOINT \[".*"\]$/);
+    expect(named("CMD").at(-1)).toMatch(/^CMD \[".*"\]$/);
+    expect(named("ADD")).toEqual([]);
+    expect(text).toMatch(/npm ci --omit=dev/);
+    expect(text).toMatch(/npm run build/);
+  });
+});
+
+describe("docker/entrypoint.sh", () => {
+  const script = join(ROOT, "docker/entrypoint.sh");
+
+  it("is POSIX sh and execs node dist/<cmd>.js with the remaining arguments", () => {
+    execFileSync("sh", ["-n", script]);
+    const app = mkdtempSync(join(tmpdir(), "k6gate-entry-"));
+    try {
+      mkdirSync(join(app, "dist"));
+      for (const cmd of ["api", "worker", "demo-target", "demo-send"]) {
+        writeFileSync(
+          join(app, "dist", `${cmd}.js`),
+          `console.log(JSON.stringify(["${cmd}", ...process.argv.slice(2)]));\n`,
+        );
+      }
+      const run = (...args: string[]): string =>
+        execFileSync("sh", [script, ...args], {
+          env: { ...process.env, APP_DIR: app },
+          encoding: "utf8",
+        }).trim();
+      expect(run("worker", "--x", "y")).toBe(JSON.stringify(["worker", "--x", "y"]));
+      expect(run("demo-target")).toBe(JSON.stringify(["demo-target"]));
+      expect(run("demo-send")).toBe(JSON.stringify(["demo-send"]));
+      expect(run()).toBe(JSON.stringify(["api"])); // no argument: the api
+      expect(run("echo", "hello")).toBe("hello"); // anything else runs as given
+      const marker = join(app, "marker");
+      writeFileSync(marker, "#!/bin/sh\necho marker\n");
+      chmodSync(marker, 0o755);
+      expect(run(marker)).toBe("marker");
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
+  });
+});

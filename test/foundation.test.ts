@@ -1,0 +1,176 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startApi, startWorker, testEnv, type ApiProcess } from "./support/k6gate";
+import { k6Wrapper } from "./support/k6-wrapper";
+import { K6_BIN } from "./support/paths";
+import type { ManagedProcess } from "./support/process";
+import { startRedis, type TestRedis } from "./support/redis";
+import { failingScript, passingScript } from "./support/scripts";
+import { startTarget, type Target } from "./support/target";
+import { waitFor } from "./support/wait";
+import { payloadOf, postWebhook } from "./support/webhook";
+
+const FAKE_SLACK_TOKEN = "xoxb-worker-secret-must-not-leak";
+
+let redis: TestRedis;
+let target: Target;
+let api: ApiProcess;
+let worker: ManagedProcess;
+const k6 = k6Wrapper();
+
+beforeAll(async () => {
+  redis = await startRedis();
+  target = await startTarget();
+  const env = testEnv(redis.url, { K6_BIN: k6.bin });
+  api = await startApi(env);
+  worker = await startWorker({
+    ...env,
+    SLACK_TOKEN: FAKE_SLACK_TOKEN,
+    MAX_RUN_DURATION: "30s",
+    KILL_GRACE: "2s",
+  });
+});
+
+afterAll(async () => {
+  await Promise.allSettled([api?.stop(), worker?.stop()]);
+  await Promise.allSettled([redis?.destroy(), target?.close()]);
+});
+
+let checksum = 0;
+const call = (
+  metadata: Record<string, string>,
+  extra: Partial<Parameters<typeof payloadOf>[0]> = {},
+) => postWebhook(api.url, payloadOf({ checksum: `rev-${++checksum}`, metadata, ...extra }));
+
+function pgrep(pattern: string): string[] {
+  try {
+    return execFileSync("pgrep", ["-f", "--", pattern], { encoding: "utf8" })
+      .split("\n")
+      .filter(Boolean);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+const k6ProcessesRunning = () => pgrep(`${k6.bin} run`);
+const realK6Processes = () => pgrep(`^${K6_BIN} run`);
+
+describe("POST /launch-test, end to end with the real k6", () => {
+  it("answers 200 when the thresholds hold", async () => {
+    const response = await call({ script: passingScript(target.port) });
+    expect(response.status).toBe(200);
+    expect(response.text).toContain("PASS test/podinfo");
+    expect(target.hits.get("/ok")).toBeGreaterThanOrEqual(3);
+  });
+
+  it("answers 422 naming the failed threshold and its observed value", async () => {
+    const response = await call({ script: failingScript(target.port) });
+    expect(response.status).toBe(422);
+    expect(response.text).toContain("FAIL test/podinfo (thresholds_failed)");
+    expect(response.text).toContain("http_req_failed 'rate<0.01' observed 100.00%");
+  });
+
+  it("answers 422 with the exception of a script that throws at init", async () => {
+    const response = await call({
+      script: "throw new Error('boom at init');\nexport default function () {}",
+    });
+    expect(response.status).toBe(422);
+    expect(response.text).toContain("script_error");
+    expect(response.text).toContain("boom at init");
+  });
+
+  it("stops a run past its max duration, fails it as a timeout, and leaves no k6 behind", async () => {
+    const started = k6.starts();
+    const response = await call({
+      script:
+        "import { sleep } from 'k6';\nexport const options = { iterations: 1 };\nexport default function () { sleep(60); }",
+      max_duration: "2s",
+    });
+    expect(response.status).toBe(422);
+    expect(response.text).toContain("(timeout)");
+    expect(response.text).toContain("max duration of 2s");
+    expect(k6.starts()).toBe(started + 1);
+    expect(
+      await waitFor("no k6 left", () => k6ProcessesRunning().length === 0, { timeoutMs: 5000 }),
+    ).toBe(true);
+  });
+
+  it("gives a script its env_vars and none of the worker's variables", async () => {
+    const script = `
+      import { sleep } from 'k6';
+      if (__ENV.GREETING !== 'hello') throw new Error('env_vars missing: ' + __ENV.GREETING);
+      for (const leaked of ['SLACK_TOKEN', 'REDIS_URL', 'QUEUE_PREFIX']) {
+        if (__ENV[leaked] !== undefined) throw new Error('leaked ' + leaked);
+      }
+      export const options = { iterations: 1 };
+      export default function () { sleep(2); }
+    `;
+    const pending = call({
+      script,
+      env_vars: JSON.stringify({ GREETING: "hello" }),
+      wait_timeout: "30s",
+    });
+    // While it runs, read the real k6 process's environment from outside.
+    const pid = await waitFor("k6 to start", () => realK6Processes()[0], { timeoutMs: 10_000 });
+    const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+    expect(environ).toContain("GREETING=hello");
+    expect(environ.join("\n")).not.toContain(FAKE_SLACK_TOKEN);
+    expect(environ.some((line) => line.startsWith("REDIS_URL="))).toBe(false);
+    const response = await pending;
+    expect(response.text).toContain("PASS");
+    expect(response.status).toBe(200);
+  });
+
+  it("rejects malformed JSON with 400", async () => {
+    const response = await postWebhook(api.url, "{not json");
+    expect(response.status).toBe(400);
+    expect(response.text).toContain("body: not valid JSON");
+  });
+
+  it("rejects missing fields with 400 naming each one", async () => {
+    const response = await postWebhook(api.url, { phase: "Progressing" });
+    expect(response.status).toBe(400);
+    expect(response.text).toContain("name:");
+    expect(response.text).toContain("namespace:");
+    expect(response.text).toContain("metadata:");
+  });
+
+  it("rejects bad metadata values with 400 naming every key", async () => {
+    const response = await call({
+      script: "",
+      env_vars: '{"A": 1}',
+      wait_for_results: "maybe",
+      min_failure_delay: "soon",
+      kubernetes_secrets: '{"TOKEN": "not a ref!"}',
+    });
+    expect(response.status).toBe(400);
+    for (const key of [
+      "metadata.script",
+      "metadata.env_vars",
+      "metadata.wait_for_results",
+      "metadata.min_failure_delay",
+      "metadata.kubernetes_secrets",
+    ]) {
+      expect(response.text).toContain(key);
+    }
+    expect(response.text).toContain("A must be a string");
+  });
+
+  it("answers 202 at once with wait_for_results false, and the run still completes", async () => {
+    const response = await call(
+      { script: passingScript(target.port), wait_for_results: "false" },
+      { name: "async-canary" },
+    );
+    expect(response.status).toBe(202);
+    const runs = await waitFor("the run to finish", async () => {
+      const body = (await (
+        await fetch(`${api.url}/api/runs?namespace=test&name=async-canary`)
+      ).json()) as {
+        runs: { status: string; verdict: string; delivered: boolean }[];
+      };
+      return body.runs[0]?.status === "finished" ? body.runs : undefined;
+    });
+    expect(runs[0]?.verdict).toBe("pass");
+    expect(runs[0]?.delivered).toBe(true);
+  });
+});

@@ -1,0 +1,57 @@
+import { join } from "node:path";
+import { randomUUID } from "node:crypto";
+import { startProcess, type ManagedProcess } from "./process";
+import { freePort } from "./ports";
+import { K6_BIN, ROOT } from "./paths";
+
+export interface ApiProcess extends ManagedProcess {
+  url: string;
+  port: number;
+}
+
+/** Env every k6-gate process in a test shares: one Redis, one fresh queue prefix. */
+export function testEnv(
+  redisUrl: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
+    K6_BIN,
+    LOG_LEVEL: "info",
+    ...extra,
+  };
+}
+
+function entry(app: "api" | "worker"): string[] {
+  return ["--import", "tsx", join(ROOT, "apps", app, "src", "main.ts")];
+}
+
+/** The API as its own OS process, exactly as `npm run api` starts it. */
+export async function startApi(env: Record<string, string>, port?: number): Promise<ApiProcess> {
+  const chosen = port ?? (await freePort());
+  const api = startProcess(process.execPath, entry("api"), {
+    name: `api:${chosen}`,
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      ...env,
+      PORT: String(chosen),
+      HOST: "127.0.0.1",
+    },
+  });
+  await api.waitForOutput(/api listening/);
+  return { ...api, url: `http://127.0.0.1:${chosen}`, port: chosen };
+}
+
+/** A worker as its own OS process, exactly as `npm run worker` starts it. */
+export async function startWorker(env: Record<string, string>): Promise<ManagedProcess> {
+  const worker = startProcess(process.execPath, entry("worker"), {
+    name: "worker",
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+  });
+  await worker.waitForOutput(/worker started/);
+  return worker;
+}
