@@ -6,6 +6,7 @@ import { k6Wrapper } from "./support/k6-wrapper";
 import { K6_BIN } from "./support/paths";
 import type { ManagedProcess } from "./support/process";
 import { startRedis, type TestRedis } from "./support/redis";
+import { runsOf } from "./support/runs";
 import { failingScript, passingScript } from "./support/scripts";
 import { startTarget, type Target } from "./support/target";
 import { waitFor } from "./support/wait";
@@ -163,12 +164,8 @@ describe("POST /launch-test, end to end with the real k6", () => {
     );
     expect(response.status).toBe(202);
     const runs = await waitFor("the run to finish", async () => {
-      const body = (await (
-        await fetch(`${api.url}/api/runs?namespace=test&name=async-canary`)
-      ).json()) as {
-        runs: { status: string; verdict: string; delivered: boolean }[];
-      };
-      return body.runs[0]?.status === "finished" ? body.runs : undefined;
+      const runs = await runsOf(api.url, "async-canary");
+      return runs[0]?.status === "finished" ? runs : undefined;
     });
     expect(runs[0]?.verdict).toBe("pass");
     expect(runs[0]?.delivered).toBe(true);

@@ -30,6 +30,13 @@ void waiter
   .start()
   .catch((error: unknown) => logger.error({ err: error }, "could not subscribe to verdicts"));
 
+// Listen once Redis is there (bounded): calls would only get 503 before that.
+await Promise.race([
+  new Promise((resolve) =>
+    redis.status === "ready" ? resolve(null) : redis.once("ready", resolve),
+  ),
+  new Promise((resolve) => setTimeout(resolve, 10_000).unref()),
+]);
 const app = createApp({ config, redis, store, queue, waiter, logger });
 const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
   logger.info({ port: info.port }, "api listening"),

@@ -45,27 +45,29 @@ redis.call('ZADD', KEYS[4], ARGV[2], ARGV[11])
 return {'created', id}
 `;
 
-/** KEYS: run hash, queued set. ARGV: now, attempt, worker, runId. */
+/** KEYS: run hash, queued set, running set. ARGV: now, attempt, worker, runId. */
 export const START = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'missing' end
 if status == 'finished' then return 'finished' end
 redis.call('HSET', KEYS[1], 'status', 'running', 'startedAt', ARGV[1], 'attempt', ARGV[2], 'worker', ARGV[3])
 redis.call('SREM', KEYS[2], ARGV[4])
+redis.call('SADD', KEYS[3], ARGV[4])
 return 'started'
 `;
 
-/** KEYS: run hash, queued set. ARGV: runId. A run handed back waits in the queue again. */
+/** KEYS: run hash, queued set, running set. ARGV: runId. A run handed back waits in the queue again. */
 export const REQUEUE = `
 if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'queued')
 redis.call('HDEL', KEYS[1], 'startedAt', 'worker')
+redis.call('SREM', KEYS[3], ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[1])
 return 1
 `;
 
 /**
- * KEYS: run hash, key hash, queued set.
+ * KEYS: run hash, key hash, queued set, running set.
  * ARGV: finishedAt, verdict, outcome, reason, result JSON, cloudUrl, runId, channel.
  * Only the first finish counts: a run taken up again after a crash cannot flip a verdict.
  */
@@ -75,6 +77,7 @@ redis.call('HSET', KEYS[1], 'status', 'finished', 'finishedAt', ARGV[1], 'verdic
   'outcome', ARGV[3], 'reason', ARGV[4], 'result', ARGV[5], 'cloudUrl', ARGV[6])
 if redis.call('HGET', KEYS[2], 'current') == ARGV[7] then redis.call('HDEL', KEYS[2], 'current') end
 redis.call('SREM', KEYS[3], ARGV[7])
+redis.call('SREM', KEYS[4], ARGV[7])
 redis.call('PUBLISH', ARGV[8], ARGV[7])
 return 1
 `;
