@@ -1,0 +1,188 @@
+import { execFileSync } from "node:child_process";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { callFlagger } from "../support/flagger";
+import { startApi, startWorker, testEnv } from "../support/k6gate";
+import { K6_BIN } from "../support/paths";
+import type { ManagedProcess } from "../support/process";
+import { startRedis, type TestRedis } from "../support/redis";
+import { runsOf, type RunView } from "../support/runs";
+import { sleepingScript } from "../support/scripts";
+import { startTarget, type Target } from "../support/target";
+import { waitFor } from "../support/wait";
+import { payloadOf, postWebhook } from "../support/webhook";
+
+let redis: TestRedis;
+let target: Target;
+let processes: ManagedProcess[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis({ appendonly: true });
+  target = await startTarget();
+});
+afterAll(async () => {
+  await Promise.allSettled([redis?.destroy(), target?.close()]);
+});
+afterEach(async () => {
+  await Promise.allSettled(processes.map((p) => p.stop("SIGKILL")));
+  processes = [];
+});
+
+function realK6Pids(): number[] {
+  try {
+    return execFileSync("pgrep", ["-f", "--", `^${K6_BIN} run`], { encoding: "utf8" })
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** The pid of the worker whose k6 is running: k6's parent. */
+function workerRunningK6(candidates: ManagedProcess[]): ManagedProcess | undefined {
+  const [k6Pid] = realK6Pids();
+  if (k6Pid === undefined) return undefined;
+  const parent = Number(
+    execFileSync("ps", ["-o", "ppid=", "-p", String(k6Pid)], { encoding: "utf8" }).trim(),
+  );
+  return candidates.find((worker) => worker.pid === parent);
+}
+
+const running = (apiUrl: string) => async () => {
+  const [run] = await runsOf(apiUrl);
+  return run?.status === "running" ? run : undefined;
+};
+
+describe("worker faults", () => {
+  it("re-runs a job on another worker after kill -9, with the right verdict and no orphan k6", async () => {
+    // Real k6 (no wrapper), so setpriv's parent-death signal applies to k6 itself.
+    const env = testEnv(redis.url, { LOCK_DURATION: "3s" });
+    const api = await startApi(env);
+    const workers = [await startWorker(env), await startWorker(env)];
+    processes.push(api, ...workers);
+    const verdict = callFlagger({
+      url: api.url,
+      timeout: "60s",
+      metadata: { script: sleepingScript(target.port, 3), wait_timeout: "50s" },
+    });
+    await waitFor("the run to start", running(api.url), { timeoutMs: 10_000 });
+    const victim = await waitFor("k6 to be running", () => workerRunningK6(workers), {
+      timeoutMs: 10_000,
+    });
+    const firstK6 = realK6Pids();
+    await victim.stop("SIGKILL");
+    // The dead worker's k6 dies with it (pdeathsig), not after the test.
+    await waitFor(
+      "the orphaned k6 to die",
+      () => !realK6Pids().some((pid) => firstK6.includes(pid)),
+      { timeoutMs: 5000 },
+    );
+
+    const result = await verdict;
+    expect(result.error).toBe("");
+    expect(result.ok).toBe(true);
+    const runs = await runsOf(api.url);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject<Partial<RunView>>({
+      status: "finished",
+      verdict: "pass",
+      attempt: 2,
+    });
+    expect(realK6Pids()).toEqual([]);
+  });
+
+  it("hands a job back on SIGTERM past the grace time; another worker finishes it", async () => {
+    const env = testEnv(redis.url, { SHUTDOWN_GRACE: "1s", KILL_GRACE: "2s" });
+    const api = await startApi(env);
+    const leaving = await startWorker(env);
+    processes.push(api, leaving);
+    const verdict = postWebhook(
+      api.url,
+      payloadOf({ metadata: { script: sleepingScript(target.port, 4), wait_timeout: "50s" } }),
+    );
+    await waitFor("the run to start", running(api.url), { timeoutMs: 10_000 });
+    const staying = await startWorker(env);
+    processes.push(staying);
+    await leaving.stop("SIGTERM");
+    expect(leaving.output()).toContain("run handed back to the queue");
+    expect(leaving.output()).not.toContain('"verdict":"fail"');
+
+    const response = await verdict;
+    expect(response.status).toBe(200);
+    const runs = await runsOf(api.url);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]?.verdict).toBe("pass");
+    expect(staying.output()).toContain('"verdict":"pass"');
+  });
+
+  it("lets running k6 finish when it ends within the grace time", async () => {
+    const env = testEnv(redis.url, { SHUTDOWN_GRACE: "20s" });
+    const api = await startApi(env);
+    const worker = await startWorker(env);
+    processes.push(api, worker);
+    const verdict = postWebhook(
+      api.url,
+      payloadOf({ metadata: { script: sleepingScript(target.port, 2), wait_timeout: "50s" } }),
+    );
+    await waitFor("the run to start", running(api.url), { timeoutMs: 10_000 });
+    expect(await worker.stop("SIGTERM")).toBe(0);
+    expect((await verdict).status).toBe(200);
+    expect(worker.output()).not.toContain("handed back");
+  });
+});
+
+describe("Redis faults", () => {
+  it("delivers the verdict when redis-server restarts during a run (AOF on)", async () => {
+    const env = testEnv(redis.url);
+    const api = await startApi(env);
+    processes.push(api, await startWorker(env));
+    const verdict = callFlagger({
+      url: api.url,
+      timeout: "5s",
+      retries: 10,
+      metadata: { script: sleepingScript(target.port, 4), wait_timeout: "3s" },
+    });
+    await waitFor("the run to start", running(api.url), { timeoutMs: 10_000 });
+    await redis.stop();
+    // While Redis is away: not ready, and webhook calls fail fast with 503.
+    const readyz = await fetch(`${api.url}/readyz`);
+    expect(readyz.status).toBe(503);
+    const started = Date.now();
+    const during = await postWebhook(
+      api.url,
+      payloadOf({ name: "other", metadata: { script: "export default function () {}" } }),
+    );
+    expect(during.status).toBe(503);
+    expect(during.headers.get("retry-after")).toBeTruthy();
+    expect(Date.now() - started).toBeLessThan(5000);
+    await redis.start();
+    await waitFor(
+      "readiness to recover",
+      async () => (await fetch(`${api.url}/readyz`)).status === 200,
+      { timeoutMs: 15_000 },
+    );
+
+    const result = await verdict;
+    expect(result.error).toBe("");
+    expect(result.ok).toBe(true);
+    const runs = await runsOf(api.url);
+    expect(runs).toHaveLength(1);
+  });
+});
+
+describe("API shutdown", () => {
+  it("answers waiting calls with 503 on SIGTERM so Flagger retries elsewhere", async () => {
+    const env = testEnv(redis.url);
+    const api = await startApi(env);
+    processes.push(api, await startWorker(env));
+    const pending = postWebhook(
+      api.url,
+      payloadOf({ metadata: { script: sleepingScript(target.port, 5), wait_timeout: "60s" } }),
+    );
+    await waitFor("the run to start", running(api.url), { timeoutMs: 10_000 });
+    await api.stop("SIGTERM");
+    const response = await pending;
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBeTruthy();
+  });
+});
