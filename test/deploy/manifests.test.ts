@@ -2,8 +2,9 @@
 // `kustomize build` of k8s/base and every overlay, the example Canary,
 // docker-compose.yml, the Dockerfile and the container entry point.
 //
-// kustomize is the pinned one in .tools/bin (mk/deploy.mk); when it is missing,
-// beforeAll installs it with that makefile (`go install`, about a minute).
+// kustomize is the pinned one in .tools/bin, and k8s-strict (./k8s-strict) strictly
+// decodes the output into the API's Go types; beforeAll installs or rebuilds both
+// through mk/deploy.mk when needed (Go; a minute or two the first time).
 import { execFileSync } from "node:child_process";
 import {
   chmodSync,
@@ -24,6 +25,7 @@ import { parse, parseAllDocuments } from "yaml";
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const TOOLS_BIN = join(ROOT, ".tools/bin");
 const KUSTOMIZE = join(TOOLS_BIN, "kustomize");
+const K8S_STRICT = join(TOOLS_BIN, "k8s-strict");
 const DOCKER_COMPOSE = join(TOOLS_BIN, "docker-compose");
 
 // ---------------------------------------------------------------------------
@@ -124,14 +126,6 @@ function toObjects(yamlText: string, source: string): K8sObject[] {
     });
 }
 
-function kustomizeBuild(dir: string): K8sObject[] {
-  const out = execFileSync(KUSTOMIZE, ["build", join(ROOT, dir)], {
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return toObjects(out, `kustomize build ${dir}`);
-}
-
 function find(objs: K8sObject[], kind: string, name: string): K8sObject {
   const found = objs.find((o) => o.kind === kind && o.name === name);
   if (!found)
@@ -210,18 +204,31 @@ const API = "k6-gate-api";
 const WORKER = "k6-gate-worker";
 
 beforeAll(() => {
-  if (!existsSync(KUSTOMIZE)) {
-    execFileSync("make", ["--no-print-directory", "-f", "mk/deploy.mk", KUSTOMIZE], {
-      cwd: ROOT,
-      stdio: "inherit",
-    });
-  }
+  // No-ops when up to date; else `go install` kustomize / `go build` k8s-strict.
+  execFileSync("make", ["--no-print-directory", "-f", "mk/deploy.mk", KUSTOMIZE, K8S_STRICT], {
+    cwd: ROOT,
+    stdio: "inherit",
+  });
 }, 600_000);
 
 describe.each(kustomizations())("kustomize build %s", (dir) => {
   let objs: K8sObject[] = [];
+  let built = "";
   beforeAll(() => {
-    objs = kustomizeBuild(dir);
+    built = execFileSync(KUSTOMIZE, ["build", join(ROOT, dir)], {
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    objs = toObjects(built, `kustomize build ${dir}`);
+  });
+
+  it("decodes strictly into the Kubernetes API's Go types (no unknown fields or kinds)", () => {
+    // Exits non-zero, naming the object and field, on what `kubectl apply` would
+    // reject as unknown; KEDA's ScaledObject has no Go types there.
+    const report = execFileSync(K8S_STRICT, [], { input: built, encoding: "utf8" });
+    expect(report).toMatch(/strictly decoded \d+ objects/);
+    const unchecked = report.split("\n").filter((l) => l.startsWith("not checked"));
+    for (const line of unchecked) expect(line).toMatch(/ScaledObject\//);
   });
 
   it("builds the api, worker, Redis, RBAC, policies and monitoring", () => {
@@ -234,11 +241,25 @@ describe.each(kustomizations())("kustomize build %s", (dir) => {
       ["StatefulSet", "k6-gate-redis"],
       ["Service", "k6-gate-redis"],
       ["ServiceMonitor", "k6-gate"],
+      ["PodMonitor", WORKER],
     ] as const) {
       expect(() => find(objs, kind, name), `${kind}/${name}`).not.toThrow();
     }
     expect(objs.filter((o) => o.kind === "NetworkPolicy").length).toBeGreaterThan(0);
     expect(objs.filter((o) => o.kind === "ConfigMap").length).toBeGreaterThan(0);
+  });
+
+  it("puts every namespaced object in a namespace, the workloads' helpers next to them", () => {
+    const clusterScoped = new Set(["Namespace", "ClusterRole", "ClusterRoleBinding"]);
+    for (const o of objs.filter((x) => !clusterScoped.has(x.kind))) {
+      expect(o.namespace, `${o.kind}/${o.name} has a namespace`).toBeDefined();
+    }
+    const home = find(objs, "Deployment", WORKER).namespace;
+    for (const o of objs.filter((x) =>
+      /ScaledObject|HorizontalPodAutoscaler|PodDisruptionBudget|Service/.test(x.kind),
+    )) {
+      expect(o.namespace, `${o.kind}/${o.name}`).toBe(home);
+    }
   });
 
   it("pins every container image (a tag other than latest, or a digest)", () => {
@@ -426,7 +447,7 @@ describe.each(kustomizations())("kustomize build %s", (dir) => {
     expect(podComponents).toContain("api");
   });
 
-  it("lets the worker's ServiceAccount get Secrets", () => {
+  it("lets the worker get Secrets only outside k6-gate's own namespace, per overlay", () => {
     const bindings = objs.filter(
       (o) =>
         (o.kind === "RoleBinding" || o.kind === "ClusterRoleBinding") &&
@@ -434,8 +455,12 @@ describe.each(kustomizations())("kustomize build %s", (dir) => {
           (s) => at(s, "kind") === "ServiceAccount" && at(s, "name") === WORKER,
         ),
     );
-    expect(bindings.length).toBeGreaterThan(0);
+    // The base grants nothing: a script runs as the worker and must not reach k6-gate's tokens.
+    if (dir === "k8s/base") expect(bindings).toEqual([]);
+    else expect(bindings.length).toBeGreaterThan(0);
     for (const b of bindings) {
+      expect(b.kind).toBe("RoleBinding");
+      expect(b.namespace).not.toBe("k6-gate");
       const roleKind = str(at(b.raw, "roleRef.kind"), "roleRef.kind");
       const role = objs.find(
         (o) =>
@@ -462,6 +487,31 @@ describe.each(kustomizations())("kustomize build %s", (dir) => {
     expect(arr(at(svc.raw, "spec.ports"), "ports").map((p) => at(p, "name"))).toContain(
       at(endpoint, "port"),
     );
+  });
+
+  it("scrapes the workers' /metrics port through a PodMonitor the NetworkPolicy lets in", () => {
+    const worker = find(objs, "Deployment", WORKER);
+    const c = container(worker, "worker");
+    const pm = find(objs, "PodMonitor", WORKER);
+    const selector = strMap(at(pm.raw, "spec.selector.matchLabels"), "PodMonitor selector");
+    expect(isSubset(selector, templateLabels(worker))).toBe(true);
+    const endpoint = at(pm.raw, "spec.podMetricsEndpoints.0");
+    expect(at(endpoint, "path")).toBe("/metrics");
+    const port = resolvePort(c, at(endpoint, "port"));
+    // The port the worker listens on is the one the pod declares.
+    const env = containerEnv(objs, c);
+    expect(port).toBe(Number(env.WORKER_METRICS_PORT ?? 9464));
+    expect(resolvePort(c, at(c, "livenessProbe.httpGet.port"))).toBe(port);
+    const policy = objs.find(
+      (o) =>
+        o.kind === "NetworkPolicy" &&
+        rec(at(o.raw, "spec.podSelector.matchLabels") ?? {}, "matchLabels")[
+          "app.kubernetes.io/component"
+        ] === "worker",
+    );
+    const rules = arr(at(policy?.raw, "spec.ingress"), "worker ingress");
+    const ports = rules.flatMap((r) => arr(at(r, "ports"), "ports").map((p) => at(p, "port")));
+    expect(ports).toEqual([port]);
   });
 });
 
@@ -505,6 +555,12 @@ describe("k8s/examples/canary.yaml", () => {
     durationSeconds(md.min_failure_delay ?? "");
     expect(md.slack_channels).toBeDefined();
     expect(md.notification_context).toBeDefined();
+  });
+
+  it("decodes strictly into Flagger's Canary type (fields, types, string metadata)", () => {
+    const text = readFileSync(join(ROOT, "k8s/examples/canary.yaml"), "utf8");
+    const report = execFileSync(K8S_STRICT, [], { input: text, encoding: "utf8" });
+    expect(report).toContain("strictly decoded 1 objects, 0 not checked");
   });
 
   it("keeps its script on 127.0.0.1 and takes the real target from env_vars", () => {

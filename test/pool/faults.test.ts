@@ -1,4 +1,7 @@
 import { execFileSync } from "node:child_process";
+import { mkdtempSync, readlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { callFlagger } from "../support/flagger";
 import { startApi, startWorker, testEnv } from "../support/k6gate";
@@ -27,15 +30,26 @@ afterEach(async () => {
   processes = [];
 });
 
+/** Each test's runs live under its own RUN_TMP_DIR, so its k6 processes are told apart by cwd. */
+const runTmpDir = mkdtempSync(join(tmpdir(), "k6-gate-faults-"));
+
 function realK6Pids(): number[] {
+  let pids: number[];
   try {
-    return execFileSync("pgrep", ["-f", "--", `^${K6_BIN} run`], { encoding: "utf8" })
+    pids = execFileSync("pgrep", ["-f", "--", `^${K6_BIN} run`], { encoding: "utf8" })
       .split("\n")
       .filter(Boolean)
       .map(Number);
   } catch {
-    return [];
+    return []; // pgrep exits 1 when nothing matches
   }
+  return pids.filter((pid) => {
+    try {
+      return readlinkSync(`/proc/${pid}/cwd`).startsWith(runTmpDir);
+    } catch {
+      return false; // exited meanwhile
+    }
+  });
 }
 
 /** The pid of the worker whose k6 is running: k6's parent. */
@@ -56,7 +70,7 @@ const running = (apiUrl: string) => async () => {
 describe("worker faults", () => {
   it("re-runs a job on another worker after kill -9, with the right verdict and no orphan k6", async () => {
     // Real k6 (no wrapper), so setpriv's parent-death signal applies to k6 itself.
-    const env = testEnv(redis.url, { LOCK_DURATION: "3s" });
+    const env = testEnv(redis.url, { LOCK_DURATION: "3s", RUN_TMP_DIR: runTmpDir });
     const api = await startApi(env);
     const workers = [await startWorker(env), await startWorker(env)];
     processes.push(api, ...workers);
@@ -98,7 +112,7 @@ describe("worker faults", () => {
     processes.push(api, leaving);
     const verdict = postWebhook(
       api.url,
-      payloadOf({ metadata: { script: sleepingScript(target.port, 4), wait_timeout: "50s" } }),
+      payloadOf({ metadata: { script: sleepingScript(target.port, 10), wait_timeout: "50s" } }),
     );
     await waitFor("the run to start", running(api.url), { timeoutMs: 10_000 });
     const staying = await startWorker(env);

@@ -19,6 +19,8 @@ export function testEnv(
     QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
     K6_BIN,
     LOG_LEVEL: "info",
+    // Tests run many workers on one host; those that test metrics pick a port.
+    WORKER_METRICS_PORT: "0",
     ...extra,
   };
 }

@@ -8,23 +8,46 @@ import { problem } from "./respond";
 import { healthRoutes } from "./routes/health";
 import { launchTest } from "./routes/launch-test";
 import { runsApi } from "./routes/runs-api";
+import { DASHBOARD_PATHS, dashboardAuth } from "./dashboard/basic-auth";
+import { dashboardPages } from "./dashboard/pages";
+import { QUEUE_BOARD_PATH, queueBoard } from "./dashboard/queue-board";
+import { createApiMetrics } from "./metrics";
 
 /** The whole HTTP surface; main.ts only builds deps, listens and handles signals. */
 export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>();
+  const metrics = createApiMetrics(deps);
+  const auth = dashboardAuth(deps.config);
 
+  app.use("/launch-test", metrics.countWebhook);
   app.post(
     "/launch-test",
     webhookToken(deps.config.WEBHOOK_TOKEN),
     bodyLimit({
       maxSize: deps.config.MAX_BODY_BYTES,
-      onError: (c) =>
-        problem(c as Context<AppEnv>, 413, `body larger than ${deps.config.MAX_BODY_BYTES} bytes`),
+      onError: (c) => {
+        // The rest of the body is never read: close the connection rather than leave the
+        // client to reuse a socket the server drops (its next request would hang up).
+        c.header("Connection", "close");
+        return problem(
+          c as Context<AppEnv>,
+          413,
+          `body larger than ${deps.config.MAX_BODY_BYTES} bytes`,
+        );
+      },
     }),
     launchTest(deps),
   );
   app.route("/", healthRoutes(deps));
+  app.get("/metrics", async (c) => {
+    const { text, contentType } = await metrics.scrape();
+    return c.body(text, 200, { "content-type": contentType });
+  });
+  // Auth first: Hono runs handlers in the order they were added.
+  if (auth) for (const path of DASHBOARD_PATHS) app.use(path, auth);
   app.route("/api", runsApi(deps));
+  app.route(QUEUE_BOARD_PATH, queueBoard(deps.queue, { writable: auth !== undefined }));
+  app.route("/", dashboardPages(deps));
 
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();

@@ -17,7 +17,9 @@ export function webhookToken(token: string | undefined): MiddlewareHandler<AppEn
   return async (c, next) => {
     if (!token) return next();
     const header = c.req.header("authorization") ?? "";
-    const given = header.startsWith("Bearer ") ? header.slice(7) : (c.req.query("token") ?? "");
+    // The auth scheme is case-insensitive (RFC 9110 §11.1).
+    const bearer = /^bearer /i.test(header);
+    const given = bearer ? header.slice(7) : (c.req.query("token") ?? "");
     if (!sameSecret(given, token)) return c.text("unauthorized", 401);
     return next();
   };

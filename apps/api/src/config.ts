@@ -5,9 +5,10 @@ import {
   optionalText,
   parseConfig,
   positiveInt,
+  wholeMatchPattern,
 } from "@k6-gate/shared";
 
-export const apiConfigSchema = z.object({
+const apiConfigShape = z.object({
   ...commonConfigShape,
   PORT: z.coerce.number().int().min(0).max(65535).default(8000),
   HOST: z.string().default("0.0.0.0"),
@@ -22,21 +23,20 @@ export const apiConfigSchema = z.object({
   MAX_BODY_BYTES: positiveInt(512 * 1024),
   SHUTDOWN_GRACE: durationMs("10s"),
   WEBHOOK_TOKEN: optionalText,
-  ALLOWED_NAMESPACES: optionalText.refine(
-    (pattern) => {
-      if (pattern === undefined) return true;
-      try {
-        new RegExp(pattern);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { message: "must be a valid regular expression" },
-  ),
+  /** Regex the whole canary namespace must match (403 otherwise); unset = any. */
+  ALLOWED_NAMESPACES: wholeMatchPattern,
   DASHBOARD_USER: optionalText,
   DASHBOARD_PASSWORD: optionalText,
 });
+
+export const apiConfigSchema = apiConfigShape.refine(
+  (config) => !config.DASHBOARD_USER === !config.DASHBOARD_PASSWORD,
+  {
+    // Half of a login would leave the dashboard open while its owner thinks it is closed.
+    message: "set both DASHBOARD_USER and DASHBOARD_PASSWORD, or neither",
+    path: ["DASHBOARD_PASSWORD"],
+  },
+);
 
 export type ApiConfig = z.output<typeof apiConfigSchema>;
 

@@ -5,8 +5,13 @@ import {
   optionalText,
   parseConfig,
   positiveInt,
+  wholeMatchPattern,
 } from "@k6-gate/shared";
 import { tmpdir } from "node:os";
+
+const numericId = optionalText.refine((text) => text === undefined || /^\d+$/.test(text), {
+  message: "must be a number",
+});
 
 export const workerConfigSchema = z.object({
   ...commonConfigShape,
@@ -25,14 +30,25 @@ export const workerConfigSchema = z.object({
   /** Start k6 under `setpriv --pdeathsig KILL` so it dies with its worker ("auto": when setpriv exists). */
   K6_PDEATHSIG: z.enum(["auto", "on", "off"]).default("auto"),
   SLACK_TOKEN: optionalText,
+  /** Slack Web API base URL (a proxy, or a stand-in in tests). */
   SLACK_API_URL: optionalText,
+  /** Bound on each Slack call; Slack never delays or changes a verdict. */
   SLACK_TIMEOUT: durationMs("5s"),
   K6_CLOUD_TOKEN: optionalText,
-  K6_CLOUD_STACK_ID: optionalText,
+  /** Grafana Cloud stack id; k6 v2 needs it to stream a run to the cloud. */
+  K6_CLOUD_STACK_ID: numericId,
+  /** Project of uploaded runs whose script sets no `options.cloud.projectID`. */
+  K6_CLOUD_PROJECT_ID: numericId,
+  /** k6 Cloud API base URL (k6's K6_CLOUD_HOST_V6); unset = k6's default. */
   K6_CLOUD_HOST: optionalText,
+  /** Kubeconfig for `kubernetes_secrets`; unset = in-cluster service account, if any. */
   KUBECONFIG: optionalText,
+  /** Bound on each Kubernetes API call that reads a secret. */
+  KUBERNETES_TIMEOUT: durationMs("10s"),
+  /** Port of the worker's Prometheus `/metrics` (run counts and durations); 0 = off. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /** Regex of namespaces whose secrets `kubernetes_secrets` may read; unset = any. */
-  SECRET_NAMESPACES: optionalText,
+  SECRET_NAMESPACES: wholeMatchPattern,
 });
 
 export type WorkerConfig = z.output<typeof workerConfigSchema>;

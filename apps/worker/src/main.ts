@@ -5,7 +5,11 @@ import { createLogger, RUN_QUEUE, RunStore, workerConnection } from "@k6-gate/sh
 import { loadWorkerConfig } from "./config";
 import { createProcessor } from "./processor";
 import { createRunWorker } from "./run-worker";
+import { serveMetrics } from "./metrics-server";
+import { createRunMetrics } from "./run-metrics";
 import { noSecrets } from "./secrets";
+import { kubernetesSecretsFor } from "./kubernetes-secrets";
+import { slackNotifierFor } from "./slack/slack-notifier";
 import type { TailBuffer } from "./k6/tail-buffer";
 
 // Entry point: config, connections, signals. Everything else is built from createRunWorker.
@@ -21,6 +25,12 @@ const pdeathsig =
   config.K6_PDEATHSIG === "on" ||
   (config.K6_PDEATHSIG === "auto" && existsSync("/usr/bin/setpriv"));
 
+const runMetrics = createRunMetrics();
+const metricsServer = await serveMetrics(runMetrics.registry, config.WORKER_METRICS_PORT, logger);
+
+const kubernetesSecrets = kubernetesSecretsFor(config);
+const slack = slackNotifierFor(config, store, logger);
+
 let forwardOutput: (runId: string, output: TailBuffer) => void = () => {};
 const runWorker = createRunWorker({
   config,
@@ -28,10 +38,12 @@ const runWorker = createRunWorker({
   store,
   workerName,
   logger,
+  notifier: slack,
+  onFinished: (record) => runMetrics.observe(record),
   processRun: createProcessor({
     config,
     pdeathsig,
-    resolveSecrets: noSecrets,
+    resolveSecrets: kubernetesSecrets ?? noSecrets,
     onOutput: (runId, output) => forwardOutput(runId, output),
   }),
 });
@@ -46,6 +58,8 @@ logger.info(
     concurrency: config.WORKER_CONCURRENCY,
     maxConcurrentRuns: config.MAX_CONCURRENT_RUNS ?? null,
     pdeathsig,
+    slack: slack !== undefined,
+    kubernetesSecrets: kubernetesSecrets !== undefined,
   },
   "worker started",
 );
@@ -74,7 +88,7 @@ function shutdown(signal: string): Promise<void> {
     ]);
     clearTimeout(graceTimer);
     if (closed === "timeout") logger.error("worker did not close in time; exiting anyway");
-    await Promise.allSettled([queue.close(), connection.quit()]);
+    await Promise.allSettled([queue.close(), connection.quit(), metricsServer?.close()]);
     logger.info("worker stopped");
   })();
   return closing;

@@ -2,6 +2,7 @@ import { UnrecoverableError } from "bullmq";
 import { runJobSchema, type RunJob, type RunResult } from "@k6-gate/shared";
 import type { WorkerConfig } from "./config";
 import { buildK6Environment } from "./k6/environment";
+import { prepareCloudRun } from "./k6/cloud";
 import { findCloudUrl } from "./k6/cloud-url";
 import { lastK6Error, runK6 } from "./k6/run-k6";
 import { parseSummary } from "./k6/summary";
@@ -19,6 +20,7 @@ export interface ProcessorDeps {
     | "OUTPUT_MAX_BYTES"
     | "K6_CLOUD_TOKEN"
     | "K6_CLOUD_STACK_ID"
+    | "K6_CLOUD_PROJECT_ID"
     | "K6_CLOUD_HOST"
   >;
   pdeathsig: boolean;
@@ -54,30 +56,21 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
   const { config } = deps;
   return async (job, signal) => {
     const run = parseRunJob(job.data);
+    const cloud = run.uploadToCloud
+      ? prepareCloudRun(config, [
+          ...Object.keys(run.envVars),
+          ...Object.keys(run.kubernetesSecrets),
+        ])
+      : undefined;
+    if (typeof cloud === "string") {
+      return { result: setupFailure(cloud), output: "", interrupted: false };
+    }
     let secrets: Record<string, string>;
     try {
       secrets = await deps.resolveSecrets(run.kubernetesSecrets, run.namespace);
     } catch (error) {
       if (!(error instanceof SecretResolutionError)) throw error;
       return { result: setupFailure(error.message), output: "", interrupted: false };
-    }
-    const cloud = run.uploadToCloud
-      ? config.K6_CLOUD_TOKEN
-        ? {
-            token: config.K6_CLOUD_TOKEN,
-            stackId: config.K6_CLOUD_STACK_ID,
-            host: config.K6_CLOUD_HOST,
-          }
-        : undefined
-      : undefined;
-    if (run.uploadToCloud && !cloud) {
-      return {
-        result: setupFailure(
-          "upload_to_cloud is true but the worker has no K6_CLOUD_TOKEN configured",
-        ),
-        output: "",
-        interrupted: false,
-      };
     }
     const maxDurationMs = Math.min(
       run.maxDurationMs ?? config.MAX_RUN_DURATION,
@@ -86,8 +79,9 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
     const outcome = await runK6({
       k6Bin: config.K6_BIN,
       script: run.script,
-      env: (runDir) => buildK6Environment({ runDir, envVars: run.envVars, secrets, cloud }),
-      extraArgs: cloud ? ["--out", "cloud"] : [],
+      env: (runDir) => buildK6Environment({ runDir, envVars: run.envVars, secrets }),
+      command: cloud?.command,
+      files: cloud?.files,
       maxDurationMs,
       killGraceMs: config.KILL_GRACE,
       tmpRoot: config.RUN_TMP_DIR,
@@ -112,7 +106,7 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
       durationMs: outcome.durationMs,
       findings: parseSummary(outcome.summaryText),
       lastError: lastK6Error(output),
-      cloudUrl: cloud ? findCloudUrl(output) : null,
+      cloudUrl: cloud ? findCloudUrl(outcome.head) : null,
       cloudRequested: run.uploadToCloud,
     });
     return { result, output, interrupted: outcome.cancelled };

@@ -1,6 +1,13 @@
 import { type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import { RUN_QUEUE, type Logger, type RunJob, type RunStore } from "@k6-gate/shared";
+import {
+  RUN_QUEUE,
+  runJobSchema,
+  type Logger,
+  type RunJob,
+  type RunRecord,
+  type RunStore,
+} from "@k6-gate/shared";
 import type { WorkerConfig } from "./config";
 import { setupFailure } from "./k6/verdict";
 import type { TailBuffer } from "./k6/tail-buffer";
@@ -15,6 +22,8 @@ export interface RunWorkerDeps {
   logger: Logger;
   notifier?: RunNotifier;
   workerName: string;
+  /** Called once per run this worker recorded the verdict of (run metrics). */
+  onFinished?: (record: RunRecord) => void;
 }
 
 export interface RunWorker {
@@ -98,7 +107,10 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
       "run finished",
     );
     await store.prune(run.namespace, run.name);
-    if (first) void notifier.runFinished(run, await store.get(run.runId), result, output);
+    if (!first) return;
+    const record = await store.get(run.runId);
+    if (record) deps.onFinished?.(record);
+    void notifier.runFinished(run, record, result, output);
   };
 
   const worker = new Worker(RUN_QUEUE, process, {
@@ -123,11 +135,18 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
     void (async () => {
       const record = await store.get(runId);
       if (!record || record.status === "finished") return;
-      await store.finish(
+      const first = await store.finish(
         runId,
         record.runKey,
         setupFailure(`k6-gate could not run this check: ${error.message}`),
       );
+      const finished = first ? await store.get(runId) : null;
+      if (finished) deps.onFinished?.(finished);
+      // Channels told the run started hear how it ended (unless the job data is what failed).
+      const run = runJobSchema.safeParse(job.data);
+      if (finished?.result && run.success) {
+        void notifier.runFinished(run.data, finished, finished.result, "");
+      }
     })().catch((err: unknown) => logger.error({ runId, err }, "could not record failed run"));
   });
   worker.on("error", (error) => logger.error({ err: error }, "worker error"));

@@ -24,6 +24,17 @@ export const optionalText = z
   .optional()
   .transform((text) => (text?.trim() ? text.trim() : undefined));
 
+/** A regex env var the whole value must match (namespace filters), compiled once, here. */
+export const wholeMatchPattern = optionalText.transform((pattern, ctx) => {
+  if (pattern === undefined) return undefined;
+  try {
+    return new RegExp(`^(?:${pattern})$`);
+  } catch {
+    ctx.addIssue({ code: "custom", message: "must be a valid regular expression" });
+    return z.NEVER;
+  }
+});
+
 /** Settings both processes read. */
 export const commonConfigShape = {
   REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),

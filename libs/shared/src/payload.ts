@@ -15,15 +15,24 @@ export const LIMITS = {
 } as const;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** Variables k6-gate sets itself; a script may not override them. */
+/** Variables k6-gate sets itself (k6/environment.ts); a script may not override them. */
 const RESERVED_ENV = new Set([
   "PATH",
   "HOME",
   "TMPDIR",
   "K6_CLOUD_TOKEN",
-  "K6_ADDRESS",
   "K6_NO_USAGE_REPORT",
+  "K6_NO_COLOR",
+  "K6_AUTO_EXTENSION_RESOLUTION",
 ]);
+/**
+ * Variables that would undo k6's isolation: its REST API and web dashboard (listeners in
+ * the worker pod), downloading extensions (code k6-gate never vetted), k6/browser's
+ * executable and arguments (k6 would start any program in the image, e.g. node, with
+ * them), and the dynamic loader's LD_* (code loaded into setpriv).
+ */
+const FORBIDDEN_ENV =
+  /^(?:K6_ADDRESS$|K6_WEB_DASHBOARD|K6_BUILD_SERVICE|K6_PROVISION|K6_BROWSER_(?:EXECUTABLE_PATH|ARGS|IGNORE_DEFAULT_ARGS)$|LD_)/;
 const SECRET_REF =
   /^(?:([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/)?([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\/([-._a-zA-Z0-9]+)$/;
 const K8S_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -92,35 +101,43 @@ function jsonObject(
   return parsed as Record<string, unknown>;
 }
 
+/** Why `name` cannot be a variable of k6's environment; undefined when it can. */
+function envNameProblem(name: string): string | undefined {
+  // `__proto__` would vanish on the way to the worker (object keys); refuse it visibly.
+  if (!ENV_NAME.test(name) || name === "__proto__")
+    return `${JSON.stringify(name.slice(0, 40))} is not a valid variable name`;
+  if (RESERVED_ENV.has(name)) return `${name} is set by k6-gate and cannot be overridden`;
+  if (FORBIDDEN_ENV.test(name)) return `${name} is not allowed: it would weaken k6's isolation`;
+  return undefined;
+}
+
 function envVars(raw: Record<string, string>, issue: Issue): Record<string, string> {
   const object = jsonObject(raw, "env_vars", issue);
   const entries = Object.entries(object);
   if (entries.length > LIMITS.envVars) issue("env_vars", `at most ${LIMITS.envVars} variables`);
   const result: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [name, value] of entries.slice(0, LIMITS.envVars)) {
-    if (!ENV_NAME.test(name))
-      issue("env_vars", `${JSON.stringify(name.slice(0, 40))} is not a valid variable name`);
-    else if (RESERVED_ENV.has(name))
-      issue("env_vars", `${name} is set by k6-gate and cannot be overridden`);
+    const nameProblem = envNameProblem(name);
+    if (nameProblem) issue("env_vars", nameProblem);
     else if (typeof value !== "string")
       issue("env_vars", `${name} must be a string, got ${value === null ? "null" : typeof value}`);
+    // k6's web dashboard output listens on a port (any interface) for the whole run.
+    else if (name === "K6_OUT" && /web-dashboard/i.test(value))
+      issue("env_vars", "K6_OUT: the web-dashboard output is not allowed: it opens a listener");
     else result[name] = value;
   }
   return result;
 }
 
 function kubernetesSecrets(raw: Record<string, string>, issue: Issue): Record<string, SecretRef> {
-  const object = jsonObject(raw, "kubernetes_secrets", issue);
+  const entries = Object.entries(jsonObject(raw, "kubernetes_secrets", issue));
+  if (entries.length > LIMITS.envVars)
+    issue("kubernetes_secrets", `at most ${LIMITS.envVars} variables`);
   const result: Record<string, SecretRef> = Object.create(null) as Record<string, SecretRef>;
-  for (const [name, ref] of Object.entries(object).slice(0, LIMITS.envVars)) {
+  for (const [name, ref] of entries.slice(0, LIMITS.envVars)) {
     const match = typeof ref === "string" ? SECRET_REF.exec(ref) : null;
-    if (!ENV_NAME.test(name))
-      issue(
-        "kubernetes_secrets",
-        `${JSON.stringify(name.slice(0, 40))} is not a valid variable name`,
-      );
-    else if (RESERVED_ENV.has(name))
-      issue("kubernetes_secrets", `${name} is set by k6-gate and cannot be overridden`);
+    const nameProblem = envNameProblem(name);
+    if (nameProblem) issue("kubernetes_secrets", nameProblem);
     else if (!match) issue("kubernetes_secrets", `${name} must be "[namespace/]secret/key"`);
     else
       result[name] = { namespace: match[1], secret: match[3] as string, key: match[5] as string };
@@ -185,10 +202,16 @@ export const webhookPayloadSchema = z
 
 export type WebhookPayload = z.output<typeof webhookPayloadSchema>;
 
-/** "metadata.env_vars: must be a JSON object" lines, one per problem. */
+/** A real payload has a few dozen problems at most; a hostile one, tens of thousands. */
+const ISSUES_LISTED = 100;
+
+/** "metadata.env_vars: must be a JSON object" lines, one per problem (the first 100). */
 export function describeIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => {
-    const path = issue.path.map(String).join(".") || "body";
+  const lines = error.issues.slice(0, ISSUES_LISTED).map((issue) => {
+    // Paths echo the caller's keys: keep each part short.
+    const path = issue.path.map((part) => String(part).slice(0, 80)).join(".") || "body";
     return `${path}: ${issue.message}`;
   });
+  const more = error.issues.length - lines.length;
+  return more > 0 ? [...lines, `... and ${more} more problems`] : lines;
 }

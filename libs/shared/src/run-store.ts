@@ -24,6 +24,12 @@ export interface Canary {
   lastRunAt: number;
 }
 
+/** Runs not yet judged, per canary. */
+export interface InFlightCounts {
+  queued: number;
+  running: number;
+}
+
 export interface RetentionPolicy {
   maxRunsPerCanary: number;
   maxAgeMs: number;
@@ -69,6 +75,9 @@ export class RunStore {
   private get queued(): string {
     return `${this.prefix}:gate:queued`;
   }
+  private get running(): string {
+    return `${this.prefix}:gate:running`;
+  }
   private outputKey(runId: string): string {
     return `${this.prefix}:gate:output:${runId}`;
   }
@@ -113,6 +122,32 @@ export class RunStore {
     return this.redis.scard(this.queued);
   }
 
+  /**
+   * Queued and running runs per canary ("namespace/name"), read from the two in-flight
+   * sets: the cost follows the runs in flight, not the history.
+   */
+  async inFlight(): Promise<Map<string, InFlightCounts>> {
+    const [queued, running] = await Promise.all([
+      this.redis.smembers(this.queued),
+      this.redis.smembers(this.running),
+    ]);
+    const ids = [...new Set([...queued, ...running])];
+    const counts = new Map<string, InFlightCounts>();
+    if (ids.length === 0) return counts;
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hmget(this.runHash(id), "namespace", "name", "status");
+    for (const [, row] of (await pipeline.exec()) ?? []) {
+      // The hash is the truth: a set member whose run expired or finished is not counted.
+      const [namespace, name, status] = (row ?? []) as (string | null)[];
+      if (!namespace || !name || (status !== "queued" && status !== "running")) continue;
+      const canary = `${namespace}/${name}`;
+      const entry = counts.get(canary) ?? { queued: 0, running: 0 };
+      entry[status]++;
+      counts.set(canary, entry);
+    }
+    return counts;
+  }
+
   /** Runs of one canary, newest first. */
   async list(namespace: string, name: string, limit = 50): Promise<RunRecord[]> {
     const ids = await this.redis.zrevrange(this.canaryRuns(namespace, name), 0, limit - 1);
@@ -137,11 +172,19 @@ export class RunStore {
     worker: string,
     now = Date.now(),
   ): Promise<string> {
-    return this.redis.k6gateStart(this.runHash(runId), this.queued, now, attempt, worker, runId);
+    return this.redis.k6gateStart(
+      this.runHash(runId),
+      this.queued,
+      this.running,
+      now,
+      attempt,
+      worker,
+      runId,
+    );
   }
 
   async requeue(runId: string): Promise<void> {
-    await this.redis.k6gateRequeue(this.runHash(runId), this.queued, runId);
+    await this.redis.k6gateRequeue(this.runHash(runId), this.queued, this.running, runId);
   }
 
   /** Records the verdict once and wakes every long-poll waiting for it. */
@@ -155,6 +198,7 @@ export class RunStore {
       this.runHash(runId),
       this.keyHash(runKey),
       this.queued,
+      this.running,
       now,
       result.verdict,
       result.outcome,
@@ -183,11 +227,19 @@ export class RunStore {
     return this.redis.get(this.outputKey(runId));
   }
 
-  /** Drops a canary's runs beyond the retention count or age. */
+  /**
+   * Drops a canary's runs beyond the retention count or age, and canaries with no run
+   * within the retention age (their index expires with their last run).
+   */
   async prune(namespace: string, name: string, now = Date.now()): Promise<number> {
     const zset = this.canaryRuns(namespace, name);
     const tooOld = await this.redis.zrangebyscore(zset, 0, now - this.retention.maxAgeMs);
     const tooMany = await this.redis.zrange(zset, 0, -(this.retention.maxRunsPerCanary + 1));
+    await this.redis
+      .multi()
+      .pexpire(zset, this.retention.maxAgeMs)
+      .zremrangebyscore(this.canaries, 0, now - this.retention.maxAgeMs)
+      .exec();
     const doomed = [...new Set([...tooOld, ...tooMany])];
     if (doomed.length === 0) return 0;
     const pipeline = this.redis.multi().zrem(zset, ...doomed);
@@ -200,9 +252,9 @@ export class RunStore {
 function defineScripts(redis: Redis): Redis & ScriptCommands {
   const scripts = {
     k6gateDecide: [DECIDE, 4],
-    k6gateStart: [START, 2],
-    k6gateRequeue: [REQUEUE, 2],
-    k6gateFinish: [FINISH, 3],
+    k6gateStart: [START, 3],
+    k6gateRequeue: [REQUEUE, 3],
+    k6gateFinish: [FINISH, 4],
   } as const;
   for (const [name, [lua, numberOfKeys]] of Object.entries(scripts)) {
     if (!(name in redis)) redis.defineCommand(name, { lua, numberOfKeys });

@@ -80,6 +80,9 @@ export interface RunRecord {
 }
 
 export interface SlackThread {
+  /** Slack's channel id (what chat.update and file uploads need). */
   channel: string;
   ts: string;
+  /** The channel as `slack_channels` names it, to find the thread again after a crash. */
+  requested?: string;
 }

@@ -37,10 +37,7 @@ export function launchTest(deps: AppDeps) {
     const payload = parsed.data;
     const rejection = checkLimits(payload);
     if (rejection) return problem(c, 400, "invalid payload", [rejection]);
-    if (
-      config.ALLOWED_NAMESPACES &&
-      !new RegExp(`^(?:${config.ALLOWED_NAMESPACES})$`).test(payload.namespace)
-    ) {
+    if (config.ALLOWED_NAMESPACES && !config.ALLOWED_NAMESPACES.test(payload.namespace)) {
       return problem(c, 403, `namespace ${payload.namespace} may not use this webhook`);
     }
     if (waiter.inFlight >= config.MAX_LONG_POLLS) {

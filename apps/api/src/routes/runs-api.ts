@@ -23,7 +23,16 @@ export function runsApi({ store }: AppDeps) {
       if (!run) return problem(c, 404, "no such run");
       return c.json({ status: run.status, output: (await store.getOutput(run.id)) ?? "" });
     })
-    .get("/canaries", async (c) => c.json({ canaries: await store.listCanaries() }))
+    .get("/canaries", async (c) => {
+      const [canaries, inFlight] = await Promise.all([store.listCanaries(), store.inFlight()]);
+      const idle = { queued: 0, running: 0 };
+      return c.json({
+        canaries: canaries.map((canary) => ({
+          ...canary,
+          ...(inFlight.get(`${canary.namespace}/${canary.name}`) ?? idle),
+        })),
+      });
+    })
     .get("/canaries/:namespace/:name/runs", async (c) => {
       const runs = await store.list(c.req.param("namespace"), c.req.param("name"), 100);
       return c.json({ runs: runs.map(runJson) });

@@ -1,9 +1,12 @@
 /**
- * k6 prints the cloud run's address in its banner: `https://<stack>.grafana.net/a/k6-app/runs/123`
- * today, `https://app.k6.io/runs/123` on older setups.
+ * k6 names the cloud run in its banner, `output: cloud (<url>)`:
+ * `https://<stack>.grafana.net/a/k6-app/runs/123` with Grafana Cloud k6,
+ * `https://app.k6.io/runs/123` on legacy k6 Cloud accounts. Only that line counts, so a
+ * script that prints a URL of the same shape cannot pose as the cloud run.
  */
-const CLOUD_URL = /https:\/\/[A-Za-z0-9.-]+(?:\/a\/k6-app\/runs|\/runs)\/\d+/;
+const BANNER_CLOUD_URL =
+  /^\s*output:.*\bcloud \((https:\/\/[A-Za-z0-9.-]+(?:\/a\/k6-app)?\/runs\/\d+)\)/m;
 
 export function findCloudUrl(output: string): string | null {
-  return CLOUD_URL.exec(output)?.[0] ?? null;
+  return BANNER_CLOUD_URL.exec(output)?.[1] ?? null;
 }

@@ -3,11 +3,16 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { TailBuffer } from "./tail-buffer";
 
+const HEAD_BYTES = 64 * 1024;
+
 export interface RunK6Options {
   k6Bin: string;
   script: string;
   env: (runDir: string) => Record<string, string>;
-  extraArgs?: string[];
+  /** The k6 command and its mode flags; `run --quiet` unless told otherwise. */
+  command?: string[];
+  /** Extra files for the run directory (k6's cwd), written private like the script. */
+  files?: Record<string, string>;
   maxDurationMs: number;
   killGraceMs: number;
   tmpRoot: string;
@@ -25,6 +30,8 @@ export interface RunK6Outcome {
   cancelled: boolean;
   summaryText: string | undefined;
   output: TailBuffer;
+  /** The first bytes k6 printed (its banner), kept even when the tail drops them. */
+  head: string;
   durationMs: number;
   spawnError: string | null;
 }
@@ -37,16 +44,19 @@ export interface RunK6Outcome {
 export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
   const runDir = await mkdtemp(join(options.tmpRoot, "k6-gate-run-"));
   const output = new TailBuffer(options.outputMaxBytes);
+  const head: Buffer[] = [];
+  let headBytes = 0;
   const started = performance.now();
   try {
-    await writeFile(join(runDir, "script.js"), options.script, { mode: 0o600 });
+    const files = { ...options.files, "script.js": options.script };
+    for (const [name, content] of Object.entries(files)) {
+      await writeFile(join(runDir, name), content, { mode: 0o600 });
+    }
     const k6Args = [
-      "run",
-      "--quiet",
+      ...(options.command ?? ["run", "--quiet"]),
       "--no-color",
       "--summary-export",
       "summary.json",
-      ...(options.extraArgs ?? []),
       "script.js",
     ];
     const [file, args] = options.pdeathsig
@@ -65,6 +75,10 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
       forceKillAfterDelay: options.killGraceMs,
     });
     const collect = (chunk: Buffer) => {
+      if (headBytes < HEAD_BYTES) {
+        head.push(chunk.subarray(0, HEAD_BYTES - headBytes));
+        headBytes += chunk.length;
+      }
       output.push(chunk);
       options.onOutput?.(output);
     };
@@ -80,6 +94,7 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
       cancelled: result.isCanceled,
       summaryText,
       output,
+      head: Buffer.concat(head).toString("utf8"),
       durationMs: Math.round(performance.now() - started),
       spawnError: spawnFailed ? (result.shortMessage ?? "unknown error") : null,
     };

@@ -24,7 +24,26 @@ export interface K6Exit {
   cloudRequested: boolean;
 }
 
+/** k6's own words when it could not create the cloud run (or lacked its login). */
+const CLOUD_START_ERROR = /could not create the cloud test run|cloud tests requires auth/i;
+
+/** k6's error when it stopped before the test because the cloud run could not be created. */
+function cloudStartFailure(exit: K6Exit): string | null {
+  if (!exit.cloudRequested || exit.cloudUrl || exit.exitCode === 0 || !exit.lastError) return null;
+  return CLOUD_START_ERROR.test(exit.lastError) ? exit.lastError : null;
+}
+
 export function verdictOf(exit: K6Exit): RunResult {
+  const cloudProblem = cloudStartFailure(exit);
+  if (cloudProblem) {
+    return {
+      ...setupFailure(
+        `k6 Cloud upload failed, so the test did not run: ${cloudProblem}`,
+        exit.durationMs,
+      ),
+      exitCode: exit.exitCode,
+    };
+  }
   const outcome: Outcome = exit.timedOut
     ? "timeout"
     : exit.exitCode === null

@@ -1,0 +1,83 @@
+import type { InFlightCounts, RunRecord } from "@k6-gate/shared";
+import { Sparkline } from "./charts";
+import { canaryPath, formatAgo, formatMs, formatRate, formatTime, runPath } from "./format";
+import { Layout } from "./layout";
+import { errorRateOf, p95Of, pointsOf } from "./trends";
+import { VerdictBadge } from "./verdict-badge";
+
+export interface CanaryRow {
+  namespace: string;
+  name: string;
+  lastRunAt: number;
+  /** The newest judged run. */
+  lastJudged: RunRecord | undefined;
+  /** One judged run per recent revision, oldest first. */
+  revisions: RunRecord[];
+  inFlight: InFlightCounts;
+}
+
+/** `/`: every canary, its last verdict and how its recent revisions trend. */
+export function CanariesPage(props: { rows: CanaryRow[]; nonce: string | undefined; now: number }) {
+  return (
+    <Layout title="Canaries" nonce={props.nonce}>
+      <h1>Canaries</h1>
+      {props.rows.length === 0 ? (
+        <p class="muted">No runs yet. Point a Flagger webhook at /launch-test.</p>
+      ) : (
+        <table id="canaries">
+          <thead>
+            <tr>
+              <th>Canary</th>
+              <th>Last verdict</th>
+              <th>Last run</th>
+              <th class="num">p95</th>
+              <th>p95 by revision</th>
+              <th class="num">Errors</th>
+              <th>Errors by revision</th>
+              <th class="num">Running</th>
+              <th class="num">Queued</th>
+            </tr>
+          </thead>
+          <tbody>
+            {props.rows.map((row) => {
+              const metrics = row.lastJudged?.result?.metrics;
+              return (
+                <tr data-canary={`${row.namespace}/${row.name}`}>
+                  <td>
+                    <a href={canaryPath(row.namespace, row.name)}>
+                      {row.namespace}/{row.name}
+                    </a>
+                  </td>
+                  <td>
+                    {row.lastJudged ? (
+                      <a href={runPath(row.lastJudged.id)}>
+                        <VerdictBadge run={row.lastJudged} />
+                      </a>
+                    ) : (
+                      <span class="muted">none yet</span>
+                    )}
+                  </td>
+                  <td title={formatTime(row.lastRunAt)}>{formatAgo(row.lastRunAt, props.now)}</td>
+                  <td class="num">{formatMs(metrics?.httpReqDurationP95)}</td>
+                  <td>
+                    <Sparkline points={pointsOf(row.revisions, p95Of)} format={formatMs} />
+                  </td>
+                  <td class="num">{formatRate(metrics?.httpReqFailedRate)}</td>
+                  <td>
+                    <Sparkline
+                      points={pointsOf(row.revisions, errorRateOf)}
+                      format={formatRate}
+                      fixedMax={1}
+                    />
+                  </td>
+                  <td class="num">{row.inFlight.running}</td>
+                  <td class="num">{row.inFlight.queued}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+    </Layout>
+  );
+}

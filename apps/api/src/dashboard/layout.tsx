@@ -1,0 +1,63 @@
+import type { Child } from "hono/jsx";
+
+const css = `
+:root { color-scheme: light; --fg: #1d2330; --muted: #6b7280; --line: #e5e7eb; --pass: #15803d; --fail: #b91c1c; --run: #1d4ed8; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: #f8fafc; }
+header { display: flex; gap: 1.5rem; align-items: baseline; padding: .75rem 1.5rem; background: #111827; }
+header a { color: #e5e7eb; text-decoration: none; } header a.brand { font-weight: 700; color: #fff; }
+main { padding: 1.25rem 1.5rem; max-width: 1200px; }
+h1 { font-size: 1.35rem; margin: .2rem 0 1rem; } h2 { font-size: 1.05rem; margin: 1.5rem 0 .5rem; }
+table { border-collapse: collapse; width: 100%; background: #fff; border: 1px solid var(--line); }
+th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid var(--line); vertical-align: middle; }
+th { font-weight: 600; color: var(--muted); font-size: .8rem; text-transform: uppercase; letter-spacing: .03em; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+a { color: var(--run); }
+.muted { color: var(--muted); }
+.badge { display: inline-block; padding: 0 .45rem; border-radius: .6rem; font-size: .8rem; font-weight: 600; color: #fff; background: var(--muted); }
+.badge.pass { background: var(--pass); } .badge.fail { background: var(--fail); }
+.badge.running, .badge.queued { background: var(--run); }
+.sparkline { color: var(--run); vertical-align: middle; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(480px, 1fr)); gap: 1rem; }
+figure.chart { margin: 0; background: #fff; border: 1px solid var(--line); padding: .5rem; }
+figure.chart figcaption { font-weight: 600; margin-bottom: .25rem; }
+figure.chart svg { width: 100%; height: auto; font-size: 14px; }
+.grid line { stroke: var(--line); } .grid text, .revision text { fill: var(--muted); }
+.revision line { stroke: #cbd5e1; stroke-dasharray: 3 3; }
+.trend { fill: none; stroke: #94a3b8; stroke-width: 1.5; }
+.point { fill: var(--muted); stroke: #fff; stroke-width: 1.5; } .point.pass { fill: var(--pass); } .point.fail { fill: var(--fail); }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; background: #fff; border: 1px solid var(--line); padding: .75rem 1rem; margin: 0; }
+dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; }
+pre.output { background: #0f172a; color: #e2e8f0; padding: .75rem 1rem; overflow: auto; max-height: 36rem; white-space: pre-wrap; word-break: break-all; font-size: 12px; }
+tr.failed td { background: #fef2f2; }
+#metrics th { text-transform: none; letter-spacing: 0; font-size: .85rem; }
+`;
+
+/**
+ * The page shell. Styles and the one script carry the response's CSP nonce, so nothing
+ * else inline can run even if escaping ever failed.
+ */
+export function Layout(props: { title: string; nonce: string | undefined; children?: Child }) {
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>{`${props.title} · k6-gate`}</title>
+        <link rel="icon" href="data:," />
+        <style nonce={props.nonce} dangerouslySetInnerHTML={{ __html: css }} />
+      </head>
+      <body>
+        <header>
+          <a class="brand" href="/">
+            k6-gate
+          </a>
+          <a href="/">Canaries</a>
+          <a href="/admin/queues">Queue</a>
+          <a href="/metrics">Metrics</a>
+        </header>
+        <main>{props.children}</main>
+      </body>
+    </html>
+  );
+}

@@ -1,0 +1,104 @@
+import type { MiddlewareHandler } from "hono";
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import type { RunRecord } from "@k6-gate/shared";
+import type { AppDeps, AppEnv } from "./deps";
+
+export interface ApiMetrics {
+  /** Counts every webhook answer by HTTP status, whatever produced it (401, 413, 503...). */
+  countWebhook: MiddlewareHandler<AppEnv>;
+  /** The Prometheus text, with Redis-backed gauges read now. */
+  scrape(): Promise<{ text: string; contentType: string }>;
+}
+
+/**
+ * The API's own metrics. Queue depth and per-canary gauges are read from Redis on each
+ * scrape, so every replica reports the same values (chart them with max, not sum); runs
+ * by verdict and their durations come from the workers (see the worker's run-metrics).
+ */
+export function createApiMetrics({ store, queue, waiter, logger }: AppDeps): ApiMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const webhookRequests = new Counter({
+    name: "k6gate_webhook_requests_total",
+    help: "Webhook calls (POST /launch-test) answered, by HTTP status.",
+    labelNames: ["status"],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "k6gate_long_polls_in_flight",
+    help: "Webhook calls this API process is holding open while their run goes on.",
+    registers: [registry],
+    collect() {
+      this.set(waiter.inFlight);
+    },
+  });
+  const redisUp = new Gauge({
+    name: "k6gate_redis_up",
+    help: "1 when this scrape could read Redis; the gauges below are absent when 0.",
+    registers: [registry],
+  });
+  const queueJobs = new Gauge({
+    name: "k6gate_queue_jobs",
+    help: "Jobs in the k6-runs queue by BullMQ state.",
+    labelNames: ["state"],
+    registers: [registry],
+  });
+  const canaryLabels = ["namespace", "name", "checksum"] as const;
+  const lastP95 = new Gauge({
+    name: "k6gate_canary_last_run_p95_seconds",
+    help: "http_req_duration p(95) of the canary's last finished run, labelled by its revision's checksum.",
+    labelNames: canaryLabels,
+    registers: [registry],
+  });
+  const lastErrorRate = new Gauge({
+    name: "k6gate_canary_last_run_error_rate",
+    help: "http_req_failed rate (0-1) of the canary's last finished run, labelled by its revision's checksum.",
+    labelNames: canaryLabels,
+    registers: [registry],
+  });
+
+  async function readRedis(): Promise<void> {
+    const [counts, lastRuns] = await Promise.all([
+      queue.getJobCounts(),
+      store.listCanaries().then((canaries) =>
+        Promise.all(
+          canaries.map(async ({ namespace, name }) =>
+            // The newest runs may still be in flight; the last verdict is among the next few.
+            (await store.list(namespace, name, 5)).find((run) => run.result !== null),
+          ),
+        ),
+      ),
+    ]);
+    queueJobs.reset();
+    for (const [state, count] of Object.entries(counts)) queueJobs.set({ state }, count);
+    lastP95.reset();
+    lastErrorRate.reset();
+    for (const run of lastRuns.filter((r): r is RunRecord => r !== undefined)) {
+      const labels = { namespace: run.namespace, name: run.name, checksum: run.checksum };
+      const metrics = run.result?.metrics;
+      if (metrics?.httpReqDurationP95 != null) {
+        lastP95.set(labels, metrics.httpReqDurationP95 / 1000);
+      }
+      if (metrics?.httpReqFailedRate != null) lastErrorRate.set(labels, metrics.httpReqFailedRate);
+    }
+  }
+
+  return {
+    countWebhook: async (c, next) => {
+      await next();
+      webhookRequests.inc({ status: String(c.res.status) });
+    },
+    async scrape() {
+      try {
+        await readRedis();
+        redisUp.set(1);
+      } catch (error) {
+        // Still answer: the webhook counters matter most exactly when Redis is away.
+        logger.warn({ err: error }, "metrics: Redis not readable");
+        redisUp.set(0);
+        for (const gauge of [queueJobs, lastP95, lastErrorRate]) gauge.reset();
+      }
+      return { text: await registry.metrics(), contentType: registry.contentType };
+    },
+  };
+}

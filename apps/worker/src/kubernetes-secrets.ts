@@ -1,0 +1,132 @@
+import { existsSync } from "node:fs";
+import {
+  ApiException,
+  CoreV1Api,
+  KubeConfig,
+  Observable,
+  type ConfigurationOptions,
+} from "@kubernetes/client-node";
+import type { WorkerConfig } from "./config";
+import { SecretResolutionError, type SecretResolver } from "./secrets";
+
+const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/**
+ * The resolver for this worker: with the kubeconfig at KUBECONFIG, else the in-cluster
+ * service account; undefined when it has neither (no Kubernetes access).
+ */
+export function kubernetesSecretsFor(
+  config: Pick<WorkerConfig, "KUBECONFIG" | "SECRET_NAMESPACES" | "KUBERNETES_TIMEOUT">,
+): SecretResolver | undefined {
+  const kubeConfig = new KubeConfig();
+  if (config.KUBECONFIG) kubeConfig.loadFromFile(config.KUBECONFIG);
+  else if (process.env.KUBERNETES_SERVICE_HOST && existsSync(SERVICE_ACCOUNT_TOKEN))
+    kubeConfig.loadFromCluster();
+  else return undefined;
+  return kubernetesSecretResolver(kubeConfig, {
+    allowedNamespaces: config.SECRET_NAMESPACES,
+    timeoutMs: config.KUBERNETES_TIMEOUT,
+  });
+}
+
+export interface KubernetesSecretsOptions {
+  /** Namespaces whose secrets may be read (whole-name match); undefined = any. */
+  allowedNamespaces: RegExp | undefined;
+  timeoutMs: number;
+}
+
+/**
+ * Reads `kubernetes_secrets` with a `get` per secret (no list or watch, so RBAC can name
+ * each secret). A missing secret or key, a namespace outside SECRET_NAMESPACES or a refused
+ * read fails the run with a message naming namespace/secret/key; values go back to the
+ * caller only, never into an error or a log. Other API errors are thrown as plain errors,
+ * so the job is retried like any infrastructure failure.
+ */
+export function kubernetesSecretResolver(
+  kubeConfig: KubeConfig,
+  options: KubernetesSecretsOptions,
+): SecretResolver {
+  const api = kubeConfig.makeApiClient(CoreV1Api);
+
+  return async (refs, defaultNamespace) => {
+    const wanted = Object.entries(refs).map(([env, ref]) => {
+      const namespace = ref.namespace ?? defaultNamespace;
+      const named = `kubernetes_secrets ${env} (${namespace}/${ref.secret}/${ref.key})`;
+      return { env, namespace, secret: ref.secret, key: ref.key, named };
+    });
+    // Every namespace is checked before anything is read.
+    const outside = wanted.find(
+      ({ namespace }) => options.allowedNamespaces && !options.allowedNamespaces.test(namespace),
+    );
+    if (outside) {
+      throw new SecretResolutionError(
+        `${outside.named}: namespace ${outside.namespace} is not readable by this worker (SECRET_NAMESPACES)`,
+      );
+    }
+    const values: Record<string, string> = {};
+    // One read per secret, however many of its keys are used.
+    const secrets = new Map<string, Record<string, string>>();
+    for (const { env, namespace, secret, key, named } of wanted) {
+      const id = `${namespace}/${secret}`;
+      let data = secrets.get(id);
+      if (!data) {
+        try {
+          const read = await api.readNamespacedSecret(
+            { namespace, name: secret },
+            timeoutOptions(options.timeoutMs),
+          );
+          data = read.data ?? {};
+        } catch (error) {
+          throw readError(error, named, namespace);
+        }
+        secrets.set(id, data);
+      }
+      const encoded = data[key];
+      if (encoded === undefined) {
+        throw new SecretResolutionError(`${named}: secret ${id} has no key "${key}"`);
+      }
+      values[env] = Buffer.from(encoded, "base64").toString("utf8");
+    }
+    return values;
+  };
+}
+
+/** Aborts the request itself after `timeoutMs`, so a hung API server holds no run. */
+function timeoutOptions(timeoutMs: number): ConfigurationOptions {
+  return {
+    middleware: [
+      {
+        pre: (request) => {
+          request.setSignal(AbortSignal.timeout(timeoutMs));
+          return new Observable(Promise.resolve(request));
+        },
+        post: (response) => new Observable(Promise.resolve(response)),
+      },
+    ],
+    middlewareMergeStrategy: "append",
+  };
+}
+
+/**
+ * A failed read in words, with the status only: the API's body and headers are never
+ * passed on, so nothing it returns reaches a verdict or a log unread.
+ */
+function readError(error: unknown, named: string, namespace: string): Error {
+  if (error instanceof ApiException) {
+    const { code } = error;
+    if (code === 404) return new SecretResolutionError(`${named}: secret not found`);
+    if (code === 401 || code === 403) {
+      return new SecretResolutionError(
+        `${named}: the worker may not read it (HTTP ${code}); its service account needs "get" on secrets in namespace ${namespace}`,
+      );
+    }
+    return new Error(`${named}: Kubernetes API answered HTTP ${code}`);
+  }
+  const reason =
+    error instanceof Error && error.name === "AbortError"
+      ? "timed out"
+      : error instanceof Error
+        ? error.message
+        : String(error);
+  return new Error(`${named}: Kubernetes API unreachable: ${reason}`);
+}

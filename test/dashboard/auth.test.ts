@@ -1,0 +1,149 @@
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadApiConfig } from "../../apps/api/src/config";
+import { startApi, testEnv, type ApiProcess } from "../support/k6gate";
+import { startRedis, type TestRedis } from "../support/redis";
+import { launchChromium } from "./chromium";
+
+const USER = "sre";
+const PASSWORD = "correct horse battery staple";
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+
+/** Every kind of page a person reads: dashboard, its JSON, the queue board and its API. */
+const PROTECTED = [
+  "/",
+  "/canaries/test/podinfo",
+  "/runs/no-such-run",
+  "/api/canaries",
+  "/api/runs/no-such-run",
+  "/admin/queues",
+  "/admin/queues/api/queues",
+];
+const QUEUE_API = "/admin/queues/api/queues";
+
+let redis: TestRedis;
+let secured: ApiProcess;
+let open: ApiProcess;
+let browser: Browser;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  [secured, open] = await Promise.all([
+    startApi(testEnv(redis.url, { DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD })),
+    startApi(testEnv(redis.url)),
+  ]);
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await Promise.allSettled([secured?.stop(), open?.stop()]);
+  await redis?.destroy();
+});
+
+const get = (api: ApiProcess, path: string, authorization?: string) =>
+  fetch(`${api.url}${path}`, { headers: authorization ? { authorization } : {} });
+
+const queueState = async (api: ApiProcess, authorization?: string) => {
+  const body = (await (await get(api, QUEUE_API, authorization)).json()) as {
+    queues: { name: string; isPaused: boolean; readOnlyMode: boolean }[];
+  };
+  const queue = body.queues.find((q) => q.name === "k6-runs");
+  if (!queue) throw new Error("queue k6-runs not on the board");
+  return queue;
+};
+
+describe("dashboard basic auth (DASHBOARD_USER / DASHBOARD_PASSWORD)", () => {
+  it("answers 401 with a challenge without credentials or with wrong ones, everywhere a person reads", async () => {
+    for (const path of PROTECTED) {
+      const none = await get(secured, path);
+      expect(none.status, path).toBe(401);
+      expect(none.headers.get("www-authenticate"), path).toMatch(/^Basic realm="k6-gate"/);
+      expect((await get(secured, path, basic(USER, "wrong"))).status, path).toBe(401);
+      expect((await get(secured, path, basic("root", PASSWORD))).status, path).toBe(401);
+    }
+  });
+
+  it("lets the right credentials through", async () => {
+    for (const path of ["/", "/api/canaries", "/admin/queues", QUEUE_API]) {
+      expect((await get(secured, path, basic(USER, PASSWORD))).status, path).toBe(200);
+    }
+    // No such run: past auth, then a real 404.
+    expect((await get(secured, "/api/runs/no-such-run", basic(USER, PASSWORD))).status).toBe(404);
+  });
+
+  it("leaves the webhook, health and /metrics to their own rules", async () => {
+    expect((await get(secured, "/healthz")).status).toBe(200);
+    expect((await get(secured, "/metrics")).status).toBe(200);
+    const webhook = await fetch(`${secured.url}/launch-test`, { method: "POST", body: "{}" });
+    expect(webhook.status).toBe(400);
+  });
+
+  it("allows bull-board's write actions only to a signed-in user", async () => {
+    const pause = `${QUEUE_API}/k6-runs/pause`;
+    const resume = `${QUEUE_API}/k6-runs/resume`;
+    const auth = basic(USER, PASSWORD);
+    expect((await fetch(`${secured.url}${pause}`, { method: "PUT" })).status).toBe(401);
+    expect((await queueState(secured, auth)).readOnlyMode).toBe(false);
+    const paused = await fetch(`${secured.url}${pause}`, {
+      method: "PUT",
+      headers: { authorization: auth },
+    });
+    expect(paused.status).toBe(200);
+    expect((await queueState(secured, auth)).isPaused).toBe(true);
+    await fetch(`${secured.url}${resume}`, { method: "PUT", headers: { authorization: auth } });
+    expect((await queueState(secured, auth)).isPaused).toBe(false);
+  });
+
+  it("in a browser: 401 without credentials, the page with them", async () => {
+    const anonymous = await browser.newContext();
+    const page401 = await anonymous.newPage();
+    // Chromium asks for credentials on the 401 challenge; with none to give, Playwright
+    // cancels and the navigation fails: the 401 itself is seen as a response.
+    const challenged = page401.waitForResponse(`${secured.url}/`);
+    await page401.goto(`${secured.url}/`).catch((error: Error) => {
+      expect(error.message).toContain("ERR_INVALID_AUTH_CREDENTIALS");
+    });
+    expect((await challenged).status()).toBe(401);
+    expect(await page401.locator("h1").count()).toBe(0);
+    await anonymous.close();
+
+    const signedIn = await browser.newContext({
+      httpCredentials: { username: USER, password: PASSWORD },
+    });
+    const page = await signedIn.newPage();
+    const allowed = await page.goto(`${secured.url}/`);
+    expect(allowed?.status()).toBe(200);
+    expect(await page.locator("h1").innerText()).toBe("Canaries");
+    await signedIn.close();
+  });
+});
+
+describe("dashboard without auth configured", () => {
+  it("is open to read, and bull-board is read-only: writes are refused", async () => {
+    for (const path of ["/", "/api/canaries", "/admin/queues", QUEUE_API]) {
+      expect((await get(open, path)).status, path).toBe(200);
+    }
+    const queue = await queueState(open);
+    expect(queue.readOnlyMode).toBe(true);
+    for (const action of ["pause", "empty", "clean/completed", "retry/failed"]) {
+      const response = await fetch(`${open.url}${QUEUE_API}/k6-runs/${action}`, { method: "PUT" });
+      expect(response.status, action).toBe(405);
+    }
+    const add = await fetch(`${open.url}${QUEUE_API}/k6-runs/add`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "k6-run", data: {} }),
+    });
+    expect(add.status).toBe(405);
+    expect((await queueState(open)).isPaused).toBe(false);
+  });
+
+  it("refuses to start with only half a login configured", () => {
+    expect(() => loadApiConfig({ DASHBOARD_USER: USER })).toThrow(
+      /DASHBOARD_PASSWORD: set both DASHBOARD_USER and DASHBOARD_PASSWORD/,
+    );
+    expect(() => loadApiConfig({ DASHBOARD_PASSWORD: PASSWORD })).toThrow(/set both/);
+  });
+});

@@ -1,0 +1,184 @@
+import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
+import { ROOT } from "../support/paths";
+import type { ManagedProcess } from "../support/process";
+import { startRedis, type TestRedis } from "../support/redis";
+import { startTarget, type Target } from "../support/target";
+import { payloadOf, postWebhook } from "../support/webhook";
+import { launchChromium, screenshot, watchForInjection } from "./chromium";
+import { releaseScript, tickingScript } from "./scripts";
+
+/** Releases of shop/checkout, oldest first: p95 target (ms) and one failure in `failEvery`. */
+const RELEASES = [
+  { checksum: "5f1c9a2e07", ms: 20, failEvery: 0 },
+  { checksum: "a93d0b7c41", ms: 30, failEvery: 0 },
+  // A second run of the same revision (Flagger's `rollout` hook runs each iteration).
+  { checksum: "a93d0b7c41", ms: 30, failEvery: 0 },
+  { checksum: "c0e84f5d12", ms: 25, failEvery: 0 },
+  { checksum: "e7b2613af9", ms: 110, failEvery: 5 },
+];
+const DOCS_IMAGE = join(ROOT, "docs", "images", "canary-page.png");
+
+let redis: TestRedis;
+let target: Target;
+let api: ApiProcess;
+let worker: ManagedProcess;
+let browser: Browser;
+let page: Page;
+let injection: string[];
+let liveRunId: string;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  target = await startTarget();
+  const env = testEnv(redis.url, { PUBLIC_URL: "http://127.0.0.1" });
+  api = await startApi(env);
+  worker = await startWorker({ ...env, WORKER_CONCURRENCY: "2", WORKER_METRICS_PORT: "0" });
+  for (const release of RELEASES) {
+    const response = await postWebhook(
+      api.url,
+      payloadOf({
+        namespace: "shop",
+        name: "checkout",
+        checksum: release.checksum,
+        metadata: { script: releaseScript(target.port, release.ms, release.failEvery) },
+      }),
+    );
+    expect(response.status).toBe(release.failEvery ? 422 : 200);
+  }
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  injection = watchForInjection(page);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await Promise.allSettled([api?.stop(), worker?.stop()]);
+  await Promise.allSettled([redis?.destroy(), target?.close()]);
+});
+
+describe("dashboard in headless Chromium", () => {
+  it("/ lists the canary with its last verdict and p95 / error-rate sparklines", async () => {
+    const response = await page.goto(`${api.url}/`);
+    expect(response?.status()).toBe(200);
+    const row = page.locator('tr[data-canary="shop/checkout"]');
+    await expect.poll(() => row.count()).toBe(1);
+    expect(await row.locator(".badge").innerText()).toBe("FAIL");
+    expect(await row.locator("svg.sparkline").count()).toBe(2);
+    // One point per revision: four revisions, the last one the failing release.
+    const p95Titles = await row.locator("svg.sparkline title").first().textContent();
+    expect(p95Titles?.split("\n")).toHaveLength(4);
+    await screenshot(page, "dashboard-canaries");
+  });
+
+  it("the canary page charts every run across revisions, each point labelled by checksum", async () => {
+    await page.getByRole("link", { name: "shop/checkout" }).click();
+    await page.waitForURL("**/canaries/shop/checkout");
+    const charts = page.locator("figure.chart");
+    expect(await charts.locator("figcaption").allInnerTexts()).toEqual([
+      "p95 latency",
+      "Error rate (http_req_failed)",
+      "Checks pass rate",
+    ]);
+    const p95 = charts.first().locator("svg");
+    expect(await p95.getAttribute("data-points")).toBe(String(RELEASES.length));
+    const pointChecksums = await Promise.all(
+      (await p95.locator("circle.point").all()).map((point) => point.getAttribute("data-checksum")),
+    );
+    expect(pointChecksums).toEqual(RELEASES.map((r) => r.checksum));
+    const axisLabels = await p95.locator("g.revision text").allTextContents();
+    expect(axisLabels).toEqual([...new Set(RELEASES.map((r) => r.checksum))]);
+    expect(await p95.locator("circle.point.fail").count()).toBe(1);
+    expect(await page.locator("#runs tbody tr").count()).toBe(RELEASES.length);
+
+    const path = await screenshot(page, "dashboard-canary");
+    // The README's picture: refreshed on request, or made when missing.
+    if (process.env.DOCS_SCREENSHOT === "1" || !existsSync(DOCS_IMAGE)) {
+      mkdirSync(join(ROOT, "docs", "images"), { recursive: true });
+      copyFileSync(path, DOCS_IMAGE);
+    }
+  });
+
+  it("a failed run shows each threshold with pass/fail and the observed value", async () => {
+    // Follow the red point on the p95 chart to its run.
+    await page.locator("figure.chart").first().locator("circle.point.fail").click();
+    await page.waitForURL("**/runs/**");
+    expect(await page.locator("h1 .badge").innerText()).toBe("FAIL");
+    expect(await page.locator("#outcome").innerText()).toBe("thresholds_failed");
+    const rows = await Promise.all(
+      (await page.locator("#thresholds tbody tr").all()).map(async (row) =>
+        (await row.locator("td").allTextContents()).map((cell) => cell.trim()),
+      ),
+    );
+    expect(rows).toContainEqual(["http_req_failed", "rate<0.05", "fail", "20.83%"]);
+    expect(rows).toContainEqual(["checks", "rate>0.95", "fail", "79.17%"]);
+    // The slower release still kept its latency threshold: a pass row among the fails.
+    const duration = rows.find((row) => row[0] === "http_req_duration");
+    expect(duration?.slice(0, 3)).toEqual(["http_req_duration", "p(95)<1000", "pass"]);
+    expect(Number.parseFloat(duration?.[3] ?? "")).toBeGreaterThanOrEqual(100);
+    const facts = await page.locator("dl.facts").innerText();
+    for (const label of ["Queued", "Started", "Finished"]) {
+      expect(facts).toMatch(
+        new RegExp(`${label}\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC`),
+      );
+    }
+    await screenshot(page, "dashboard-failed-run");
+  });
+
+  it("shows a running run's output live, growing, and the run as running on /", async () => {
+    const accepted = await postWebhook(
+      api.url,
+      payloadOf({
+        namespace: "shop",
+        name: "live",
+        checksum: "d41d8cd98f",
+        metadata: { script: tickingScript(6), wait_for_results: "false" },
+      }),
+      { headers: { accept: "application/json" } },
+    );
+    expect(accepted.status).toBe(202);
+    liveRunId = (JSON.parse(accepted.text) as { run: { id: string } }).run.id;
+
+    await page.goto(`${api.url}/runs/${encodeURIComponent(liveRunId)}`);
+    const output = page.locator("#output");
+    await expect.poll(() => output.textContent(), { timeout: 15_000 }).toContain("tick 1");
+    const early = (await output.textContent())?.length ?? 0;
+    expect(await page.locator("#live-state").innerText()).toContain("running");
+
+    const home = await browser.newPage();
+    await home.goto(`${api.url}/`);
+    const liveRow = home.locator('tr[data-canary="shop/live"] td.num');
+    // p95, errors, then running and queued.
+    const runningQueued = (await liveRow.allInnerTexts()).slice(2);
+    const apiView = await (await fetch(`${api.url}/api/canaries`)).text();
+    expect(runningQueued, apiView).toEqual(["1", "0"]);
+    await home.close();
+
+    await expect.poll(() => output.textContent(), { timeout: 15_000 }).toContain("tick 3");
+    expect((await output.textContent())?.length ?? 0).toBeGreaterThan(early);
+    await screenshot(page, "dashboard-live-output");
+
+    // When the verdict is in the page reloads itself with it.
+    await expect
+      .poll(() => page.locator("#outcome").textContent(), { timeout: 20_000 })
+      .toBe("passed");
+    expect(await output.textContent()).toContain("tick 5");
+  });
+
+  it("output containing <script> and onerror markup shows as text and runs nothing", async () => {
+    // The page is the finished live run: rendered by the server this time.
+    expect(page.url()).toContain(encodeURIComponent(liveRunId));
+    const text = (await page.locator("#output").textContent()) ?? "";
+    expect(text).toContain("<script>window.__xss=1</script>");
+    expect(text).toContain("<img src=x onerror=window.__xss=2>");
+    expect(await page.locator("#output *").count()).toBe(0);
+    // A string, evaluated in the page: this file's TypeScript has no DOM types.
+    expect(await page.evaluate("typeof window.__xss")).toBe("undefined");
+    expect(await page.locator("img").count()).toBe(0);
+    // Neither the live updates nor the final render tripped the CSP or threw.
+    expect(injection).toEqual([]);
+  });
+});

@@ -1,0 +1,237 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RunStore } from "@k6-gate/shared";
+import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
+import type { ManagedProcess } from "../support/process";
+import { startRedis, type TestRedis } from "../support/redis";
+import { failingScript, passingScript } from "../support/scripts";
+import { startTarget, type Target } from "../support/target";
+import { waitFor } from "../support/wait";
+import { payloadOf, postWebhook } from "../support/webhook";
+
+interface RunJson {
+  id: string;
+  runKey: string;
+  namespace: string;
+  name: string;
+  checksum: string;
+  phase: string;
+  attempt: number;
+  status: string;
+  verdict: string | null;
+  outcome: string | null;
+  reason: string | null;
+  enqueuedAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  thresholds: { metric: string; expression: string; ok: boolean; observed: number | null }[];
+  metrics: Record<string, number | null> | null;
+  cloudUrl: string | null;
+}
+
+const MAX_RUNS = 3;
+let redis: TestRedis;
+let client: Redis;
+let target: Target;
+let api: ApiProcess;
+let worker: ManagedProcess;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  redis = await startRedis({ appendonly: true });
+  client = new Redis(redis.url);
+  target = await startTarget();
+  env = testEnv(redis.url, { HISTORY_MAX_RUNS_PER_CANARY: String(MAX_RUNS) });
+  api = await startApi(env);
+  worker = await startWorker(env);
+});
+
+afterAll(async () => {
+  await Promise.allSettled([api?.stop(), worker?.stop()]);
+  client?.disconnect();
+  await Promise.allSettled([redis?.destroy(), target?.close()]);
+});
+
+const getJson = async <T>(path: string): Promise<T> => {
+  const response = await fetch(`${api.url}${path}`, { headers: { accept: "application/json" } });
+  if (response.status !== 200) throw new Error(`${path}: HTTP ${response.status}`);
+  return (await response.json()) as T;
+};
+const history = async (name: string) =>
+  (await getJson<{ runs: RunJson[] }>(`/api/canaries/test/${name}/runs`)).runs;
+/** The worker prunes just after recording a verdict, so right after the webhook answers. */
+const prunedHistory = (name: string) =>
+  waitFor(`${name}'s history pruned to ${MAX_RUNS}`, async () => {
+    const runs = await history(name);
+    return runs.length === MAX_RUNS ? runs : undefined;
+  });
+
+describe("run history", () => {
+  it("writes a compact record with the verdict, thresholds and metrics when a run completes", async () => {
+    const script = failingScript(target.port);
+    const response = await postWebhook(
+      api.url,
+      payloadOf({ name: "history", checksum: "rev-1", metadata: { script } }),
+    );
+    expect(response.status).toBe(422);
+    const [run] = await history("history");
+    expect(run).toMatchObject({
+      namespace: "test",
+      name: "history",
+      checksum: "rev-1",
+      phase: "Progressing",
+      attempt: 1,
+      status: "finished",
+      verdict: "fail",
+      outcome: "thresholds_failed",
+      reason: expect.stringContaining("thresholds failed") as unknown,
+      cloudUrl: null,
+    });
+    expect(run?.runKey).toMatch(/^k[0-9a-f]+$/);
+    expect(run?.thresholds).toEqual([
+      { metric: "http_req_failed", expression: "rate<0.01", ok: false, observed: 1 },
+    ]);
+    expect(run?.metrics?.httpReqFailedRate).toBe(1);
+    expect(run?.metrics?.iterations).toBe(3);
+    expect(run?.metrics?.httpReqDurationP95).toBeGreaterThan(0);
+    const { enqueuedAt = 0, startedAt = 0, finishedAt = 0 } = run ?? {};
+    expect(enqueuedAt).toBeLessThanOrEqual(startedAt ?? 0);
+    expect(startedAt).toBeLessThanOrEqual(finishedAt ?? 0);
+
+    const output = await getJson<{ status: string; output: string }>(`/api/runs/${run?.id}/output`);
+    expect(output.status).toBe("finished");
+    expect(output.output).toContain("http_req_failed");
+
+    // Compact: the record holds no script (the job did; BullMQ prunes jobs).
+    const hash = await client.hgetall(`${env.QUEUE_PREFIX}:gate:run:${run?.id}`);
+    expect(Object.keys(hash)).not.toContain("script");
+    expect(JSON.stringify(hash)).not.toContain("http.get(");
+  });
+
+  it(`keeps the newest ${MAX_RUNS} runs of a canary and drops older ones with their output`, async () => {
+    const [first] = await history("history");
+    for (const checksum of ["rev-2", "rev-3", "rev-4"]) {
+      const response = await postWebhook(
+        api.url,
+        payloadOf({ name: "history", checksum, metadata: { script: passingScript(target.port) } }),
+      );
+      expect(response.status).toBe(200);
+    }
+    const runs = await prunedHistory("history");
+    expect(runs.map((run) => run.checksum)).toEqual(["rev-4", "rev-3", "rev-2"]);
+    expect((await fetch(`${api.url}/api/runs/${first?.id}`)).status).toBe(404);
+    expect(await client.exists(`${env.QUEUE_PREFIX}:gate:output:${first?.id}`)).toBe(0);
+  });
+
+  it("survives a worker restart: old records stay, new runs join them", async () => {
+    const before = await history("history");
+    expect(await worker.stop()).toBe(0);
+    worker = await startWorker(env);
+    expect(await history("history")).toEqual(before);
+
+    const response = await postWebhook(
+      api.url,
+      payloadOf({
+        name: "history",
+        checksum: "rev-5",
+        metadata: { script: passingScript(target.port) },
+      }),
+    );
+    expect(response.status).toBe(200);
+    const after = await prunedHistory("history");
+    expect(after.map((run) => run.checksum)).toEqual(["rev-5", "rev-4", "rev-3"]);
+    expect(after.slice(1)).toEqual(before.slice(0, 2));
+  });
+
+  it("survives a Redis restart too (AOF): the dashboard's history is not a cache", async () => {
+    const before = await history("history");
+    await redis.stop();
+    await redis.start();
+    // The API reconnects on its own (503 until then).
+    const after = await waitFor("the API back on Redis", () =>
+      history("history").catch(() => undefined),
+    );
+    expect(after).toEqual(before);
+  });
+});
+
+describe("RunStore retention and in-flight counts", () => {
+  const DAY = 24 * 3600 * 1000;
+  const now = Date.now();
+  let store: RunStore;
+  let prefix: string;
+
+  beforeAll(() => {
+    prefix = testEnv(redis.url).QUEUE_PREFIX ?? "";
+    store = new RunStore(client, prefix, { maxRunsPerCanary: 10, maxAgeMs: DAY });
+  });
+
+  const create = async (name: string, checksum: string, at: number) => {
+    const decision = await store.decide({
+      runKey: `key-${name}-${checksum}`,
+      namespace: "ns",
+      name,
+      checksum,
+      phase: "Progressing",
+      slackChannels: [],
+      minFailureDelayMs: 0,
+      maxQueueDepth: 100,
+      now: at,
+    });
+    if (decision.action !== "created")
+      throw new Error(`expected a new run, got ${decision.action}`);
+    return { runId: decision.runId, runKey: `key-${name}-${checksum}` };
+  };
+  const result = {
+    verdict: "pass",
+    outcome: "passed",
+    reason: "ok",
+    exitCode: 0,
+    thresholds: [],
+    metrics: {
+      httpReqDurationAvg: 1,
+      httpReqDurationP95: 2,
+      httpReqFailedRate: 0,
+      iterations: 1,
+      checksRate: 1,
+    },
+    cloudUrl: null,
+    durationMs: 10,
+  } as const;
+
+  it("drops runs older than HISTORY_MAX_AGE, and canaries with nothing left in it", async () => {
+    const old = await create("aging", "rev-old", now - 2 * DAY);
+    await store.finish(old.runId, old.runKey, { ...result, thresholds: [] }, now - 2 * DAY);
+    const idle = await create("idle", "rev-idle", now - 3 * DAY);
+    await store.finish(idle.runId, idle.runKey, { ...result, thresholds: [] }, now - 3 * DAY);
+    const fresh = await create("aging", "rev-new", now);
+    await store.finish(fresh.runId, fresh.runKey, { ...result, thresholds: [] }, now);
+
+    expect(await store.prune("ns", "aging", now)).toBe(1);
+    expect((await store.list("ns", "aging")).map((run) => run.checksum)).toEqual(["rev-new"]);
+    expect(await store.get(old.runId)).toBeNull();
+    const canaries = (await store.listCanaries()).map((c) => `${c.namespace}/${c.name}`);
+    expect(canaries).toEqual(["ns/aging"]);
+  });
+
+  it("counts queued and running runs per canary, and forgets them once judged", async () => {
+    const a = await create("busy", "rev-a", now);
+    const b = await create("busy", "rev-b", now);
+    const c = await create("other", "rev-c", now);
+    expect(await store.inFlight()).toEqual(
+      new Map([
+        ["ns/busy", { queued: 2, running: 0 }],
+        ["ns/other", { queued: 1, running: 0 }],
+      ]),
+    );
+    await store.markStarted(a.runId, 1, "w1");
+    expect((await store.inFlight()).get("ns/busy")).toEqual({ queued: 1, running: 1 });
+    await store.requeue(a.runId);
+    expect((await store.inFlight()).get("ns/busy")).toEqual({ queued: 2, running: 0 });
+    for (const run of [a, b, c]) {
+      await store.markStarted(run.runId, 1, "w1");
+      await store.finish(run.runId, run.runKey, { ...result, thresholds: [] });
+    }
+    expect((await store.inFlight()).size).toBe(0);
+  });
+});

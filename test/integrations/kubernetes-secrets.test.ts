@@ -1,0 +1,157 @@
+import { createHash, randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { kubernetesSecretResolver } from "../../apps/worker/src/kubernetes-secrets";
+import { SecretResolutionError } from "../../apps/worker/src/secrets";
+import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
+import type { ManagedProcess } from "../support/process";
+import { startRedis, type TestRedis } from "../support/redis";
+import { payloadOf, postWebhook } from "../support/webhook";
+import { startFakeKubernetes, type FakeKubernetes } from "./fake-kubernetes";
+import { runIdIn, storedTextOf } from "./redis-view";
+
+const API_TOKEN = `api-token-${randomUUID()}`;
+const DB_PASSWORD = `db-password-${randomUUID()}`;
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/**
+ * The script proves it received the values without containing them (it is job data):
+ * it compares digests, and fails the run when they differ.
+ */
+const secretCheckingScript = `
+import crypto from 'k6/crypto';
+const expect = { API_TOKEN: '${sha256(API_TOKEN)}', DB_PASSWORD: '${sha256(DB_PASSWORD)}' };
+for (const [name, digest] of Object.entries(expect)) {
+  if (crypto.sha256(__ENV[name] || '', 'hex') !== digest) throw new Error(name + ' is not the secret');
+}
+export const options = { iterations: 1 };
+export default function () {}
+`;
+
+let redis: TestRedis;
+let kubernetes: FakeKubernetes;
+let api: ApiProcess;
+let worker: ManagedProcess;
+let prefix: string;
+let dir: string;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  kubernetes = await startFakeKubernetes("k8s-worker-token");
+  kubernetes.secrets.set("test/podinfo-k6", { token: API_TOKEN });
+  kubernetes.secrets.set("shared/database", { password: DB_PASSWORD });
+  dir = mkdtempSync(join(tmpdir(), "k6-gate-kube-"));
+  const env = testEnv(redis.url, { WORKER_METRICS_PORT: "0" });
+  prefix = env.QUEUE_PREFIX ?? "";
+  api = await startApi(env);
+  worker = await startWorker({
+    ...env,
+    KUBECONFIG: kubernetes.kubeconfig(dir),
+    SECRET_NAMESPACES: "test|shared",
+  });
+});
+afterAll(async () => {
+  await Promise.allSettled([api?.stop(), worker?.stop()]);
+  await Promise.allSettled([redis?.destroy(), kubernetes?.close()]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let checksum = 0;
+const call = (kubernetesSecrets: Record<string, string>, script = secretCheckingScript) =>
+  postWebhook(
+    api.url,
+    payloadOf({
+      checksum: `kube-${++checksum}`,
+      metadata: { script, kubernetes_secrets: JSON.stringify(kubernetesSecrets) },
+    }),
+  );
+
+describe("kubernetes_secrets, resolved by the worker from the Kubernetes API", () => {
+  it("gives the script the secrets' values in __ENV (namespace defaults to the canary's)", async () => {
+    const response = await call({
+      API_TOKEN: "podinfo-k6/token",
+      DB_PASSWORD: "shared/database/password",
+    });
+    expect(response.text).toContain("PASS test/podinfo");
+    expect(response.status).toBe(200);
+    expect(kubernetes.requests).toContain("/api/v1/namespaces/test/secrets/podinfo-k6");
+    expect(kubernetes.requests).toContain("/api/v1/namespaces/shared/secrets/database");
+
+    // The values went to k6's environment and nowhere else.
+    const runId = runIdIn(response.text);
+    const stored = await storedTextOf(redis.url, prefix, runId);
+    expect(stored.job).toContain("podinfo-k6"); // the reference, not the value
+    for (const value of [API_TOKEN, DB_PASSWORD]) {
+      expect(stored.job).not.toContain(value);
+      expect(stored.record).not.toContain(value);
+      expect(stored.output).not.toContain(value);
+      expect(worker.output()).not.toContain(value);
+      expect(api.output()).not.toContain(value);
+    }
+  });
+
+  it("fails the run naming namespace/secret/key when the secret does not exist", async () => {
+    const response = await call({ API_TOKEN: "no-such-secret/token" });
+    expect(response.status).toBe(422);
+    expect(response.text).toContain("FAIL test/podinfo (setup_failed)");
+    expect(response.text).toContain("API_TOKEN (test/no-such-secret/token): secret not found");
+  });
+
+  it("fails the run naming namespace/secret/key when the key does not exist, never the value", async () => {
+    const response = await call({ API_TOKEN: "podinfo-k6/no-such-key" });
+    expect(response.status).toBe(422);
+    expect(response.text).toContain(
+      'API_TOKEN (test/podinfo-k6/no-such-key): secret test/podinfo-k6 has no key "no-such-key"',
+    );
+    expect(response.text).not.toContain(API_TOKEN);
+  });
+
+  it("refuses namespaces outside SECRET_NAMESPACES without asking Kubernetes", async () => {
+    const response = await call({ API_TOKEN: "kube-system/admin-token/token" });
+    expect(response.status).toBe(422);
+    expect(response.text).toContain(
+      "API_TOKEN (kube-system/admin-token/token): namespace kube-system is not readable by this worker (SECRET_NAMESPACES)",
+    );
+    expect(kubernetes.requests.some((path) => path.includes("kube-system"))).toBe(false);
+  });
+});
+
+describe("the resolver against API failures", () => {
+  const resolverFor = (token: string) => {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(kubernetes.kubeconfig(mkdtempSync(join(dir, "client-")), token));
+    return kubernetesSecretResolver(kubeConfig, { allowedNamespaces: undefined, timeoutMs: 500 });
+  };
+  const failureOf = (promise: Promise<unknown>) =>
+    promise.then(
+      () => null,
+      (e: unknown) => e,
+    );
+
+  it("names a refused read (bad credentials) as a setup failure", async () => {
+    const error = await failureOf(
+      resolverFor("wrong-token")({ A: { secret: "s", key: "k" } }, "test"),
+    );
+    expect(error).toBeInstanceOf(SecretResolutionError);
+    expect(String(error)).toContain("A (test/s/k): the worker may not read it (HTTP 401)");
+  });
+
+  it("gives up on a hung API server after its timeout, as a retryable error", async () => {
+    kubernetes.hang = true;
+    try {
+      const error = await failureOf(
+        resolverFor("k8s-worker-token")({ A: { secret: "podinfo-k6", key: "token" } }, "test"),
+      );
+      expect(error).toBeInstanceOf(Error);
+      expect(error).not.toBeInstanceOf(SecretResolutionError);
+      expect(String(error)).toContain(
+        "A (test/podinfo-k6/token): Kubernetes API unreachable: timed out",
+      );
+    } finally {
+      kubernetes.hang = false;
+    }
+  });
+});

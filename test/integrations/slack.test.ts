@@ -1,0 +1,253 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
+import type { ManagedProcess } from "../support/process";
+import { startRedis, type TestRedis } from "../support/redis";
+import { failingScript, passingScript, sleepingScript } from "../support/scripts";
+import { startTarget, type Target } from "../support/target";
+import { waitFor } from "../support/wait";
+import { payloadOf, postWebhook } from "../support/webhook";
+import { startFakeKubernetes } from "./fake-kubernetes";
+import { channelIdOf, startFakeSlack, type FakeSlack } from "./fake-slack";
+import { runIdIn, storedTextOf } from "./redis-view";
+
+const SLACK_TOKEN = "xoxb-k6gate-test-token-never-logged";
+const PUBLIC_URL = "https://k6-gate.example.test";
+
+let redis: TestRedis;
+let target: Target;
+let slack: FakeSlack;
+let dir: string;
+/** A kubeconfig whose API server is gone: reading a secret fails as infrastructure. */
+let deadKubeconfig: string;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  target = await startTarget();
+  slack = await startFakeSlack();
+  dir = mkdtempSync(join(tmpdir(), "k6-gate-slack-"));
+  const kubernetes = await startFakeKubernetes("token");
+  deadKubeconfig = kubernetes.kubeconfig(dir);
+  await kubernetes.close();
+});
+afterAll(async () => {
+  await Promise.allSettled([redis?.destroy(), target?.close(), slack?.close()]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** An API and worker on their own queue prefix, with Slack pointed at the stand-in. */
+async function startGate(extra: Record<string, string>) {
+  const env = testEnv(redis.url, { PUBLIC_URL, WORKER_METRICS_PORT: "0" });
+  const workerEnv = { ...env, SLACK_TOKEN, SLACK_API_URL: slack.apiUrl, ...extra };
+  const api = await startApi(env);
+  const worker = await startWorker(workerEnv);
+  return { prefix: env.QUEUE_PREFIX ?? "", workerEnv, api, worker };
+}
+
+let checksum = 0;
+const call = (api: ApiProcess, metadata: Record<string, string>, revision?: string) =>
+  postWebhook(api.url, payloadOf({ checksum: revision ?? `slack-${++checksum}`, metadata }));
+
+const argsOf = (method: string, runId: string) =>
+  slack
+    .callsOf(method)
+    .filter((c) => JSON.stringify(c.args).includes(runId))
+    .map((c) => c.args);
+
+describe("Slack, answering", () => {
+  let api: ApiProcess;
+  let worker: ManagedProcess;
+  let prefix: string;
+  let workerEnv: Record<string, string>;
+
+  beforeAll(async () => {
+    // A short lock: a killed worker's run is taken up again within seconds.
+    ({ api, worker, prefix, workerEnv } = await startGate({
+      SLACK_TIMEOUT: "2s",
+      LOCK_DURATION: "2s",
+      KUBECONFIG: deadKubeconfig,
+    }));
+  });
+  afterAll(async () => {
+    await Promise.allSettled([api?.stop(), worker?.stop()]);
+  });
+  beforeEach(() => {
+    slack.behaviour = "ok";
+  });
+
+  it("posts per channel at start, then updates the same message and uploads k6's output into its thread", async () => {
+    const response = await call(api, {
+      script: failingScript(target.port),
+      slack_channels: "deployments, #alerts",
+      notification_context: "Deployed by <pipeline 42> & friends",
+    });
+    expect(response.status).toBe(422);
+    const runId = runIdIn(response.text);
+
+    const posts = argsOf("chat.postMessage", runId);
+    expect(posts.map((p) => p.channel).sort()).toEqual(["#alerts", "deployments"]);
+    const started = posts[0]?.blocks ?? "";
+    expect(started).toContain("k6-gate is testing *test/podinfo*");
+    expect(started).toContain("slack-"); // the revision (checksum)
+    expect(started).toContain(`${PUBLIC_URL}/runs/${runId}`);
+
+    const updates = await waitFor("both messages updated", () => {
+      const found = argsOf("chat.update", runId);
+      return found.length === 2 ? found : undefined;
+    });
+    for (const channel of ["deployments", "#alerts"]) {
+      const update = updates.find((u) => u.channel === channelIdOf(channel));
+      expect(update?.ts).toMatch(/^1700000000\.\d+$/);
+      expect(update?.blocks).toContain(":x: *FAIL* *test/podinfo* (thresholds_failed)");
+      expect(update?.blocks).toContain("`http_req_failed` `rate&lt;0.01` observed *100.00%*");
+      expect(update?.blocks).toContain("Deployed by &lt;pipeline 42&gt; &amp; friends");
+      expect(update?.blocks).toContain(`<${PUBLIC_URL}/runs/${runId}|Dashboard>`);
+    }
+
+    const completed = await waitFor("both uploads completed", () => {
+      const found = slack
+        .callsOf("files.completeUploadExternal")
+        .filter((c) => updates.some((u) => u.ts === c.args.thread_ts));
+      return found.length === 2 ? found : undefined;
+    });
+    expect(completed.map((c) => c.args.channel_id).sort()).toEqual(
+      updates.map((u) => u.channel).sort(),
+    );
+    const fileIds = completed.flatMap((c) =>
+      (JSON.parse(c.args.files ?? "[]") as { id: string }[]).map((f) => f.id),
+    );
+    const uploaded = slack.uploads.filter((u) => fileIds.includes(u.fileId));
+    expect(uploaded).toHaveLength(2);
+    expect(uploaded[0]?.content).toContain("http_req_failed");
+
+    // The thread references are stored with the run.
+    const record = (await (await fetch(`${api.url}/api/runs/${runId}`)).json()) as {
+      slackThreads: { channel: string; ts: string; requested: string }[];
+    };
+    expect(record.slackThreads.map((t) => t.requested).sort()).toEqual(["#alerts", "deployments"]);
+    expect(record.slackThreads.map((t) => t.ts).sort()).toEqual(updates.map((u) => u.ts).sort());
+  });
+
+  it("updates the same messages when a run is taken up again after its worker was killed", async () => {
+    const response = call(
+      api,
+      {
+        script: sleepingScript(target.port, 3),
+        slack_channels: "deployments",
+        wait_timeout: "50s",
+      },
+      "crash-1",
+    );
+    const posted = await waitFor("the start message", () =>
+      slack.callsOf("chat.postMessage").find((c) => c.args.blocks?.includes("crash-1")),
+    );
+    await worker.stop("SIGKILL");
+    worker = await startWorker(workerEnv);
+    const verdict = await response;
+    expect(verdict.status).toBe(200);
+    const runId = runIdIn(verdict.text);
+    expect(verdict.text).toContain("attempt 2");
+
+    const threadTs = await waitFor(
+      "the verdict update",
+      () => argsOf("chat.update", runId).find((u) => u.blocks?.includes("*PASS*"))?.ts,
+    );
+    const posts = argsOf("chat.postMessage", runId);
+    expect(posts).toHaveLength(1);
+    expect(posts[0]).toBe(posted.args);
+    // The restart edited the original message ("Attempt 2") rather than posting anew.
+    const restarted = argsOf("chat.update", runId).find((u) => u.blocks?.includes("is testing"));
+    expect(restarted?.blocks).toContain("*Attempt*\\n2");
+    expect(argsOf("chat.update", runId).every((u) => u.ts === threadTs)).toBe(true);
+  });
+
+  it("updates the message when the job itself fails for good (Kubernetes API down)", async () => {
+    const response = await call(api, {
+      script: passingScript(target.port),
+      slack_channels: "deployments",
+      kubernetes_secrets: JSON.stringify({ API_TOKEN: "podinfo-k6/token" }),
+      wait_timeout: "50s",
+    });
+    expect(response.status).toBe(422);
+    expect(response.text).toContain("k6-gate could not run this check");
+    const runId = runIdIn(response.text);
+    const update = await waitFor("the failure in Slack", () =>
+      argsOf("chat.update", runId).find((u) => u.blocks?.includes("*FAIL*")),
+    );
+    expect(update.blocks).toContain("Kubernetes API unreachable");
+    // Each attempt edited the one message.
+    expect(argsOf("chat.postMessage", runId)).toHaveLength(1);
+  });
+
+  it("keeps the verdict when Slack rejects the channel or rate-limits, and logs it with the run id", async () => {
+    for (const behaviour of ["platform_error", "rate_limited"] as const) {
+      slack.behaviour = behaviour;
+      const response = await call(api, {
+        script: passingScript(target.port),
+        slack_channels: "no-such-channel",
+      });
+      expect(response.status).toBe(200);
+      expect(response.text).toContain("PASS test/podinfo");
+      const runId = runIdIn(response.text);
+      await worker.waitForOutput(
+        new RegExp(`"runId":"${runId}".*"method":"chat.postMessage".*Slack notification failed`),
+        10_000,
+      );
+    }
+  });
+
+  it("times out a Slack that does not answer, logging it with the run id", async () => {
+    slack.behaviour = "hang";
+    const response = await call(api, {
+      script: passingScript(target.port),
+      slack_channels: "deployments",
+    });
+    expect(response.status).toBe(200);
+    const runId = runIdIn(response.text);
+    await worker.waitForOutput(
+      new RegExp(`"runId":"${runId}".*"error":"[^"]*(timeout|aborted|no answer)[^"]*"`, "i"),
+      10_000,
+    );
+  });
+
+  it("never lets the token into logs, job data or the run record", async () => {
+    slack.behaviour = "ok";
+    const response = await call(api, {
+      script: passingScript(target.port),
+      slack_channels: "deployments",
+    });
+    const runId = runIdIn(response.text);
+    await waitFor("the verdict update", () => argsOf("chat.update", runId)[0]);
+    // The token does reach Slack...
+    expect(slack.calls.every((c) => c.token === SLACK_TOKEN)).toBe(true);
+    // ...and nothing else.
+    expect(worker.output()).not.toContain(SLACK_TOKEN);
+    expect(api.output()).not.toContain(SLACK_TOKEN);
+    const stored = await storedTextOf(redis.url, prefix, runId);
+    expect(stored.job).toContain(runId);
+    expect(`${stored.job}${stored.record}${stored.output}`).not.toContain(SLACK_TOKEN);
+  });
+});
+
+describe("Slack, hanging", () => {
+  it("delivers the verdict while Slack's calls are still unanswered", async () => {
+    // A long Slack timeout: if any Slack call were on the verdict's path, it would wait here.
+    const { api, worker } = await startGate({ SLACK_TIMEOUT: "60s" });
+    try {
+      slack.behaviour = "hang";
+      const before = slack.calls.length;
+      const response = await call(api, {
+        script: passingScript(target.port),
+        slack_channels: "deployments",
+      });
+      expect(response.status).toBe(200);
+      expect(slack.calls.length).toBeGreaterThan(before);
+      expect(slack.pending()).toBeGreaterThan(0);
+    } finally {
+      slack.behaviour = "ok";
+      await Promise.allSettled([api.stop(), worker.stop()]);
+    }
+  });
+});
