@@ -71,7 +71,8 @@ export class RunWaiter {
         if (signal?.aborted) return { state: "aborted" };
         const next = this.nextWake(
           runId,
-          Math.max(1, Math.min(deadline - Date.now(), this.recheckMs)),
+          // Jittered, so a thousand waiters do not re-read Redis in one burst.
+          Math.max(1, Math.min(deadline - Date.now(), this.recheckMs * (0.5 + Math.random()))),
           signal,
         );
         const record = await this.store.get(runId).catch((error: unknown) => {

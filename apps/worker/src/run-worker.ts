@@ -68,15 +68,21 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
     const runId = job.id as string;
     const run = parseRunJob(job.data);
     const started = await store.markStarted(runId, job.attemptsStarted, deps.workerName);
-    if (started === "finished") {
-      logger.info({ runId }, "run already has a verdict; not running it again");
+    if (started !== "started") {
+      // "finished": judged already (taken up again after a crash). "missing": its record
+      // expired or was lost with Redis's data; no caller can receive a verdict for it.
+      logger.info({ runId, state: started }, "run not started: already judged or no record");
       return { runId, skipped: true };
     }
     logger.info(
       { runId, namespace: run.namespace, name: run.name, attempt: job.attemptsStarted },
       "run started",
     );
-    void notifier.runStarted(run, await store.get(runId));
+    void store.get(runId).then(
+      (record) => notifier.runStarted(run, record),
+      (error: unknown) =>
+        logger.warn({ runId, err: error }, "run record not read for notification"),
+    );
     const execution = await deps.processRun(job, signal ?? new AbortController().signal);
     stopFlushing(runId);
     if (execution.interrupted && handingBack) {
@@ -95,8 +101,11 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
   };
 
   const finish = async (run: RunJob, result: Parameters<RunStore["finish"]>[2], output: string) => {
-    await store.setOutput(run.runId, output);
-    const first = await store.finish(run.runId, run.runKey, result);
+    // One connection keeps their order: the output is stored before the verdict wakes callers.
+    const [, first] = await Promise.all([
+      store.setOutput(run.runId, output),
+      store.finish(run.runId, run.runKey, result),
+    ]);
     logger.info(
       {
         runId: run.runId,
@@ -106,7 +115,12 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
       },
       "run finished",
     );
-    await store.prune(run.namespace, run.name);
+    // Retention is housekeeping: it must not delay this worker's next job.
+    store
+      .prune(run.namespace, run.name)
+      .catch((error: unknown) =>
+        logger.warn({ runId: run.runId, err: error }, "history not pruned"),
+      );
     if (!first) return;
     const record = await store.get(run.runId);
     if (record) deps.onFinished?.(record);

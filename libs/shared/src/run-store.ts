@@ -240,7 +240,16 @@ export class RunStore {
       .pexpire(zset, this.retention.maxAgeMs)
       .zremrangebyscore(this.canaries, 0, now - this.retention.maxAgeMs)
       .exec();
-    const doomed = [...new Set([...tooOld, ...tooMany])];
+    const candidates = [...new Set([...tooOld, ...tooMany])];
+    if (candidates.length === 0) return 0;
+    // Never drop a run still in flight: callers are waiting on it.
+    const statuses = await candidates
+      .reduce((pipeline, id) => pipeline.hget(this.runHash(id), "status"), this.redis.pipeline())
+      .exec();
+    const doomed = candidates.filter((_, i) => {
+      const status = statuses?.[i]?.[1];
+      return status !== "queued" && status !== "running";
+    });
     if (doomed.length === 0) return 0;
     const pipeline = this.redis.multi().zrem(zset, ...doomed);
     for (const id of doomed) pipeline.del(this.runHash(id), this.outputKey(id));

@@ -1,0 +1,89 @@
+import type { CpuUse } from "./cpu-window";
+import type { Quiet } from "./quiet";
+import { codeBlock, table, type Section } from "./report";
+import { ANALYSIS } from "./analysis";
+
+export interface SectionRun {
+  section: Section;
+  /** CPU of the benchmark's own processes vs the whole machine while it ran. */
+  cpu: CpuUse;
+  /** How busy the machine was just before it started. */
+  quiet: Quiet;
+}
+
+const share = (ms: number, wallMs: number) => `${Math.round((ms / wallMs) * 100)}%`;
+
+/** The whole of docs/benchmarks.md. */
+export function renderDocument({
+  machine,
+  runs,
+  totalS,
+}: {
+  machine: [string, string][];
+  runs: SectionRun[];
+  totalS: number;
+}): string {
+  const otherLoad = ({ cpu, quiet }: SectionRun) =>
+    `_Machine load while this ran (${(cpu.wallMs / 1000).toFixed(0)} s): ${share(cpu.machineBusy, cpu.wallMs)} of 200% busy, of which other processes (not this benchmark's) ${share(cpu.other, cpu.wallMs)}. Before it started the machine was ${quiet.busyPercent.toFixed(0)}% busy${quiet.waitedMs > 1500 ? ` after waiting ${(quiet.waitedMs / 1000).toFixed(0)} s for it to quieten` : ""}._`;
+  return [
+    "# Benchmarks",
+    "",
+    `Written by \`make bench\` (\`npx tsx bench/main.ts\`, ${totalS.toFixed(0)} s end to end); do not edit by hand: change bench/ and run it again. These are measurements, not tests: nothing in \`make test\` asserts a time. All load goes to 127.0.0.1.`,
+    "",
+    "## Machine",
+    "",
+    table(["", ""], machine),
+    "",
+    "The machine is a shared 2-core VM: API, workers, redis-server, k6 and the load generator all compete for the same two cores. Each section says how busy the machine was while it ran and how much of that was other work; numbers taken while other processes were busy are worse than the code deserves, never better.",
+    "",
+    "## Targets",
+    "",
+    table(
+      ["measure", "target", "measured", "result", "other work on the machine meanwhile"],
+      runs.flatMap(({ section, cpu }) =>
+        section.targets.map((t) => [
+          t.what,
+          t.target,
+          t.measured,
+          t.met ? "met" : "**MISSED**",
+          `${share(cpu.other, cpu.wallMs)} of a core`,
+        ]),
+      ),
+    ),
+    "",
+    ...runs.flatMap((run) => [
+      `## ${run.section.title}`,
+      "",
+      run.section.body,
+      "",
+      otherLoad(run),
+      "",
+    ]),
+    ANALYSIS,
+    "",
+    "## How the numbers were taken",
+    "",
+    "Every process is started by the test harness (test/support) exactly as in the integration tests: a fresh queue prefix per benchmark, `LOG_LEVEL=info` (production's level: the per-call log lines are part of the cost).",
+    "",
+    codeBlock(
+      [
+        "make bench                         # = npx tsx bench/main.ts; rewrites this file",
+        "npx tsx bench/main.ts overhead     # one benchmark (overhead|queue|longpoll|scaling|dedup|memory), printed only",
+        "",
+        "# what the harness starts (ports are free ones picked at run time):",
+        "redis-server --port $P --bind 127.0.0.1 --dir $TMP --save '' --appendonly no --maxmemory-policy noeviction",
+        "PORT=$A HOST=127.0.0.1 REDIS_URL=redis://127.0.0.1:$P QUEUE_PREFIX=test-xxxxxxxx K6_BIN=... LOG_LEVEL=info \\",
+        "  node --import tsx apps/api/src/main.ts",
+        "REDIS_URL=... QUEUE_PREFIX=... K6_BIN=... WORKER_CONCURRENCY=N LOG_LEVEL=info \\",
+        "  node --import tsx apps/worker/src/main.ts",
+        "# sections 2 and 3 add MAX_QUEUE_DEPTH=1000 / 2000 to the API, WORKER_CONCURRENCY=50 to 2 workers,",
+        "# and K6_BIN=<dir>/k6, a file holding: #!/bin/sh + exit 0",
+        "# section 6 also starts the container form, built by `npm run build` (make bench does):",
+        "node dist/api.js; node dist/worker.js   # same env",
+      ].join("\n"),
+    ),
+    "",
+    'Each POST is what Flagger sends: `{name, namespace: "test", phase: "Progressing", checksum, metadata: {script, ...}}`, JSON, no Accept header (text verdicts). Latency is measured in the load generator from sending the request to reading the last byte of the answer, with node:http and a keep-alive agent without a socket limit.',
+    "",
+  ].join("\n");
+}

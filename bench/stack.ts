@@ -1,0 +1,154 @@
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { RUN_QUEUE, RunStore } from "@k6-gate/shared";
+import { cpuOf, redisServerPid } from "./proc";
+import { startApi, startWorker, testEnv, type ApiProcess } from "../test/support/k6gate";
+import { ROOT } from "../test/support/paths";
+import { freePort } from "../test/support/ports";
+import { startProcess, type ManagedProcess } from "../test/support/process";
+import type { TestRedis } from "../test/support/redis";
+import type { Target } from "../test/support/target";
+
+/** What every benchmark shares: one redis-server and one HTTP target, both on 127.0.0.1. */
+export interface Services {
+  redis: TestRedis;
+  target: Target;
+}
+
+/**
+ * One benchmark's k6-gate: an API and workers on a fresh queue prefix, started with the
+ * test harness (real OS processes, as `npm run api` / `npm run worker` start them).
+ */
+export class Stack {
+  readonly env: Record<string, string>;
+  api: ApiProcess | undefined;
+  readonly workers: ManagedProcess[] = [];
+  private readonly redis: Redis;
+  /** Reads run records (timestamps, k6 duration) after the fact, straight from Redis. */
+  readonly store: RunStore;
+
+  constructor(
+    private readonly services: Services,
+    env: Record<string, string>,
+  ) {
+    // Production log level: the per-call info lines are part of the cost measured.
+    this.env = testEnv(services.redis.url, { LOG_LEVEL: "info", ...env });
+    this.redis = new Redis(services.redis.url, { lazyConnect: true });
+    this.store = new RunStore(this.redis, this.env.QUEUE_PREFIX as string, {
+      maxRunsPerCanary: 10_000,
+      maxAgeMs: 3_600_000,
+    });
+  }
+
+  async startApi(extra: Record<string, string> = {}): Promise<ApiProcess> {
+    this.api = await startApi({ ...this.env, ...extra });
+    return this.api;
+  }
+
+  /**
+   * The production form instead of the harness's `node --import tsx`: `node dist/<app>.js`,
+   * the bundle the container runs (`npm run build`). Same code; no TypeScript loader in
+   * memory.
+   */
+  async startBundled(
+    app: "api" | "worker",
+    extra: Record<string, string> = {},
+  ): Promise<ManagedProcess> {
+    const entry = join(ROOT, "dist", `${app}.js`);
+    if (!existsSync(entry))
+      throw new Error(`${entry} missing: run \`npm run build\` (make bench does)`);
+    const port = await freePort();
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...this.env, ...extra };
+    const child = startProcess(process.execPath, [entry], {
+      name: `bundled ${app}`,
+      cwd: ROOT,
+      env: app === "api" ? { ...env, PORT: String(port), HOST: "127.0.0.1" } : env,
+    });
+    if (app === "api") {
+      this.api = { ...child, port, url: `http://127.0.0.1:${port}` };
+      await child.waitForOutput(/api listening/);
+    } else {
+      this.workers.push(child);
+      await child.waitForOutput(/worker started/);
+    }
+    return child;
+  }
+
+  async startWorkers(count: number, extra: Record<string, string> = {}): Promise<void> {
+    const started = await Promise.all(
+      Array.from({ length: count }, () => startWorker({ ...this.env, ...extra })),
+    );
+    this.workers.push(...started);
+  }
+
+  /**
+   * CPU time used so far (ms) by each process: the API, each worker with the k6 (or stub)
+   * processes it has reaped, redis-server, and this load generator.
+   */
+  cpu(): Record<string, number> {
+    const total = (pid: number) => {
+      const { self, children } = cpuOf(pid);
+      return self + children;
+    };
+    const redisPid = redisServerPid(this.services.redis.port);
+    return {
+      api: this.api ? cpuOf(this.api.pid).self : 0,
+      ...Object.fromEntries(this.workers.map((w, i) => [`worker ${i + 1}`, total(w.pid)])),
+      "redis-server": redisPid ? cpuOf(redisPid).self : 0,
+      "load generator": cpuOf(process.pid).self,
+    };
+  }
+
+  /** Jobs in BullMQ's wait list: enqueued, not yet taken by a worker. */
+  waitingJobs(): Promise<number> {
+    return this.redis.llen(`${this.env.QUEUE_PREFIX}:${RUN_QUEUE}:wait`);
+  }
+
+  /** Calls so far per Redis command (INFO commandstats), e.g. { hgetall: 1234 }. */
+  async redisCalls(): Promise<Record<string, number>> {
+    const info = await this.redis.info("commandstats");
+    return Object.fromEntries(
+      [...info.matchAll(/^cmdstat_(\S+?):calls=(\d+)/gm)].map((m) => [m[1] ?? "", Number(m[2])]),
+    );
+  }
+
+  get apiUrl(): string {
+    if (!this.api) throw new Error("API not started");
+    return this.api.url;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled([this.api?.stop(), ...this.workers.map((w) => w.stop())]);
+    this.redis.disconnect();
+  }
+}
+
+/** Runs `fn` on a fresh Stack and always stops its processes. */
+export async function withStack<T>(
+  services: Services,
+  env: Record<string, string>,
+  fn: (stack: Stack) => Promise<T>,
+): Promise<T> {
+  const stack = new Stack(services, env);
+  try {
+    return await fn(stack);
+  } finally {
+    await stack.stop();
+  }
+}
+
+/**
+ * A K6_BIN that exits 0 at once and writes nothing: the worker then finds no summary
+ * file and judges on the exit code alone (pass, "no thresholds defined"), so what is
+ * left to measure is API + Redis + queue + worker + one process spawn.
+ */
+export function stubK6(): string {
+  const dir = mkdtempSync(join(tmpdir(), "k6-gate-bench-stub-"));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  const bin = join(dir, "k6");
+  writeFileSync(bin, "#!/bin/sh\nexit 0\n");
+  chmodSync(bin, 0o755);
+  return bin;
+}
