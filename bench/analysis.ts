@@ -11,6 +11,15 @@ Figures quoted here without a section number come from investigation runs on 202
 on it: a verdict's CPU cost itself rises by a quarter or more when other processes keep a
 core busy (caches, frequency), so compare runs only at similar "other work" figures.
 
+**Status of the proposals below.** Applied after these profiles (the sections above were
+measured with them in): the run-record read before k6 starts and the separate output write
+(run-worker.ts), pruning in the background, jittered long-poll re-checks (run-waiter.ts),
+and the prune bug (only finished runs are pruned; a job without a run record is skipped).
+Not applied: spawning k6 with \`node:child_process\` instead of execa (execa's
+\`cancelSignal\` + \`forceKillAfterDelay\` is the one cancellation path the design asks
+for; ~2 ms of worker CPU per run is its price) and lazy imports of the Kubernetes and Slack
+clients (a smaller idle worker; left for when memory per pod matters).
+
 ### A gated verdict (section 1)
 
 On a quiet machine a call through k6-gate costs 8-14 ms more than the same k6 run by hand.
