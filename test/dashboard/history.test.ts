@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunStore } from "@k6-gate/shared";
+import type { runJson } from "../../apps/api/src/respond";
 import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
 import type { ManagedProcess } from "../support/process";
 import { startRedis, type TestRedis } from "../support/redis";
@@ -9,25 +10,8 @@ import { startTarget, type Target } from "../support/target";
 import { waitFor } from "../support/wait";
 import { payloadOf, postWebhook } from "../support/webhook";
 
-interface RunJson {
-  id: string;
-  runKey: string;
-  namespace: string;
-  name: string;
-  checksum: string;
-  phase: string;
-  attempt: number;
-  status: string;
-  verdict: string | null;
-  outcome: string | null;
-  reason: string | null;
-  enqueuedAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  thresholds: { metric: string; expression: string; ok: boolean; observed: number | null }[];
-  metrics: Record<string, number | null> | null;
-  cloudUrl: string | null;
-}
+/** What /api/runs answers, per run. */
+type RunJson = ReturnType<typeof runJson>;
 
 const MAX_RUNS = 3;
 let redis: TestRedis;
