@@ -25,6 +25,13 @@ import { backlogRetryAfter, retryAfterSeconds } from "../retry-after";
 export function launchTest(deps: AppDeps) {
   const { config, store, queue, waiter, logger } = deps;
 
+  /** Runs after the response was written: a Redis error then is logged, never thrown. */
+  const markDelivered = (runId: string) => () => {
+    store
+      .markDelivered(runId)
+      .catch((error: unknown) => logger.warn({ runId, err: error }, "delivery not recorded"));
+  };
+
   return async (c: Context<AppEnv>): Promise<Response> => {
     let body: unknown;
     try {
@@ -83,7 +90,7 @@ export function launchTest(deps: AppDeps) {
     log.info({ runId: run.id }, "webhook call");
 
     if (decision.action === "deliver") {
-      afterDelivery(c, () => void store.markDelivered(run.id));
+      afterDelivery(c, markDelivered(run.id));
       return verdictResponse(c, run, config.PUBLIC_URL);
     }
     if (decision.action === "recent_failure") {
@@ -99,7 +106,7 @@ export function launchTest(deps: AppDeps) {
     if (run.status === "queued") await enqueueRun(queue, runJobOf(run.id, runKey, payload));
 
     if (!payload.metadata.waitForResults) {
-      afterDelivery(c, () => void store.markDelivered(run.id));
+      afterDelivery(c, markDelivered(run.id));
       const message = `k6-gate: run ${run.id} accepted for ${payload.namespace}/${payload.name} (wait_for_results is false)`;
       return wantsJson(c) ? c.json({ message, run: runJson(run) }, 202) : c.text(message, 202);
     }
@@ -111,7 +118,7 @@ export function launchTest(deps: AppDeps) {
     const outcome = await waiter.wait(run.id, waitMs, clientGone(c));
     switch (outcome.state) {
       case "finished":
-        afterDelivery(c, () => void store.markDelivered(run.id));
+        afterDelivery(c, markDelivered(run.id));
         return verdictResponse(c, outcome.record, config.PUBLIC_URL);
       case "timeout": {
         const retryAfter = await retryAfterSeconds(store, outcome.record);
