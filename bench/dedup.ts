@@ -1,5 +1,6 @@
 import { k6Wrapper } from "../test/support/k6-wrapper";
-import { launchTest, runIdOf } from "./http-client";
+import { findRunId } from "../test/support/runs";
+import { launchTest } from "./http-client";
 import { check, table, type Section } from "./report";
 import { sleepingScript } from "./scripts";
 import { withStack, type Services } from "./stack";
@@ -29,7 +30,7 @@ export async function dedup(services: Services): Promise<Section> {
       ),
     );
     const latency = summarize(responses.map((r) => r.ms));
-    const runIds = new Set(responses.map((r) => runIdOf(r.text)));
+    const runIds = new Set(responses.map((r) => findRunId(r.text)));
     const record = await stack.store.get([...runIds][0] ?? "");
     const k6Ms = record?.result?.durationMs ?? Number.NaN;
     const passed = responses.filter((r) => r.status === 200).length;

@@ -53,8 +53,3 @@ export function launchTest(apiUrl: string, call: CanaryCall): Promise<Timed> {
     body: JSON.stringify(payloadOf(call)),
   });
 }
-
-/** The run id printed in a verdict's text ("run <id>, attempt 1, took ..."). */
-export function runIdOf(text: string): string | undefined {
-  return /^run (\S+), attempt/m.exec(text)?.[1];
-}

@@ -1,7 +1,8 @@
 import { waitFor } from "../test/support/wait";
 import { launchTest, type Timed } from "./http-client";
 import { between, healthProbe } from "./probe";
-import { rssOf, sampler, socketCount } from "./proc";
+import { rssOf, sampler } from "../test/support/proc";
+import { socketCount } from "./proc";
 import { check, table, type Section } from "./report";
 import { oneRequestScript } from "./scripts";
 import { stubK6, withStack, type Services } from "./stack";

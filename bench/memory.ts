@@ -1,6 +1,6 @@
 import { K6_BIN } from "../test/support/paths";
 import { launchTest } from "./http-client";
-import { k6ProcessesOf, rssOf, sampler } from "./proc";
+import { k6ProcessesOf, rssOf, sampler } from "../test/support/proc";
 import { table, type Section } from "./report";
 import { sleepingScript } from "./scripts";
 import { withStack, type Services, type Stack } from "./stack";

@@ -1,7 +1,8 @@
 import { relative } from "node:path";
 import { K6_BIN, ROOT } from "../test/support/paths";
 import { bareK6, K6_ARGS } from "./bare-k6";
-import { launchTest, runIdOf } from "./http-client";
+import { findRunId } from "../test/support/runs";
+import { launchTest } from "./http-client";
 import { check, codeBlock, table, type Section } from "./report";
 import { oneRequestScript } from "./scripts";
 import { withStack, type Services } from "./stack";
@@ -42,7 +43,7 @@ export async function verdictOverhead(services: Services): Promise<Section> {
         metadata: { script },
       });
       if (response.status !== 200) throw new Error(`gate answered ${response.status}`);
-      const run = await stack.store.get(runIdOf(response.text) ?? "");
+      const run = await stack.store.get(findRunId(response.text) ?? "");
       if (!run?.startedAt || !run.finishedAt || !run.result)
         throw new Error("run record incomplete");
       return {

@@ -1,6 +1,7 @@
 import { K6_BIN } from "../test/support/paths";
-import { launchTest, runIdOf } from "./http-client";
-import { k6ProcessesOf, rssOf, sampler } from "./proc";
+import { findRunId } from "../test/support/runs";
+import { launchTest } from "./http-client";
+import { k6ProcessesOf, rssOf, sampler } from "../test/support/proc";
 import { check, table, type Section } from "./report";
 import { sleepingScript } from "./scripts";
 import { withStack, type Services } from "./stack";
@@ -61,7 +62,9 @@ async function oneScale(services: Services, workers: number): Promise<ScalingRun
     const taken = samples.stop();
     const started = Math.min(...responses.map((r) => r.sentAt));
     const finished = Math.max(...responses.map((r) => r.doneAt));
-    const records = await Promise.all(responses.map((r) => stack.store.get(runIdOf(r.text) ?? "")));
+    const records = await Promise.all(
+      responses.map((r) => stack.store.get(findRunId(r.text) ?? "")),
+    );
     const k6Ms = records.flatMap((r) => (r?.result ? [r.result.durationMs] : []));
     const busy = stack.workers.map((_, i) => Math.max(...taken.map((s) => s.workers[i] ?? 0)));
     return {

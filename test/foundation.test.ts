@@ -1,9 +1,8 @@
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApi, startWorker, testEnv, type ApiProcess } from "./support/k6gate";
 import { k6Wrapper } from "./support/k6-wrapper";
-import { K6_BIN } from "./support/paths";
+import { pidsWhere, realK6Processes } from "./support/proc";
 import type { ManagedProcess } from "./support/process";
 import { startRedis, type TestRedis } from "./support/redis";
 import { runsOf } from "./support/runs";
@@ -44,19 +43,11 @@ const call = (
   extra: Partial<Parameters<typeof payloadOf>[0]> = {},
 ) => postWebhook(api.url, payloadOf({ checksum: `rev-${++checksum}`, metadata, ...extra }));
 
-function pgrep(pattern: string): string[] {
-  try {
-    return execFileSync("pgrep", ["-f", "--", pattern], { encoding: "utf8" })
-      .split("\n")
-      .filter(Boolean);
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
-  }
-}
-const k6ProcessesRunning = () => pgrep(`${k6.bin} run`);
-/** Real k6 processes started by this test's worker: other test runs may have their own. */
-const realK6Processes = (marker: string) =>
-  pgrep(`^${K6_BIN} run`).filter((pid) => {
+/** This test's K6_BIN wrapper, while it runs (its path is unique to this test run). */
+const k6ProcessesRunning = () => pidsWhere((argv) => argv.includes(k6.bin));
+/** Real k6 processes whose environment holds `marker`: other test runs may have their own. */
+const k6WithEnv = (marker: string) =>
+  realK6Processes().filter((pid) => {
     try {
       return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(marker);
     } catch {
@@ -121,7 +112,7 @@ describe("POST /launch-test, end to end with the real k6", () => {
       wait_timeout: "30s",
     });
     // While it runs, read the real k6 process's environment from outside.
-    const pid = await waitFor("k6 to start", () => realK6Processes(`GREETING=${greeting}`)[0], {
+    const pid = await waitFor("k6 to start", () => k6WithEnv(`GREETING=${greeting}`)[0], {
       timeoutMs: 10_000,
     });
     const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");

@@ -5,7 +5,8 @@ import { startRedis, type TestRedis } from "../support/redis";
 import { startTarget, type Target } from "../support/target";
 import { payloadOf, postWebhook } from "../support/webhook";
 import { startFakeK6Cloud, type FakeK6Cloud } from "./fake-k6-cloud";
-import { runIdIn, storedTextOf } from "./redis-view";
+import { runIdIn } from "../support/runs";
+import { storedTextOf } from "./redis-view";
 
 const CLOUD_TOKEN = "k6-cloud-token-of-the-worker";
 const STACK_ID = "4242";

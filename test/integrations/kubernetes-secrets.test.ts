@@ -11,7 +11,8 @@ import type { ManagedProcess } from "../support/process";
 import { startRedis, type TestRedis } from "../support/redis";
 import { payloadOf, postWebhook } from "../support/webhook";
 import { startFakeKubernetes, type FakeKubernetes } from "./fake-kubernetes";
-import { runIdIn, storedTextOf } from "./redis-view";
+import { runIdIn } from "../support/runs";
+import { storedTextOf } from "./redis-view";
 
 const API_TOKEN = `api-token-${randomUUID()}`;
 const DB_PASSWORD = `db-password-${randomUUID()}`;

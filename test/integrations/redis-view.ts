@@ -1,12 +1,5 @@
 import { Redis } from "ioredis";
 
-/** The run id in a verdict body ("run <id>, attempt N, took ..."). */
-export function runIdIn(verdict: string): string {
-  const id = /\brun (\S+), attempt \d+/.exec(verdict)?.[1];
-  if (!id) throw new Error(`no run id in verdict:\n${verdict}`);
-  return id;
-}
-
 /**
  * Everything Redis holds about one run, as text: BullMQ's job hash (job data), k6-gate's
  * run record and its stored output. For "this value never reached Redis" checks.

@@ -11,7 +11,8 @@ import { waitFor } from "../support/wait";
 import { payloadOf, postWebhook } from "../support/webhook";
 import { startFakeKubernetes } from "./fake-kubernetes";
 import { channelIdOf, startFakeSlack, type FakeSlack } from "./fake-slack";
-import { runIdIn, storedTextOf } from "./redis-view";
+import { runIdIn } from "../support/runs";
+import { storedTextOf } from "./redis-view";
 
 const SLACK_TOKEN = "xoxb-k6gate-test-token-never-logged";
 const PUBLIC_URL = "https://k6-gate.example.test";

@@ -1,11 +1,10 @@
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { callFlagger } from "../support/flagger";
 import { startApi, startWorker, testEnv } from "../support/k6gate";
-import { K6_BIN } from "../support/paths";
+import { parentOf, realK6Processes } from "../support/proc";
 import type { ManagedProcess } from "../support/process";
 import { startRedis, type TestRedis } from "../support/redis";
 import { runsOf, type RunView } from "../support/runs";
@@ -34,16 +33,7 @@ afterEach(async () => {
 const runTmpDir = mkdtempSync(join(tmpdir(), "k6-gate-faults-"));
 
 function realK6Pids(): number[] {
-  let pids: number[];
-  try {
-    pids = execFileSync("pgrep", ["-f", "--", `^${K6_BIN} run`], { encoding: "utf8" })
-      .split("\n")
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
-  }
-  return pids.filter((pid) => {
+  return realK6Processes().filter((pid) => {
     try {
       return readlinkSync(`/proc/${pid}/cwd`).startsWith(runTmpDir);
     } catch {
@@ -52,13 +42,11 @@ function realK6Pids(): number[] {
   });
 }
 
-/** The pid of the worker whose k6 is running: k6's parent. */
+/** The worker whose k6 is running: setpriv execs k6, so k6's parent is the worker. */
 function workerRunningK6(candidates: ManagedProcess[]): ManagedProcess | undefined {
   const [k6Pid] = realK6Pids();
   if (k6Pid === undefined) return undefined;
-  const parent = Number(
-    execFileSync("ps", ["-o", "ppid=", "-p", String(k6Pid)], { encoding: "utf8" }).trim(),
-  );
+  const parent = parentOf(k6Pid);
   return candidates.find((worker) => worker.pid === parent);
 }
 

@@ -11,7 +11,7 @@ import {
   type Auth,
 } from "./hostile-payloads";
 import { inProcessApi, type InProcessApi } from "./in-process-api";
-import { rssBytes } from "./proc";
+import { rssOf } from "../support/proc";
 
 const TOKEN = `fuzz-${randomUUID()}`;
 const SECURITY_ENV = { WEBHOOK_TOKEN: TOKEN, ALLOWED_NAMESPACES: ALLOWED_NAMESPACE };
@@ -117,11 +117,11 @@ describe("fuzzing the real API process over HTTP", () => {
     );
 
   it("stays up with bounded memory through two batches of hostile calls", async () => {
-    const rssAtStart = rssBytes(api.pid);
+    const rssAtStart = rssOf(api.pid) ?? 0;
     await batch(400);
-    const rssAfterFirst = rssBytes(api.pid);
+    const rssAfterFirst = rssOf(api.pid) ?? 0;
     await batch(400);
-    const rssAfterSecond = rssBytes(api.pid);
+    const rssAfterSecond = rssOf(api.pid) ?? 0;
     console.info(
       `API RSS: start ${mb(rssAtStart)}, after 400 calls ${mb(rssAfterFirst)}, after 800 ${mb(rssAfterSecond)}`,
     );

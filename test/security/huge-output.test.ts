@@ -3,7 +3,7 @@ import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6ga
 import type { ManagedProcess } from "../support/process";
 import { startRedis, type TestRedis } from "../support/redis";
 import { payloadOf, postWebhook } from "../support/webhook";
-import { rssBytes } from "./proc";
+import { rssOf, sampler } from "../support/proc";
 
 const MB = 1024 * 1024;
 /**
@@ -41,11 +41,11 @@ afterAll(async () => {
 
 describe("a script that prints 1 GiB of output", () => {
   it("keeps the worker's memory bounded, caps the output and still delivers the verdict", async () => {
-    const samples: number[] = [rssBytes(worker.pid)];
     // Sampling, not waiting: the test waits on the webhook's answer.
-    const sampler = setInterval(() => samples.push(rssBytes(worker.pid)), 50);
+    const rss = sampler(() => rssOf(worker.pid) ?? 0, 50);
     const started = Date.now();
     let response: Awaited<ReturnType<typeof postWebhook>>;
+    let samples: number[];
     try {
       response = await postWebhook(
         api.url,
@@ -53,7 +53,7 @@ describe("a script that prints 1 GiB of output", () => {
         { headers: { accept: "application/json" }, signal: AbortSignal.timeout(300_000) },
       );
     } finally {
-      clearInterval(sampler);
+      samples = rss.stop();
     }
     const seconds = (Date.now() - started) / 1000;
     const peak = Math.max(...samples);

@@ -21,7 +21,7 @@ import { startRedis, type TestRedis } from "../support/redis";
 import { startTarget, type Target } from "../support/target";
 import { waitFor } from "../support/wait";
 import { payloadOf, postWebhook } from "../support/webhook";
-import { tcpListeners } from "./proc";
+import { k6ProcessesOf, tcpListeners } from "../support/proc";
 
 /** Secrets only the worker has: none may reach k6. */
 const WORKER_SECRETS = {
@@ -87,19 +87,7 @@ async function outputOf(runId: string): Promise<string> {
 }
 
 /** The worker's k6 process (setpriv execs k6, so the worker's child is k6 itself). */
-function runningK6(): number | undefined {
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const parent = /^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${entry}/status`, "utf8"));
-      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-      if (Number(parent?.[1]) === worker.pid && argv[0] === K6_BIN) return Number(entry);
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return undefined;
-}
+const runningK6 = () => k6ProcessesOf(new Set([worker.pid]))[0];
 
 /** What a script printed with `console.log(tag + " " + text)`, from k6's logfmt line. */
 function consoleLine(output: string, tag: string): string {

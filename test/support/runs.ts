@@ -19,3 +19,15 @@ export async function runsOf(
   const response = await fetch(`${apiUrl}/api/runs?namespace=${namespace}&name=${name}`);
   return ((await response.json()) as { runs: RunView[] }).runs;
 }
+
+/** The run id in a verdict body ("run <id>, attempt N, ..."), or undefined. */
+export function findRunId(verdict: string): string | undefined {
+  return /^run (\S+), attempt \d+/m.exec(verdict)?.[1];
+}
+
+/** The run id in a verdict body; a body without one fails the test, showing the body. */
+export function runIdIn(verdict: string): string {
+  const id = findRunId(verdict);
+  if (!id) throw new Error(`no run id in verdict:\n${verdict}`);
+  return id;
+}

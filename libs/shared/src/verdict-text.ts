@@ -16,10 +16,11 @@ export function formatObserved(threshold: ThresholdResult): string {
   return String(Number(value.toFixed(4)));
 }
 
+/** A run's dashboard page, relative to the API's base URL. */
+export const runPath = (runId: string) => `/runs/${encodeURIComponent(runId)}`;
+
 export function runUrl(publicUrl: string | undefined, runId: string): string | undefined {
-  return publicUrl
-    ? `${publicUrl.replace(/\/+$/, "")}/runs/${encodeURIComponent(runId)}`
-    : undefined;
+  return publicUrl ? `${publicUrl.replace(/\/+$/, "")}${runPath(runId)}` : undefined;
 }
 
 /**

@@ -1,6 +1,6 @@
-import type { InFlightCounts, RunRecord } from "@k6-gate/shared";
+import { runPath, type InFlightCounts, type RunRecord } from "@k6-gate/shared";
 import { Sparkline } from "./charts";
-import { canaryPath, formatAgo, formatMs, formatRate, formatTime, runPath } from "./format";
+import { canaryPath, formatAgo, formatMs, formatRate, formatTime } from "./format";
 import { Layout } from "./layout";
 import { errorRateOf, p95Of, pointsOf } from "./trends";
 import { VerdictBadge } from "./verdict-badge";

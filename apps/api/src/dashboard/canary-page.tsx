@@ -1,6 +1,6 @@
-import type { RunRecord } from "@k6-gate/shared";
+import { runPath, type RunRecord } from "@k6-gate/shared";
 import { TrendChart } from "./charts";
-import { formatMs, formatRate, formatTime, runPath, shortChecksum } from "./format";
+import { formatMs, formatRate, formatTime, shortChecksum } from "./format";
 import { Layout } from "./layout";
 import { checksRateOf, errorRateOf, judgedOldestFirst, p95Of, pointsOf } from "./trends";
 import { VerdictBadge } from "./verdict-badge";

@@ -1,4 +1,5 @@
-import { runPath, shortChecksum } from "./format";
+import { runPath } from "@k6-gate/shared";
+import { shortChecksum } from "./format";
 import type { TrendPoint } from "./trends";
 
 /**

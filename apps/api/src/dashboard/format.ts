@@ -37,8 +37,6 @@ export function shortChecksum(checksum: string): string {
 export const canaryPath = (namespace: string, name: string) =>
   `/canaries/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`;
 
-export const runPath = (runId: string) => `/runs/${encodeURIComponent(runId)}`;
-
 /** Only http(s) links are rendered: escaping does not stop a `javascript:` URL. */
 export function safeHttpUrl(url: string | null): string | undefined {
   if (!url) return undefined;
