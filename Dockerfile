@@ -13,11 +13,15 @@
 # Pins (bump deliberately, one line each):
 #   grafana/k6:2.2.0  k6 v2; that tag is built from k6's Dockerfile `release` target,
 #                     a CGO_ENABLED=0 static binary at /usr/bin/k6, linux/amd64 + arm64.
-#   node:24.19.0-trixie-slim  Node 24 LTS on Debian 13 (trixie); the app supports Node >= 20.
+#   node:24.22.3-trixie-slim  Node 24 LTS on Debian 13 (trixie), with the npm it bundles
+#                     (11.19.1). The same Node as .node-version, the one pin that `make test`,
+#                     `make demo` and `make bench` install and run on (scripts/install-node.sh):
+#                     bump both in one commit; test/runtime.test.ts fails when this major.minor
+#                     differs from .node-version's. package.json engines: node >= 24.
 
 FROM grafana/k6:2.2.0 AS k6
 
-FROM node:24.19.0-trixie-slim AS node-base
+FROM node:24.22.3-trixie-slim AS node-base
 # npm should never nag or phone home during the build.
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
     NPM_CONFIG_FUND=false \

@@ -2,11 +2,25 @@
 SHELL := /bin/bash
 K6_VERSION := v2.2.0
 TOOLS_BIN := $(CURDIR)/.tools/bin
+
+# Node.js: the runtime we ship, pinned in .node-version (the only place; the Dockerfile's
+# `FROM node:X.Y.Z-...` must have the same major.minor, test/runtime.test.ts checks it).
+# scripts/install-node.sh puts it in .tools/node from the npm registry, with the npm that
+# Node release bundles (see its CHANGELOG; the official node image ships the same one).
+# Every recipe below runs node, npm and npx from there: .tools/node/bin comes first on PATH,
+# so the machine's own Node (any version, only used to download this one) is never used.
+NODE_VERSION := $(shell cat $(CURDIR)/.node-version)
+NPM_VERSION := 11.19.1
+NODE_DIR := $(CURDIR)/.tools/node
+# A stamp named by both versions: bumping either reinstalls.
+NODE := $(NODE_DIR)/.installed-node-$(NODE_VERSION)-npm-$(NPM_VERSION)
+export PATH := $(NODE_DIR)/bin:$(PATH)
+
 K6 := $(TOOLS_BIN)/k6
 FLAGGER_CLIENT := $(TOOLS_BIN)/flagger-client
 NODE_DEPS := node_modules/.package-lock.json
 
-.PHONY: deps test demo lint typecheck build clean
+.PHONY: deps node test demo lint typecheck build clean
 .DEFAULT_GOAL := help
 
 help:
@@ -14,7 +28,15 @@ help:
 	@echo "make test   - install what is missing, typecheck, lint, run every test"
 	@echo "make bench  - run the benchmarks and rewrite docs/benchmarks.md"
 
-$(NODE_DEPS): package.json package-lock.json
+$(NODE):
+	scripts/install-node.sh $(NODE_VERSION) $(NPM_VERSION) $(NODE_DIR)
+	@touch $@
+
+node: $(NODE)
+
+# Order-only on $(NODE): a new Node does not force a fresh `npm ci` (the native add-ons in
+# the tree are N-API or prebuilt, not tied to one Node ABI).
+$(NODE_DEPS): package.json package-lock.json | $(NODE)
 	npm ci --no-audit --no-fund
 	@touch $@
 
@@ -35,12 +57,12 @@ system-packages:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-deps: $(NODE_DEPS) $(K6) system-packages
+deps: $(NODE) $(NODE_DEPS) $(K6) system-packages
 
-typecheck: $(NODE_DEPS)
+typecheck: $(NODE) $(NODE_DEPS)
 	npx tsc -p tsconfig.json --noEmit
 
-lint: $(NODE_DEPS)
+lint: $(NODE) $(NODE_DEPS)
 	npx eslint .
 	npx prettier --check .
 
@@ -50,7 +72,7 @@ test: deps $(FLAGGER_CLIENT) manifests-check typecheck lint
 demo: deps
 	npx tsx demo/up.ts
 
-build: $(NODE_DEPS)
+build: $(NODE) $(NODE_DEPS)
 	npm run build
 
 clean:

@@ -11,6 +11,7 @@ import { describeMachine } from "./machine";
 import { verdictOverhead } from "./overhead";
 import { cpuOf, redisServerPid } from "./proc";
 import { queueThroughput } from "./queue-throughput";
+import { recovery } from "./recovery";
 import { waitForQuiet } from "./quiet";
 import { renderDocument, type SectionRun } from "./document";
 import type { Section } from "./report";
@@ -26,6 +27,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   scaling,
   dedup,
   memory,
+  recovery,
 };
 
 /**

@@ -39,6 +39,7 @@ export class Stack {
     this.store = new RunStore(this.redis, this.env.QUEUE_PREFIX as string, {
       maxRunsPerCanary: 10_000,
       maxAgeMs: 3_600_000,
+      maxOutputsPerCanary: 10_000,
     });
   }
 
@@ -140,15 +141,24 @@ export async function withStack<T>(
 }
 
 /**
- * A K6_BIN that exits 0 at once and writes nothing: the worker then finds no summary
- * file and judges on the exit code alone (pass, "no thresholds defined"), so what is
- * left to measure is API + Redis + queue + worker + one process spawn.
+ * A K6_BIN that does the least a k6 can for a passing verdict: `inspect` prints a one-second
+ * expected duration, `run` writes a summary with one completed iteration and exits 0. What
+ * is left to measure is API + Redis + queue + worker + process spawns.
  */
 export function stubK6(): string {
   const dir = mkdtempSync(join(tmpdir(), "k6-gate-bench-stub-"));
   process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   const bin = join(dir, "k6");
-  writeFileSync(bin, "#!/bin/sh\nexit 0\n");
+  writeFileSync(
+    bin,
+    [
+      "#!/bin/sh",
+      'if [ "$1" = inspect ]; then echo \'{"totalDuration":"1s","maxVUs":1}\'; exit 0; fi',
+      'echo \'{"metrics":{"iterations":{"count":1}}}\' > summary.json',
+      "exit 0",
+      "",
+    ].join("\n"),
+  );
   chmodSync(bin, 0o755);
   return bin;
 }

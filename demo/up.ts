@@ -8,8 +8,8 @@ import { startDemoTarget } from "./target";
 import { printVerdicts, sendDemoCanaries } from "./verdicts";
 
 /**
- * `make demo`: Redis (unless REDIS_URL is set), the API, two workers and a demo target,
- * all on 127.0.0.1; then one good and one bad canary, judged by the real k6.
+ * `make demo`: Redis with a password (unless REDIS_URL is set), the API, two workers and a
+ * demo target, all on 127.0.0.1; then one good and one bad canary, judged by the real k6.
  * DEMO_EXIT=1 stops after the verdicts (exit 0 when both verdicts are as expected).
  */
 const children: ManagedProcess[] = [];
@@ -31,7 +31,8 @@ async function main(): Promise<boolean> {
     const redis = await startRedis({ appendonly: true });
     cleanups.push(() => redis.destroy());
     redisUrl = redis.url;
-    log(`redis-server on ${redisUrl} (throwaway)`);
+    // With a random password, as every shipped configuration runs Redis (SECURITY.md).
+    log(`redis-server on 127.0.0.1:${redis.port} (throwaway, random password)`);
   }
   const target = await startDemoTarget(await portOr(8089));
   log(`demo target on http://127.0.0.1:${target.port} (/ok healthy, /flaky broken)`);

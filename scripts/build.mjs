@@ -12,7 +12,9 @@ await build({
   bundle: true,
   platform: "node",
   format: "esm",
-  target: "node20",
+  // The Node running this build: the pinned one (.node-version, `make build`) or, in the
+  // image, its base node:X.Y.Z, which is also the Node that runs dist/.
+  target: `node${process.versions.node}`,
   packages: "external",
   // Workspace packages export TypeScript source: bundle them, keep npm packages external.
   alias: { "@k6-gate/shared": "./libs/shared/src/index.ts" },

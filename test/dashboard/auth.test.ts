@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadApiConfig } from "../../apps/api/src/config";
 import { startApi, testEnv, type ApiProcess } from "../support/k6gate";
 import { startRedis, type TestRedis } from "../support/redis";
-import { launchChromium } from "./chromium";
+import { launchChromium, watchForInjection } from "./chromium";
 
 const USER = "sre";
 const PASSWORD = "correct horse battery staple";
@@ -117,6 +117,86 @@ describe("dashboard basic auth (DASHBOARD_USER / DASHBOARD_PASSWORD)", () => {
     expect(allowed?.status()).toBe(200);
     expect(await page.locator("h1").innerText()).toBe("Canaries");
     await signedIn.close();
+  });
+});
+
+describe("queue board hardening (bull-board)", () => {
+  const auth = basic(USER, PASSWORD);
+  const waiting = async () => {
+    const body = (await (await get(secured, QUEUE_API, auth)).json()) as {
+      queues: { name: string; counts: Record<string, number> }[];
+    };
+    return body.queues.find((q) => q.name === "k6-runs")?.counts;
+  };
+
+  it("refuses writes a cross-site form or no-cors fetch could send (415), even signed in", async () => {
+    const before = await waiting();
+    const add = `${secured.url}${QUEUE_API}/k6-runs/add`;
+    const job = JSON.stringify({ name: "k6-run", data: {} });
+    const multipart = new FormData();
+    multipart.append("name", "k6-run");
+    const forged: [string, Record<string, string>, RequestInit["body"]][] = [
+      ["text/plain", { "content-type": "text/plain" }, job],
+      ["form", { "content-type": "application/x-www-form-urlencoded" }, "name=k6-run"],
+      ["multipart", {}, multipart],
+      ["no content type, no body", {}, undefined],
+    ];
+    for (const [what, headers, body] of forged) {
+      const response = await fetch(add, {
+        method: "POST",
+        headers: { authorization: auth, ...headers },
+        body,
+      });
+      expect(response.status, what).toBe(415);
+    }
+    const pauseWithBody = await fetch(`${secured.url}${QUEUE_API}/k6-runs/pause`, {
+      method: "PUT",
+      headers: { authorization: auth, "content-type": "text/plain" },
+      body: "{}",
+    });
+    expect(pauseWithBody.status).toBe(415);
+    expect((await queueState(secured, auth)).isPaused).toBe(false);
+    expect(await waiting()).toEqual(before);
+  });
+
+  it("serves its pages with a CSP that lets only this origin's scripts run", async () => {
+    const page = await get(secured, "/admin/queues", auth);
+    expect(page.status).toBe(200);
+    const csp = page.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toMatch(/script-src 'self'(;|$)/);
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(page.headers.get("x-content-type-options")).toBe("nosniff");
+  });
+
+  it("in a browser: the board works under its CSP (queue shown, nothing refused)", async () => {
+    const context = await browser.newContext({
+      httpCredentials: { username: USER, password: PASSWORD },
+    });
+    const page = await context.newPage();
+    const problems = watchForInjection(page);
+    // No network besides 127.0.0.1 here: bull-board's Google Fonts fail to load (not CSP).
+    await page.route(/^https:\/\/fonts\./, (route) => route.abort());
+    await page.goto(`${secured.url}/admin/queues`);
+    await page.getByText("k6-runs").first().waitFor({ timeout: 15_000 });
+    // A JSON write still works; its job (hostile-looking data) is shown, highlighted by
+    // bull-board's own worker script, without anything refused or run.
+    const added = await fetch(`${secured.url}${QUEUE_API}/k6-runs/add`, {
+      method: "POST",
+      headers: { authorization: auth, "content-type": "application/json" },
+      body: JSON.stringify({
+        name: "csp-probe",
+        data: { note: "<img src=x onerror=\"document.title='pwned'\">" },
+        options: { delay: 3_600_000 },
+      }),
+    });
+    expect(added.status).toBe(200);
+    await page.goto(`${secured.url}/admin/queues/queue/k6-runs?status=delayed`);
+    await page.getByText("csp-probe").first().waitFor({ timeout: 15_000 });
+    await page.getByText("onerror").first().waitFor({ timeout: 15_000 });
+    expect(await page.title()).not.toBe("pwned");
+    expect(problems).toEqual([]);
+    await context.close();
   });
 });
 

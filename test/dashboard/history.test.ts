@@ -1,6 +1,5 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RunStore } from "@k6-gate/shared";
 import type { runJson } from "../../apps/api/src/respond";
 import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
 import type { ManagedProcess } from "../support/process";
@@ -136,86 +135,5 @@ describe("run history", () => {
       history("history").catch(() => undefined),
     );
     expect(after).toEqual(before);
-  });
-});
-
-describe("RunStore retention and in-flight counts", () => {
-  const DAY = 24 * 3600 * 1000;
-  const now = Date.now();
-  let store: RunStore;
-  let prefix: string;
-
-  beforeAll(() => {
-    prefix = testEnv(redis.url).QUEUE_PREFIX ?? "";
-    store = new RunStore(client, prefix, { maxRunsPerCanary: 10, maxAgeMs: DAY });
-  });
-
-  const create = async (name: string, checksum: string, at: number) => {
-    const decision = await store.decide({
-      runKey: `key-${name}-${checksum}`,
-      namespace: "ns",
-      name,
-      checksum,
-      phase: "Progressing",
-      slackChannels: [],
-      minFailureDelayMs: 0,
-      maxQueueDepth: 100,
-      now: at,
-    });
-    if (decision.action !== "created")
-      throw new Error(`expected a new run, got ${decision.action}`);
-    return { runId: decision.runId, runKey: `key-${name}-${checksum}` };
-  };
-  const result = {
-    verdict: "pass",
-    outcome: "passed",
-    reason: "ok",
-    exitCode: 0,
-    thresholds: [],
-    metrics: {
-      httpReqDurationAvg: 1,
-      httpReqDurationP95: 2,
-      httpReqFailedRate: 0,
-      iterations: 1,
-      checksRate: 1,
-    },
-    cloudUrl: null,
-    durationMs: 10,
-  } as const;
-
-  it("drops runs older than HISTORY_MAX_AGE, and canaries with nothing left in it", async () => {
-    const old = await create("aging", "rev-old", now - 2 * DAY);
-    await store.finish(old.runId, old.runKey, { ...result, thresholds: [] }, now - 2 * DAY);
-    const idle = await create("idle", "rev-idle", now - 3 * DAY);
-    await store.finish(idle.runId, idle.runKey, { ...result, thresholds: [] }, now - 3 * DAY);
-    const fresh = await create("aging", "rev-new", now);
-    await store.finish(fresh.runId, fresh.runKey, { ...result, thresholds: [] }, now);
-
-    expect(await store.prune("ns", "aging", now)).toBe(1);
-    expect((await store.list("ns", "aging")).map((run) => run.checksum)).toEqual(["rev-new"]);
-    expect(await store.get(old.runId)).toBeNull();
-    const canaries = (await store.listCanaries()).map((c) => `${c.namespace}/${c.name}`);
-    expect(canaries).toEqual(["ns/aging"]);
-  });
-
-  it("counts queued and running runs per canary, and forgets them once judged", async () => {
-    const a = await create("busy", "rev-a", now);
-    const b = await create("busy", "rev-b", now);
-    const c = await create("other", "rev-c", now);
-    expect(await store.inFlight()).toEqual(
-      new Map([
-        ["ns/busy", { queued: 2, running: 0 }],
-        ["ns/other", { queued: 1, running: 0 }],
-      ]),
-    );
-    await store.markStarted(a.runId, 1, "w1");
-    expect((await store.inFlight()).get("ns/busy")).toEqual({ queued: 1, running: 1 });
-    await store.requeue(a.runId);
-    expect((await store.inFlight()).get("ns/busy")).toEqual({ queued: 2, running: 0 });
-    for (const run of [a, b, c]) {
-      await store.markStarted(run.runId, 1, "w1");
-      await store.finish(run.runId, run.runKey, { ...result, thresholds: [] });
-    }
-    expect((await store.inFlight()).size).toBe(0);
   });
 });

@@ -414,6 +414,38 @@ describe.each(kustomizations())("kustomize build %s", (dir) => {
     expect(env.REDIS_URL).toMatch(/^redis:\/\/k6-gate-redis(\.|:)/);
   });
 
+  it("runs Redis with a password from the Secret that the api, the workers and KEDA read too", () => {
+    // Design §5: a k6 script can send HTTP to Redis, which runs the request line as a command.
+    const redis = find(objs, "StatefulSet", "k6-gate-redis");
+    const c = container(redis, "redis");
+    const args = [...arr(c.command ?? [], "command"), ...arr(c.args ?? [], "args")].map(String);
+    expect(args[args.indexOf("--requirepass") + 1]).toBe("$(REDIS_PASSWORD)");
+    const password = arr(c.env, "redis env").find((e) => at(e, "name") === "REDIS_PASSWORD");
+    expect(at(password, "valueFrom.secretKeyRef")).toEqual({
+      name: "k6-gate-secrets",
+      key: "REDIS_PASSWORD",
+    });
+    // redis-cli exits 0 on NOAUTH: the probes must authenticate and look for PONG.
+    for (const probe of ["readinessProbe", "livenessProbe"]) {
+      expect(arr(at(c, `${probe}.exec.command`), probe).join(" ")).toContain("grep -q PONG");
+    }
+    expect(arr(c.env, "redis env").map((e) => at(e, "name"))).toContain("REDISCLI_AUTH");
+    // The api and the workers get REDIS_PASSWORD from the same Secret, which must exist.
+    for (const [name, role] of [
+      [API, "api"],
+      [WORKER, "worker"],
+    ] as const) {
+      const sources = arr(container(find(objs, "Deployment", name), role).envFrom, "envFrom");
+      const secret = sources.find((src) => at(src, "secretRef.name") === "k6-gate-secrets");
+      expect(secret, `${name} reads k6-gate-secrets`).toBeDefined();
+      expect(at(secret, "secretRef.optional"), name).not.toBe(true);
+    }
+    const so = objs.find((o) => o.kind === "ScaledObject");
+    for (const trigger of so ? arr(at(so.raw, "spec.triggers"), "triggers") : []) {
+      expect(at(trigger, "metadata.passwordFromEnv")).toBe("REDIS_PASSWORD");
+    }
+  });
+
   it("lets only Flagger's namespace (and Prometheus) reach the api, and only k6-gate pods reach Redis", () => {
     const policies = objs.filter((o) => o.kind === "NetworkPolicy");
     // matchLabels keys contain dots: read them from the mapping, not with at().
@@ -609,6 +641,18 @@ describe("docker-compose.yml", () => {
     expect(cmd[cmd.indexOf("--maxmemory-policy") + 1]).toBe("noeviction");
   });
 
+  it("runs Redis with the REDIS_PASSWORD the api and workers get, required, and checks health with it", () => {
+    const required = /^\$\{REDIS_PASSWORD:\?[^}]+\}$/;
+    const cmd = arr(svc("redis").command, "redis command").map((a) => String(a));
+    expect(cmd[cmd.indexOf("--requirepass") + 1]).toMatch(required);
+    expect(String(env("redis").REDISCLI_AUTH)).toMatch(required);
+    expect(String(env("api").REDIS_PASSWORD)).toMatch(required);
+    expect(String(env("worker").REDIS_PASSWORD)).toMatch(required);
+    expect(arr(at(svc("redis"), "healthcheck.test"), "healthcheck").join(" ")).toContain(
+      "grep -q PONG",
+    );
+  });
+
   it("has healthchecks on redis, api and the demo target, and orders start-up on them", () => {
     for (const name of ["redis", "api", "demo-target"]) {
       expect(arr(at(svc(name), "healthcheck.test"), `${name} healthcheck`).length).toBeGreaterThan(
@@ -640,12 +684,21 @@ describe("docker-compose.yml", () => {
   });
 
   it.skipIf(!existsSync(DOCKER_COMPOSE))(
-    "is valid for `docker compose config` (.tools/bin/docker-compose)",
+    "is valid for `docker compose config` (.tools/bin/docker-compose), and needs REDIS_PASSWORD",
     () => {
-      execFileSync(DOCKER_COMPOSE, ["-f", "docker-compose.yml", "config", "--quiet"], {
-        cwd: ROOT,
-        stdio: "pipe",
-      });
+      const config = (env: NodeJS.ProcessEnv) =>
+        execFileSync(
+          DOCKER_COMPOSE,
+          ["--env-file", "/dev/null", "-f", "docker-compose.yml", "config", "--quiet"],
+          {
+            cwd: ROOT,
+            stdio: "pipe",
+            env,
+          },
+        );
+      const { REDIS_PASSWORD: _unset, ...withoutPassword } = process.env;
+      config({ ...withoutPassword, REDIS_PASSWORD: "a-password-for-the-check" });
+      expect(() => config(withoutPassword)).toThrow(/REDIS_PASSWORD/);
     },
   );
 });

@@ -89,11 +89,17 @@ async function outputOf(runId: string): Promise<string> {
 /** The worker's k6 process (setpriv execs k6, so the worker's child is k6 itself). */
 const runningK6 = () => k6ProcessesOf(new Set([worker.pid]))[0];
 
-/** What a script printed with `console.log(tag + " " + text)`, from k6's logfmt line. */
+/**
+ * What a script printed with `console.log(tag + " " + text)`, from the run's output, where
+ * k6's log lines read `12:00:01 INFO <message> source=console`.
+ */
 function consoleLine(output: string, tag: string): string {
-  const match = new RegExp(`msg="${tag} ((?:[^"\\\\]|\\\\.)*)"`).exec(output);
-  if (!match?.[1]) throw new Error(`no ${tag} line in:\n${output.slice(-2000)}`);
-  return match[1].replace(/\\(.)/g, "$1");
+  for (const line of output.split("\n")) {
+    const at = line.indexOf(` INFO ${tag} `);
+    if (at < 0 || !line.endsWith(" source=console")) continue;
+    return line.slice(at + ` INFO ${tag} `.length, -" source=console".length);
+  }
+  throw new Error(`no ${tag} line in:\n${output.slice(-2000)}`);
 }
 
 let held = 0;
@@ -243,6 +249,12 @@ if (__ENV.GREETING !== 'hello' || __ENV.constructor !== 'c' || __ENV.toString !=
       "run",
       "--quiet",
       "--no-color",
+      "--log-format",
+      "json",
+      "--log-output",
+      "stderr",
+      "--summary-trend-stats",
+      "avg,min,med,max,p(90),p(95),count",
       "--summary-export",
       "summary.json",
       "script.js",

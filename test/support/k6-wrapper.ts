@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { K6_BIN } from "./paths";
 
 export interface K6Wrapper {
-  /** Use as K6_BIN: logs "start <pid>" / "end <pid>" around the real k6. */
+  /** Use as K6_BIN: logs "start <pid>" / "end <pid>" around each test the real k6 runs. */
   bin: string;
   starts(): number;
   /** Most k6 processes that ran at the same time, from the start/end log. */
@@ -17,10 +17,12 @@ export function k6Wrapper(): K6Wrapper {
   const log = join(dir, "invocations.log");
   const bin = join(dir, "k6");
   // Signals are forwarded so the worker's SIGTERM/SIGKILL timing reaches the real k6.
+  // `k6 inspect`, which the worker runs before each test, is not a test: not logged.
   writeFileSync(
     bin,
     [
       "#!/bin/sh",
+      `[ "$1" = inspect ] && exec '${K6_BIN}' "$@"`,
       `echo "start $$" >> '${log}'`,
       `'${K6_BIN}' "$@" &`,
       "child=$!",

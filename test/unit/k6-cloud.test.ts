@@ -94,8 +94,12 @@ describe("the verdict of a cloud run k6 could not create", () => {
     signal: null,
     timedOut: false,
     maxDurationMs: 60_000,
+    scriptDurationMs: null,
     durationMs: 40,
     findings: undefined,
+    interruptedIterations: 0,
+    firstInterruption: null,
+    maxInterruptedIterations: 0,
     cloudUrl: null,
     cloudRequested: true,
   };

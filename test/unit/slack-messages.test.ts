@@ -64,6 +64,25 @@ describe("Slack messages", () => {
     expect(text).toContain("*Took*\\n31.5s");
   });
 
+  it("escapes a script's text in the notification text as in the blocks: no @channel, mention or link", () => {
+    const hostile: RunResult = {
+      ...result,
+      reason: "script exception: <!channel> <@U024BE7LH> <https://evil.example|click> a&b",
+    };
+    for (const message of [
+      finishedMessage(run, null, hostile, undefined),
+      finishedMessage(run, null, { ...hostile, verdict: "pass" }, undefined),
+    ]) {
+      expect(message.text).toContain(
+        "&lt;!channel&gt; &lt;@U024BE7LH&gt; &lt;https://evil.example|click&gt; a&amp;b",
+      );
+      for (const text of [message.text, textOf(message)]) {
+        expect(text).not.toMatch(/<[!@#]|<https?:\/\/evil/);
+      }
+    }
+    expect(startedMessage(run, null, undefined).text).toBe("k6-gate: testing test/podinfo");
+  });
+
   it("shows notification_context as text, never as a mention or a link", () => {
     const text = textOf(finishedMessage(run, null, result, undefined));
     expect(text).toContain("&lt;!channel&gt; release 1.2 by *ci*");

@@ -22,7 +22,7 @@ export function createApp(deps: AppDeps) {
   app.use("/launch-test", metrics.countWebhook);
   app.post(
     "/launch-test",
-    webhookToken(deps.config.WEBHOOK_TOKEN),
+    webhookToken(deps.config),
     bodyLimit({
       maxSize: deps.config.MAX_BODY_BYTES,
       onError: (c) => {

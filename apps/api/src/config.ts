@@ -6,7 +6,9 @@ import {
   parseConfig,
   positiveInt,
   wholeMatchPattern,
+  withRedisPassword,
 } from "@k6-gate/shared";
+import { loadWebhookTokens, tokenDigest } from "./webhook-tokens";
 
 const apiConfigShape = z.object({
   ...commonConfigShape,
@@ -21,22 +23,37 @@ const apiConfigShape = z.object({
   /** Runs waiting for a worker beyond which new checks get 429. */
   MAX_QUEUE_DEPTH: positiveInt(100),
   MAX_BODY_BYTES: positiveInt(512 * 1024),
+  /** Canaries (most recently run first) that get per-canary series on /metrics: bounds cardinality. */
+  METRICS_MAX_CANARIES: positiveInt(200),
   SHUTDOWN_GRACE: durationMs("10s"),
   WEBHOOK_TOKEN: optionalText,
+  /** JSON file of tokens bound to namespaces (webhook-tokens.ts); read once, at start. */
+  WEBHOOK_TOKENS_FILE: optionalText.transform((path, ctx) =>
+    path === undefined ? undefined : loadWebhookTokens(path, ctx),
+  ),
   /** Regex the whole canary namespace must match (403 otherwise); unset = any. */
   ALLOWED_NAMESPACES: wholeMatchPattern,
   DASHBOARD_USER: optionalText,
   DASHBOARD_PASSWORD: optionalText,
 });
 
-export const apiConfigSchema = apiConfigShape.refine(
-  (config) => !config.DASHBOARD_USER === !config.DASHBOARD_PASSWORD,
-  {
+export const apiConfigSchema = apiConfigShape
+  .refine((config) => !config.DASHBOARD_USER === !config.DASHBOARD_PASSWORD, {
     // Half of a login would leave the dashboard open while its owner thinks it is closed.
     message: "set both DASHBOARD_USER and DASHBOARD_PASSWORD, or neither",
     path: ["DASHBOARD_PASSWORD"],
-  },
-);
+  })
+  .refine(
+    ({ WEBHOOK_TOKEN, WEBHOOK_TOKENS_FILE }) =>
+      !WEBHOOK_TOKEN ||
+      !WEBHOOK_TOKENS_FILE?.some(({ digest }) => digest.equals(tokenDigest(WEBHOOK_TOKEN))),
+    {
+      // The shared token admits every namespace: the same value in the file binds nothing.
+      message: "WEBHOOK_TOKEN is also a token in WEBHOOK_TOKENS_FILE; use different tokens",
+      path: ["WEBHOOK_TOKENS_FILE"],
+    },
+  )
+  .transform(withRedisPassword);
 
 export type ApiConfig = z.output<typeof apiConfigSchema>;
 

@@ -4,6 +4,7 @@ import type { HttpBindings } from "@hono/node-server";
 import type { Logger, RunStore } from "@k6-gate/shared";
 import type { ApiConfig } from "./config";
 import type { RunWaiter } from "./run-waiter";
+import type { WebhookCaller } from "./webhook-tokens";
 
 /** Everything the API needs, built by main.ts (or a test) and handed to createApp. */
 export interface AppDeps {
@@ -15,5 +16,11 @@ export interface AppDeps {
   logger: Logger;
 }
 
-/** Present when served by @hono/node-server; absent under `app.request()` in tests. */
-export type AppEnv = { Bindings: Partial<HttpBindings> };
+/**
+ * Bindings: present when served by @hono/node-server; absent under `app.request()` in
+ * tests. `webhookCaller`: set by the webhook auth for a token bound to namespaces.
+ */
+export type AppEnv = {
+  Bindings: Partial<HttpBindings>;
+  Variables: { webhookCaller?: WebhookCaller };
+};

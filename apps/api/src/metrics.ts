@@ -15,7 +15,7 @@ export interface ApiMetrics {
  * scrape, so every replica reports the same values (chart them with max, not sum); runs
  * by verdict and their durations come from the workers (see the worker's run-metrics).
  */
-export function createApiMetrics({ store, queue, waiter, logger }: AppDeps): ApiMetrics {
+export function createApiMetrics({ config, store, queue, waiter, logger }: AppDeps): ApiMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const webhookRequests = new Counter({
@@ -43,6 +43,11 @@ export function createApiMetrics({ store, queue, waiter, logger }: AppDeps): Api
     labelNames: ["state"],
     registers: [registry],
   });
+  const canaries = new Gauge({
+    name: "k6gate_canaries",
+    help: "Canaries with run history; per-canary series cover the METRICS_MAX_CANARIES most recently run.",
+    registers: [registry],
+  });
   const canaryLabels = ["namespace", "name", "checksum"] as const;
   const lastP95 = new Gauge({
     name: "k6gate_canary_last_run_p95_seconds",
@@ -58,9 +63,10 @@ export function createApiMetrics({ store, queue, waiter, logger }: AppDeps): Api
   });
 
   async function readRedis(): Promise<void> {
-    const [counts, lastRuns] = await Promise.all([
+    const [counts, canaryCount, lastRuns] = await Promise.all([
       queue.getJobCounts(),
-      store.listCanaries().then((canaries) =>
+      store.canaryCount(),
+      store.listCanaries(config.METRICS_MAX_CANARIES).then((canaries) =>
         Promise.all(
           canaries.map(async ({ namespace, name }) =>
             // The newest runs may still be in flight; the last verdict is among the next few.
@@ -69,6 +75,7 @@ export function createApiMetrics({ store, queue, waiter, logger }: AppDeps): Api
         ),
       ),
     ]);
+    canaries.set(canaryCount);
     queueJobs.reset();
     for (const [state, count] of Object.entries(counts)) queueJobs.set({ state }, count);
     lastP95.reset();
@@ -96,7 +103,7 @@ export function createApiMetrics({ store, queue, waiter, logger }: AppDeps): Api
         // Still answer: the webhook counters matter most exactly when Redis is away.
         logger.warn({ err: error }, "metrics: Redis not readable");
         redisUp.set(0);
-        for (const gauge of [queueJobs, lastP95, lastErrorRate]) gauge.reset();
+        for (const gauge of [canaries, queueJobs, lastP95, lastErrorRate]) gauge.reset();
       }
       return { text: await registry.metrics(), contentType: registry.contentType };
     },

@@ -18,10 +18,19 @@ export async function retryAfterSeconds(
   return Math.min(30, Math.max(1, Math.ceil(remainingMs / 1000)));
 }
 
-/** Seconds until the backlog likely has room: queued runs spread over recent run times. */
-export function backlogRetryAfter(queued: number, recentRunMs: number[], capacity: number): number {
-  const averageMs = recentRunMs.length
-    ? recentRunMs.reduce((a, b) => a + b, 0) / recentRunMs.length
-    : 30_000;
-  return Math.min(300, Math.max(5, Math.ceil((queued * averageMs) / Math.max(1, capacity) / 1000)));
+/** Used while no run has finished yet to estimate from. */
+const UNKNOWN_RUN_MS = 30_000;
+
+/**
+ * Seconds until the backlog likely has room: a queued run leaves the backlog when a running
+ * one ends, so the wait is the soonest expected end of a running run, from recent run times.
+ */
+export async function backlogRetryAfter(store: RunStore, now = Date.now()): Promise<number> {
+  const [durations, running] = await Promise.all([store.recentRunDurations(), store.runningRuns()]);
+  const expectedMs = durations.length
+    ? durations.reduce((a, b) => a + b, 0) / durations.length
+    : UNKNOWN_RUN_MS;
+  const ends = running.map((run) => (run.startedAt ?? now) + expectedMs - now);
+  const soonestMs = ends.length ? Math.min(...ends) : expectedMs;
+  return Math.min(300, Math.max(1, Math.ceil(soonestMs / 1000)));
 }

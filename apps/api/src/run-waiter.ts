@@ -14,6 +14,7 @@ export type WaitOutcome =
  */
 export class RunWaiter {
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Calls holding a lease: those being decided or long-polled on this process. */
   inFlight = 0;
   private closed = false;
 
@@ -63,34 +64,46 @@ export class RunWaiter {
     return { woken, cancel };
   }
 
+  /**
+   * Takes one of `max` slots for a call, synchronously (no await between the check and the
+   * count), or undefined when all are taken. Release it when the call is answered.
+   */
+  lease(max: number): { release: () => void } | undefined {
+    if (this.inFlight >= max) return undefined;
+    this.inFlight++;
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.inFlight--;
+      },
+    };
+  }
+
   async wait(runId: string, timeoutMs: number, signal?: AbortSignal): Promise<WaitOutcome> {
     const deadline = Date.now() + timeoutMs;
-    this.inFlight++;
-    try {
-      for (;;) {
-        if (signal?.aborted) return { state: "aborted" };
-        const next = this.nextWake(
-          runId,
-          // Jittered, so a thousand waiters do not re-read Redis in one burst.
-          Math.max(1, Math.min(deadline - Date.now(), this.recheckMs * (0.5 + Math.random()))),
-          signal,
-        );
-        const record = await this.store.get(runId).catch((error: unknown) => {
-          next.cancel();
-          throw error;
-        });
-        if (!record || record.status === "finished" || Date.now() >= deadline || this.closed) {
-          next.cancel();
-          if (!record) return { state: "missing" };
-          return record.status === "finished"
-            ? { state: "finished", record }
-            : { state: "timeout", record };
-        }
-        await next.woken;
-        if (this.closed) return { state: "timeout", record };
+    for (;;) {
+      if (signal?.aborted) return { state: "aborted" };
+      const next = this.nextWake(
+        runId,
+        // Jittered, so a thousand waiters do not re-read Redis in one burst.
+        Math.max(1, Math.min(deadline - Date.now(), this.recheckMs * (0.5 + Math.random()))),
+        signal,
+      );
+      const record = await this.store.get(runId).catch((error: unknown) => {
+        next.cancel();
+        throw error;
+      });
+      if (!record || record.status === "finished" || Date.now() >= deadline || this.closed) {
+        next.cancel();
+        if (!record) return { state: "missing" };
+        return record.status === "finished"
+          ? { state: "finished", record }
+          : { state: "timeout", record };
       }
-    } finally {
-      this.inFlight--;
+      // Closing wakes every waiter; the next read answers with the run's status then.
+      await next.woken;
     }
   }
 

@@ -6,6 +6,7 @@ import {
   parseConfig,
   positiveInt,
   wholeMatchPattern,
+  withRedisPassword,
 } from "@k6-gate/shared";
 import { tmpdir } from "node:os";
 
@@ -13,7 +14,7 @@ const numericId = optionalText.refine((text) => text === undefined || /^\d+$/.te
   message: "must be a number",
 });
 
-export const workerConfigSchema = z.object({
+const workerConfigShape = z.object({
   ...commonConfigShape,
   K6_BIN: z.string().min(1).default("k6"),
   WORKER_CONCURRENCY: positiveInt(1),
@@ -23,8 +24,13 @@ export const workerConfigSchema = z.object({
   KILL_GRACE: durationMs("10s"),
   /** How long a stopping worker lets running k6 finish before handing the job back. */
   SHUTDOWN_GRACE: durationMs("30s"),
-  /** A worker that dies loses its job's lock after this long; another worker takes it up. */
-  LOCK_DURATION: durationMs("30s"),
+  /**
+   * A worker that dies loses its job's lock after at most this long (it renews it every
+   * half of it); the next stalled-job check (every STALLED_INTERVAL) hands the job to
+   * another worker. Recovery after kill -9 takes at most their sum.
+   */
+  LOCK_DURATION: durationMs("20s"),
+  STALLED_INTERVAL: durationMs("5s"),
   RUN_TMP_DIR: z.string().default(tmpdir()),
   OUTPUT_MAX_BYTES: positiveInt(1024 * 1024),
   /** Start k6 under `setpriv --pdeathsig KILL` so it dies with its worker ("auto": when setpriv exists). */
@@ -50,6 +56,8 @@ export const workerConfigSchema = z.object({
   /** Regex of namespaces whose secrets `kubernetes_secrets` may read; unset = any. */
   SECRET_NAMESPACES: wholeMatchPattern,
 });
+
+export const workerConfigSchema = workerConfigShape.transform(withRedisPassword);
 
 export type WorkerConfig = z.output<typeof workerConfigSchema>;
 

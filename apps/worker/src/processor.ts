@@ -4,7 +4,7 @@ import type { WorkerConfig } from "./config";
 import { buildK6Environment } from "./k6/environment";
 import { prepareCloudRun } from "./k6/cloud";
 import { findCloudUrl } from "./k6/cloud-url";
-import { lastK6Error, runK6 } from "./k6/run-k6";
+import { runK6 } from "./k6/run-k6";
 import { parseSummary } from "./k6/summary";
 import type { TailBuffer } from "./k6/tail-buffer";
 import { setupFailure, verdictOf } from "./k6/verdict";
@@ -72,17 +72,17 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
       if (!(error instanceof SecretResolutionError)) throw error;
       return { result: setupFailure(error.message), output: "", interrupted: false };
     }
-    const maxDurationMs = Math.min(
-      run.maxDurationMs ?? config.MAX_RUN_DURATION,
-      config.MAX_RUN_DURATION,
-    );
     const outcome = await runK6({
       k6Bin: config.K6_BIN,
       script: run.script,
       env: (runDir) => buildK6Environment({ runDir, envVars: run.envVars, secrets }),
       command: cloud?.command,
       files: cloud?.files,
-      maxDurationMs,
+      maxDurationMs:
+        run.maxDurationMs === undefined
+          ? undefined
+          : Math.min(run.maxDurationMs, config.MAX_RUN_DURATION),
+      maxRunDurationMs: config.MAX_RUN_DURATION,
       killGraceMs: config.KILL_GRACE,
       tmpRoot: config.RUN_TMP_DIR,
       outputMaxBytes: config.OUTPUT_MAX_BYTES,
@@ -102,10 +102,14 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
       exitCode: outcome.exitCode,
       signal: outcome.signal,
       timedOut: outcome.timedOut,
-      maxDurationMs,
+      maxDurationMs: outcome.maxDurationMs,
+      scriptDurationMs: outcome.scriptDurationMs,
       durationMs: outcome.durationMs,
       findings: parseSummary(outcome.summaryText),
-      lastError: lastK6Error(output),
+      interruptedIterations: outcome.log.interruptedIterations,
+      firstInterruption: outcome.log.firstInterruption,
+      maxInterruptedIterations: run.maxInterruptedIterations ?? 0,
+      lastError: outcome.log.lastError,
       cloudUrl: cloud ? findCloudUrl(outcome.head) : null,
       cloudRequested: run.uploadToCloud,
     });

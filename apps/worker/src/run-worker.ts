@@ -1,21 +1,27 @@
 import { type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import {
+  failedResult,
   RUN_QUEUE,
   runJobSchema,
+  type FinishInput,
+  type FinishOutcome,
   type Logger,
   type RunJob,
   type RunRecord,
   type RunStore,
 } from "@k6-gate/shared";
 import type { WorkerConfig } from "./config";
-import { setupFailure } from "./k6/verdict";
 import type { TailBuffer } from "./k6/tail-buffer";
 import { parseRunJob, type RunProcessor } from "./processor";
 import { type RunNotifier, silentNotifier } from "./notifier";
+import { untilLanded } from "./until-landed";
 
 export interface RunWorkerDeps {
-  config: Pick<WorkerConfig, "QUEUE_PREFIX" | "WORKER_CONCURRENCY" | "LOCK_DURATION">;
+  config: Pick<
+    WorkerConfig,
+    "QUEUE_PREFIX" | "WORKER_CONCURRENCY" | "LOCK_DURATION" | "STALLED_INTERVAL"
+  >;
   connection: Redis;
   store: RunStore;
   processRun: RunProcessor;
@@ -37,24 +43,28 @@ export interface RunWorker {
 const OUTPUT_FLUSH_MS = 1000;
 
 /**
- * BullMQ wiring around the processor: marks runs started, records verdicts, hands jobs
- * back when the worker leaves, and turns a job's final failure into a failed verdict so
- * no caller waits forever.
+ * BullMQ wiring around the processor: marks runs started under this attempt's lock token,
+ * records verdicts (retried until they land, refused for a stale attempt), hands jobs back
+ * when the worker leaves, and turns a job's final failure into a failed verdict so no
+ * caller waits forever.
  */
 export function createRunWorker(deps: RunWorkerDeps): RunWorker {
   const { store, logger } = deps;
   const notifier = deps.notifier ?? silentNotifier;
   const pendingOutput = new Map<string, NodeJS.Timeout>();
+  /** This worker's attempts in progress: run id -> the lock token that fences them. */
+  const attempts = new Map<string, string>();
   let handingBack = false;
 
   const flushOutput = (runId: string, output: TailBuffer) => {
-    if (pendingOutput.has(runId)) return;
+    const attemptToken = attempts.get(runId);
+    if (attemptToken === undefined || pendingOutput.has(runId)) return;
     pendingOutput.set(
       runId,
       setTimeout(() => {
         pendingOutput.delete(runId);
         store
-          .setOutput(runId, output.text())
+          .setLiveOutput(runId, attemptToken, output.text())
           .catch((error: unknown) => logger.warn({ runId, err: error }, "live output not saved"));
       }, OUTPUT_FLUSH_MS),
     );
@@ -64,54 +74,80 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
     pendingOutput.delete(runId);
   };
 
+  /** A verdict is the one write that must not be lost: retried until Redis takes it. */
+  const recordVerdict = (runId: string, input: FinishInput): Promise<FinishOutcome> =>
+    untilLanded(() => store.finish(runId, input), {
+      onRetry: (error, delayMs) =>
+        logger.error({ runId, err: error, retryInMs: delayMs }, "verdict not recorded; retrying"),
+    });
+
   const process = async (job: Job, token: string | undefined, signal: AbortSignal | undefined) => {
     const runId = job.id as string;
     const run = parseRunJob(job.data);
-    const started = await store.markStarted(runId, job.attemptsStarted, deps.workerName);
-    if (started !== "started") {
+    const attemptToken = token ?? `${deps.workerName}:${job.attemptsStarted}`;
+    const started = await store.start(runId, {
+      attempt: job.attemptsStarted,
+      worker: deps.workerName,
+      attemptToken,
+    });
+    if (started.state !== "started") {
       // "finished": judged already (taken up again after a crash). "missing": its record
       // expired or was lost with Redis's data; no caller can receive a verdict for it.
-      logger.info({ runId, state: started }, "run not started: already judged or no record");
+      logger.info({ runId, state: started.state }, "run not started: already judged or no record");
       return { runId, skipped: true };
     }
+    attempts.set(runId, attemptToken);
     logger.info(
       { runId, namespace: run.namespace, name: run.name, attempt: job.attemptsStarted },
       "run started",
     );
-    void store.get(runId).then(
-      (record) => notifier.runStarted(run, record),
-      (error: unknown) =>
-        logger.warn({ runId, err: error }, "run record not read for notification"),
-    );
-    const execution = await deps.processRun(job, signal ?? new AbortController().signal);
-    stopFlushing(runId);
-    if (execution.interrupted && handingBack) {
-      // The worker is leaving, not the run failing: give the job back untouched.
-      await store.setOutput(
-        runId,
-        `${execution.output}\n[k6-gate: worker ${deps.workerName} stopped; run handed back to the queue]\n`,
-      );
-      await store.requeue(runId);
-      await job.moveToWait(token);
-      logger.warn({ runId }, "run handed back to the queue");
-      throw new WaitingError();
+    void notifier.runStarted(run, started.run);
+    try {
+      const execution = await deps.processRun(job, signal ?? new AbortController().signal);
+      stopFlushing(runId);
+      if (execution.interrupted && handingBack) {
+        // The worker is leaving, not the run failing: give the job back untouched.
+        await store.setLiveOutput(
+          runId,
+          attemptToken,
+          `${execution.output}\n[k6-gate: worker ${deps.workerName} stopped; run handed back to the queue]\n`,
+        );
+        await store.requeue(runId, attemptToken);
+        await job.moveToWait(token);
+        logger.warn({ runId }, "run handed back to the queue");
+        throw new WaitingError();
+      }
+      const finished = await recordVerdict(runId, {
+        result: execution.result,
+        attemptToken,
+        output: execution.output,
+      });
+      afterVerdict(run, finished, execution.output);
+      return { runId, verdict: execution.result.verdict };
+    } finally {
+      stopFlushing(runId);
+      attempts.delete(runId);
     }
-    await finish(run, execution.result, execution.output);
-    return { runId, verdict: execution.result.verdict };
   };
 
-  const finish = async (run: RunJob, result: Parameters<RunStore["finish"]>[2], output: string) => {
-    // One connection keeps their order: the output is stored before the verdict wakes callers.
-    const [, first] = await Promise.all([
-      store.setOutput(run.runId, output),
-      store.finish(run.runId, run.runKey, result),
-    ]);
+  const afterVerdict = (run: RunJob, finished: FinishOutcome, output: string) => {
+    if (finished.state === "stale") {
+      // Another worker took this run up after this one lost its lock (frozen, partitioned):
+      // only the current attempt's verdict and output count.
+      logger.warn(
+        { runId: run.runId, attempt: finished.run.attempt, holder: finished.run.worker },
+        "stale attempt: its verdict and output were dropped",
+      );
+      return;
+    }
+    if (finished.state !== "recorded") return;
+    const { run: record } = finished;
     logger.info(
       {
         runId: run.runId,
-        verdict: result.verdict,
-        outcome: result.outcome,
-        durationMs: result.durationMs,
+        verdict: record.verdict,
+        outcome: record.outcome,
+        durationMs: record.result?.durationMs,
       },
       "run finished",
     );
@@ -121,10 +157,8 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
       .catch((error: unknown) =>
         logger.warn({ runId: run.runId, err: error }, "history not pruned"),
       );
-    if (!first) return;
-    const record = await store.get(run.runId);
-    if (record) deps.onFinished?.(record);
-    void notifier.runFinished(run, record, result, output);
+    deps.onFinished?.(record);
+    if (record.result) void notifier.runFinished(run, record, record.result, output);
   };
 
   const worker = new Worker(RUN_QUEUE, process, {
@@ -132,7 +166,7 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
     prefix: deps.config.QUEUE_PREFIX,
     concurrency: deps.config.WORKER_CONCURRENCY,
     lockDuration: deps.config.LOCK_DURATION,
-    stalledInterval: deps.config.LOCK_DURATION,
+    stalledInterval: deps.config.STALLED_INTERVAL,
     // A run interrupted by a crash is taken up again; twice is bad luck, three times a pattern.
     maxStalledCount: 2,
     autorun: false,
@@ -146,22 +180,15 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
     logger.error({ runId: job.id, err: error, final }, "run job failed");
     if (!final) return;
     const runId = job.id;
-    void (async () => {
-      const record = await store.get(runId);
-      if (!record || record.status === "finished") return;
-      const first = await store.finish(
-        runId,
-        record.runKey,
-        setupFailure(`k6-gate could not run this check: ${error.message}`),
-      );
-      const finished = first ? await store.get(runId) : null;
-      if (finished) deps.onFinished?.(finished);
+    // No attempt of this job will run again: end the run, whichever attempt it was in.
+    void recordVerdict(runId, {
+      result: failedResult("setup_failed", `k6-gate could not run this check: ${error.message}`),
+      attemptToken: "",
+    }).then((finished) => {
       // Channels told the run started hear how it ended (unless the job data is what failed).
       const run = runJobSchema.safeParse(job.data);
-      if (finished?.result && run.success) {
-        void notifier.runFinished(run.data, finished, finished.result, "");
-      }
-    })().catch((err: unknown) => logger.error({ runId, err }, "could not record failed run"));
+      if (run.success) afterVerdict(run.data, finished, "");
+    });
   });
   worker.on("error", (error) => logger.error({ err: error }, "worker error"));
 

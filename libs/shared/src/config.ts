@@ -35,9 +35,25 @@ export const wholeMatchPattern = optionalText.transform((pattern, ctx) => {
   }
 });
 
+/** "true" or "false" (unset or empty: `fallback`); anything else is an error, not a guess. */
+export const flag = (fallback: boolean) =>
+  optionalText.transform((text, ctx) => {
+    if (text === undefined) return fallback;
+    if (text === "true" || text === "false") return text === "true";
+    ctx.addIssue({ code: "custom", message: `"${text}" is not true or false` });
+    return z.NEVER;
+  });
+
 /** Settings both processes read. */
 export const commonConfigShape = {
   REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
+  /**
+   * Redis's password when REDIS_URL carries none (Kubernetes: from the Secret, while the
+   * URL stays in the ConfigMap). Any characters; it is URL-encoded into REDIS_URL.
+   */
+  REDIS_PASSWORD: optionalText,
+  /** Start even when Redis runs commands without a password (see SECURITY.md). */
+  REDIS_ALLOW_UNAUTHENTICATED: flag(false),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only")
@@ -47,7 +63,33 @@ export const commonConfigShape = {
   MAX_RUN_DURATION: durationMs("30m"),
   HISTORY_MAX_RUNS_PER_CANARY: positiveInt(200),
   HISTORY_MAX_AGE: durationMs("30d"),
+  /** Runs per canary whose k6 output is kept: the output budget is this x OUTPUT_MAX_BYTES. */
+  HISTORY_MAX_OUTPUTS_PER_CANARY: positiveInt(20),
+  /** How often a queued or running run without a live job is found and re-queued or ended. */
+  RECONCILE_INTERVAL: durationMs("5s"),
 };
+
+/**
+ * Puts REDIS_PASSWORD into REDIS_URL, so every connection is built from one URL. A URL
+ * with its own, different password is a configuration error: which one is meant?
+ */
+export function withRedisPassword<C extends { REDIS_URL: string; REDIS_PASSWORD?: string }>(
+  config: C,
+  ctx: z.RefinementCtx,
+): C {
+  if (config.REDIS_PASSWORD === undefined) return config;
+  const url = new URL(config.REDIS_URL);
+  if (url.password && decodeURIComponent(url.password) !== config.REDIS_PASSWORD) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["REDIS_PASSWORD"],
+      message: "REDIS_URL carries a different password; set the password in one place",
+    });
+    return config;
+  }
+  url.password = encodeURIComponent(config.REDIS_PASSWORD);
+  return { ...config, REDIS_URL: url.toString() };
+}
 
 export class ConfigError extends Error {
   constructor(message: string) {

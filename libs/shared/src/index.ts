@@ -8,3 +8,4 @@ export * from "./run";
 export * from "./run-key";
 export * from "./run-store";
 export * from "./verdict-text";
+export * from "./reconciler";

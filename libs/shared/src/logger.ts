@@ -15,6 +15,7 @@ const SECRET_FIELDS = [
   "K6_CLOUD_TOKEN",
   "DASHBOARD_PASSWORD",
   "REDIS_URL",
+  "REDIS_PASSWORD",
 ];
 
 /**
@@ -22,11 +23,16 @@ const SECRET_FIELDS = [
  * `data.envVars`, a config's `SLACK_TOKEN`), as a second line of defence: the first is
  * never logging scripts, env values or tokens at all. `destination` is for tests.
  */
-export function createLogger(name: string, level: string, destination?: DestinationStream): Logger {
+export function createLogger(
+  service: string,
+  level: string,
+  destination?: DestinationStream,
+): Logger {
   const paths = SECRET_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`]);
   return pino(
     {
-      name,
+      // `service`, not pino's `name`: `name` is a canary's name in k6-gate's log lines.
+      base: { service, pid: process.pid },
       level,
       redact: {
         paths: [...paths, "headers.authorization", "*.headers.authorization"],

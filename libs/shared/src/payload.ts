@@ -33,6 +33,8 @@ const RESERVED_ENV = new Set([
  */
 const FORBIDDEN_ENV =
   /^(?:K6_ADDRESS$|K6_WEB_DASHBOARD|K6_BUILD_SERVICE|K6_PROVISION|K6_BROWSER_(?:EXECUTABLE_PATH|ARGS|IGNORE_DEFAULT_ARGS)$|LD_)/;
+/** Variables that would take away the evidence a verdict is judged on. */
+const VERDICT_ENV = /^K6_(?:NO_THRESHOLDS|NO_SUMMARY|SUMMARY_EXPORT|LOG_FORMAT|LOG_OUTPUT)$/;
 const SECRET_REF =
   /^(?:([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/)?([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\/([-._a-zA-Z0-9]+)$/;
 const K8S_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -54,6 +56,8 @@ export interface Metadata {
   kubernetesSecrets: Record<string, SecretRef>;
   maxDurationMs: number | undefined;
   waitTimeoutMs: number | undefined;
+  /** Iterations that may end in an uncaught exception before a k6 pass is refused. */
+  maxInterruptedIterations: number;
 }
 
 type Issue = (key: string, message: string) => void;
@@ -78,6 +82,19 @@ function duration(raw: Record<string, string>, key: string, issue: Issue): numbe
   if (ms === undefined)
     issue(key, `must be a duration like 30s, 2m or 1h, got ${JSON.stringify(value.slice(0, 40))}`);
   return ms;
+}
+
+function wholeNumber(
+  raw: Record<string, string>,
+  key: string,
+  fallback: number,
+  issue: Issue,
+): number {
+  const value = raw[key]?.trim();
+  if (value === undefined || value === "") return fallback;
+  if (/^\d{1,9}$/.test(value)) return Number(value);
+  issue(key, `must be a whole number, 0 or more, got ${JSON.stringify(value.slice(0, 40))}`);
+  return fallback;
 }
 
 function jsonObject(
@@ -108,6 +125,8 @@ function envNameProblem(name: string): string | undefined {
     return `${JSON.stringify(name.slice(0, 40))} is not a valid variable name`;
   if (RESERVED_ENV.has(name)) return `${name} is set by k6-gate and cannot be overridden`;
   if (FORBIDDEN_ENV.test(name)) return `${name} is not allowed: it would weaken k6's isolation`;
+  if (VERDICT_ENV.test(name))
+    return `${name} is not allowed: k6-gate judges the run on what it controls`;
   return undefined;
 }
 
@@ -174,6 +193,7 @@ export function parseMetadata(raw: Record<string, string>, issue: Issue): Metada
     kubernetesSecrets: kubernetesSecrets(raw, issue),
     maxDurationMs,
     waitTimeoutMs,
+    maxInterruptedIterations: wholeNumber(raw, "max_interrupted_iterations", 0, issue),
   };
 }
 

@@ -1,7 +1,10 @@
 import { z } from "zod";
-import type { JobsOptions } from "bullmq";
+import type { JobsOptions, Queue } from "bullmq";
+import type { WebhookPayload } from "./payload";
+import { runKeyOf } from "./run-key";
 
 export const RUN_QUEUE = "k6-runs";
+export const RUN_JOB_NAME = "k6-run";
 
 const secretRefSchema = z.object({
   namespace: z.string().optional(),
@@ -25,10 +28,14 @@ export const runJobSchema = z.object({
   kubernetesSecrets: z.record(z.string(), secretRefSchema),
   uploadToCloud: z.boolean(),
   maxDurationMs: z.number().int().positive().optional(),
+  /** Absent from jobs queued before the key existed. */
+  maxInterruptedIterations: z.number().int().nonnegative().optional(),
   slackChannels: z.array(z.string()),
   notificationContext: z.string().optional(),
 });
 export type RunJob = z.infer<typeof runJobSchema>;
+/** What a run's job runs, without the run id it is queued under. */
+export type RunSpec = Omit<RunJob, "runId">;
 
 /**
  * Finished jobs are pruned: history lives in k6-gate's own run records, so BullMQ keeps
@@ -41,3 +48,31 @@ export const runJobOptions: JobsOptions = {
   removeOnComplete: { age: 24 * 3600, count: 1000 },
   removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
 };
+
+/**
+ * Adds a run's job. The job id is the run id, so adding again is a no-op: callers that
+ * are unsure whether it was added (an attach after a crash, the reconciler) just add it.
+ */
+export async function enqueueRun(queue: Queue, job: RunJob): Promise<void> {
+  await queue.add(RUN_JOB_NAME, job, { ...runJobOptions, jobId: job.runId });
+}
+
+/** The job a webhook call asks for, before it has a run id. */
+export function runSpecOf(payload: WebhookPayload): RunSpec {
+  const { metadata } = payload;
+  return {
+    runKey: runKeyOf(payload),
+    namespace: payload.namespace,
+    name: payload.name,
+    checksum: payload.checksum,
+    phase: payload.phase,
+    script: metadata.script,
+    envVars: metadata.envVars,
+    kubernetesSecrets: metadata.kubernetesSecrets,
+    uploadToCloud: metadata.uploadToCloud,
+    maxDurationMs: metadata.maxDurationMs,
+    maxInterruptedIterations: metadata.maxInterruptedIterations,
+    slackChannels: metadata.slackChannels,
+    notificationContext: metadata.notificationContext,
+  };
+}

@@ -18,6 +18,8 @@ export function runKeyOf(payload: WebhookPayload): string {
     sortedEntries(metadata.kubernetesSecrets),
     metadata.uploadToCloud,
     metadata.maxDurationMs ?? null,
+    // Changes the verdict of the same test: a new allowance deserves a new run.
+    metadata.maxInterruptedIterations,
   ];
   // Prefixed with a letter so a key (and job ids built from it) is never all digits.
   return `k${createHash("sha256").update(JSON.stringify(identity)).digest("hex").slice(0, 24)}`;

@@ -1,22 +1,35 @@
 import type { Redis } from "ioredis";
+import { callLua, type LuaCommand } from "./commands/lua-command";
+import { DECIDE, FINISH, LIVE_OUTPUT, REQUEUE, START } from "./commands/run-commands";
+import { runJobSchema, type RunJob, type RunSpec } from "./queue";
 import { runResultSchema, type RunRecord, type RunResult, type SlackThread } from "./run";
-import { DECIDE, FINISH, REQUEUE, START } from "./run-store.lua";
 
 export type Decision =
-  | { action: "attach" | "deliver" | "recent_failure" | "created"; runId: string }
+  | { action: "attach" | "deliver" | "recent_failure" | "created"; run: RunRecord }
   | { action: "busy" };
 
 export interface DecideInput {
-  runKey: string;
-  namespace: string;
-  name: string;
-  checksum: string;
-  phase: string;
-  slackChannels: string[];
+  /** What the job will run: stored with the run so it can be queued again after a crash. */
+  job: Omit<RunJob, "runId">;
   minFailureDelayMs: number;
   maxQueueDepth: number;
   now: number;
 }
+
+export type StartOutcome = { state: "started"; run: RunRecord } | { state: "finished" | "missing" };
+
+export interface FinishInput {
+  result: RunResult;
+  /** The attempt recording it; empty ends the run whatever attempt holds it (job gone). */
+  attemptToken: string;
+  /** Stored with the verdict; undefined leaves the output as it is. */
+  output?: string;
+  now?: number;
+}
+
+/** `recorded`: this call wrote the verdict; `stale`: another attempt holds the run. */
+export type FinishOutcome =
+  { state: "recorded" | "already" | "stale"; run: RunRecord } | { state: "missing" };
 
 export interface Canary {
   namespace: string;
@@ -30,16 +43,19 @@ export interface InFlightCounts {
   running: number;
 }
 
+/** A run the in-flight sets count, as the reconciler sees it. */
+export interface InFlightRun {
+  id: string;
+  set: "queued" | "running";
+  /** The run's own status; null when its record is gone. */
+  status: RunRecord["status"] | null;
+}
+
 export interface RetentionPolicy {
   maxRunsPerCanary: number;
   maxAgeMs: number;
-}
-
-interface ScriptCommands {
-  k6gateDecide(...args: (string | number)[]): Promise<[string, string]>;
-  k6gateStart(...args: (string | number)[]): Promise<string>;
-  k6gateRequeue(...args: (string | number)[]): Promise<number>;
-  k6gateFinish(...args: (string | number)[]): Promise<number>;
+  /** Runs per canary whose k6 output is kept (the newest); older runs keep their verdict. */
+  maxOutputsPerCanary: number;
 }
 
 /**
@@ -48,59 +64,81 @@ interface ScriptCommands {
  * are pruned; these are what the dashboard and the four-step rule read.
  */
 export class RunStore {
-  private readonly redis: Redis & ScriptCommands;
   readonly finishedChannel: string;
+  private readonly gate: string;
 
   constructor(
-    redis: Redis,
-    private readonly prefix: string,
+    private readonly redis: Redis,
+    prefix: string,
     private readonly retention: RetentionPolicy,
   ) {
-    this.redis = defineScripts(redis);
-    this.finishedChannel = `${prefix}:gate:finished`;
+    this.gate = `${prefix}:gate:`;
+    this.finishedChannel = `${this.gate}finished`;
   }
 
   private runHash(runId: string): string {
-    return `${this.prefix}:gate:run:${runId}`;
+    return `${this.gate}run:${runId}`;
   }
   private keyHash(runKey: string): string {
-    return `${this.prefix}:gate:key:${runKey}`;
+    return `${this.gate}key:${runKey}`;
   }
   private canaryRuns(namespace: string, name: string): string {
-    return `${this.prefix}:gate:canary:${namespace}/${name}`;
-  }
-  private get canaries(): string {
-    return `${this.prefix}:gate:canaries`;
-  }
-  private get queued(): string {
-    return `${this.prefix}:gate:queued`;
-  }
-  private get running(): string {
-    return `${this.prefix}:gate:running`;
+    return `${this.gate}canary:${namespace}/${name}`;
   }
   private outputKey(runId: string): string {
-    return `${this.prefix}:gate:output:${runId}`;
+    return `${this.gate}output:${runId}`;
+  }
+  private specKey(runId: string): string {
+    return `${this.gate}spec:${runId}`;
+  }
+  private get canaries(): string {
+    return `${this.gate}canaries`;
+  }
+  private get queued(): string {
+    return `${this.gate}queued`;
+  }
+  private get running(): string {
+    return `${this.gate}running`;
+  }
+  private get recentDurations(): string {
+    return `${this.gate}recent-durations`;
+  }
+
+  private call<K extends string, A extends string>(
+    command: LuaCommand<K, A>,
+    keys: Record<K, string>,
+    args: Record<A, string | number>,
+  ): Promise<unknown> {
+    return callLua(this.redis, command, keys, args);
   }
 
   async decide(input: DecideInput): Promise<Decision> {
-    const [action, runId] = await this.redis.k6gateDecide(
-      this.keyHash(input.runKey),
-      this.queued,
-      this.canaryRuns(input.namespace, input.name),
-      this.canaries,
-      input.runKey,
-      input.now,
-      input.minFailureDelayMs,
-      input.maxQueueDepth,
-      this.runHash(""),
-      input.namespace,
-      input.name,
-      input.checksum,
-      input.phase,
-      JSON.stringify(input.slackChannels),
-      `${input.namespace}/${input.name}`,
-      this.retention.maxAgeMs,
+    const { job } = input;
+    const reply = await this.call(
+      DECIDE,
+      {
+        keyHash: this.keyHash(job.runKey),
+        queuedSet: this.queued,
+        canaryRuns: this.canaryRuns(job.namespace, job.name),
+        canaries: this.canaries,
+      },
+      {
+        gate: this.gate,
+        runKey: job.runKey,
+        now: input.now,
+        minFailureDelayMs: input.minFailureDelayMs,
+        maxQueueDepth: input.maxQueueDepth,
+        namespace: job.namespace,
+        name: job.name,
+        checksum: job.checksum,
+        phase: job.phase,
+        slackChannels: JSON.stringify(job.slackChannels),
+        canaryId: `${job.namespace}/${job.name}`,
+        ttlMs: this.retention.maxAgeMs,
+        spec: JSON.stringify(job),
+      },
     );
+    const [action, flat] = reply as [string, string[]];
     if (action === "busy") return { action };
     if (
       action === "attach" ||
@@ -108,7 +146,7 @@ export class RunStore {
       action === "recent_failure" ||
       action === "created"
     ) {
-      return { action, runId };
+      return { action, run: toRecord(pairs(flat)) };
     }
     throw new Error(`unexpected decision ${action}`);
   }
@@ -118,8 +156,63 @@ export class RunStore {
     return hash.id ? toRecord(hash) : null;
   }
 
+  /** Many runs in one round trip, in the order asked; missing ones are left out. */
+  async getMany(runIds: string[]): Promise<RunRecord[]> {
+    if (runIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of runIds) pipeline.hgetall(this.runHash(id));
+    const rows = (await pipeline.exec()) ?? [];
+    return rows.flatMap(([, hash]) => {
+      const fields = hash as Record<string, string> | null;
+      return fields?.id ? [toRecord(fields)] : [];
+    });
+  }
+
+  /** The job data of a queued or running run (deleted once it is judged). */
+  async job(runId: string): Promise<RunJob | null> {
+    const text = await this.redis.get(this.specKey(runId));
+    if (!text) return null;
+    const parsed = runJobSchema.safeParse({ ...(JSON.parse(text) as RunSpec), runId });
+    return parsed.success ? parsed.data : null;
+  }
+
   async queuedCount(): Promise<number> {
     return this.redis.scard(this.queued);
+  }
+
+  async runningRuns(): Promise<RunRecord[]> {
+    const records = await this.getMany(await this.redis.smembers(this.running));
+    return records.filter((run) => run.status === "running");
+  }
+
+  /** How long the last runs (any canary) took, newest first: what a wait is estimated from. */
+  async recentRunDurations(): Promise<number[]> {
+    return (await this.redis.lrange(this.recentDurations, 0, -1)).map(Number);
+  }
+
+  /** Every member of the in-flight sets with its run's status, for the reconciler. */
+  async inFlightRuns(): Promise<InFlightRun[]> {
+    const [queued, running] = await Promise.all([
+      this.redis.smembers(this.queued),
+      this.redis.smembers(this.running),
+    ]);
+    const members = [
+      ...queued.map((id) => ({ id, set: "queued" as const })),
+      ...running.map((id) => ({ id, set: "running" as const })),
+    ];
+    if (members.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const { id } of members) pipeline.hget(this.runHash(id), "status");
+    const statuses = (await pipeline.exec()) ?? [];
+    return members.map((member, i) => ({
+      ...member,
+      status: (statuses[i]?.[1] as RunRecord["status"] | null) ?? null,
+    }));
+  }
+
+  /** Drops set members whose run is gone or judged: they are no work. */
+  async forgetInFlight(run: InFlightRun): Promise<void> {
+    await this.redis.srem(run.set === "queued" ? this.queued : this.running, run.id);
   }
 
   /**
@@ -127,22 +220,15 @@ export class RunStore {
    * sets: the cost follows the runs in flight, not the history.
    */
   async inFlight(): Promise<Map<string, InFlightCounts>> {
-    const [queued, running] = await Promise.all([
-      this.redis.smembers(this.queued),
-      this.redis.smembers(this.running),
-    ]);
-    const ids = [...new Set([...queued, ...running])];
+    const runs = await this.inFlightRuns();
+    const ids = [...new Set(runs.map((run) => run.id))];
     const counts = new Map<string, InFlightCounts>();
-    if (ids.length === 0) return counts;
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hmget(this.runHash(id), "namespace", "name", "status");
-    for (const [, row] of (await pipeline.exec()) ?? []) {
+    for (const record of await this.getMany(ids)) {
       // The hash is the truth: a set member whose run expired or finished is not counted.
-      const [namespace, name, status] = (row ?? []) as (string | null)[];
-      if (!namespace || !name || (status !== "queued" && status !== "running")) continue;
-      const canary = `${namespace}/${name}`;
+      if (record.status !== "queued" && record.status !== "running") continue;
+      const canary = `${record.namespace}/${record.name}`;
       const entry = counts.get(canary) ?? { queued: 0, running: 0 };
-      entry[status]++;
+      entry[record.status]++;
       counts.set(canary, entry);
     }
     return counts;
@@ -151,8 +237,11 @@ export class RunStore {
   /** Runs of one canary, newest first. */
   async list(namespace: string, name: string, limit = 50): Promise<RunRecord[]> {
     const ids = await this.redis.zrevrange(this.canaryRuns(namespace, name), 0, limit - 1);
-    const records = await Promise.all(ids.map((id) => this.get(id)));
-    return records.filter((record): record is RunRecord => record !== null);
+    return this.getMany(ids);
+  }
+
+  async canaryCount(): Promise<number> {
+    return this.redis.zcard(this.canaries);
   }
 
   async listCanaries(limit = 200): Promise<Canary[]> {
@@ -165,48 +254,79 @@ export class RunStore {
     return result;
   }
 
-  /** "started", "finished" (already judged: do not run again) or "missing". */
-  async markStarted(
+  async start(
     runId: string,
-    attempt: number,
-    worker: string,
-    now = Date.now(),
-  ): Promise<string> {
-    return this.redis.k6gateStart(
-      this.runHash(runId),
-      this.queued,
-      this.running,
-      now,
-      attempt,
-      worker,
-      runId,
+    attempt: { attempt: number; worker: string; attemptToken: string; now?: number },
+  ): Promise<StartOutcome> {
+    const [state, flat] = (await this.call(
+      START,
+      { runHash: this.runHash(runId), queuedSet: this.queued, runningSet: this.running },
+      {
+        runId,
+        now: attempt.now ?? Date.now(),
+        attempt: attempt.attempt,
+        worker: attempt.worker,
+        attemptToken: attempt.attemptToken,
+      },
+    )) as [string, string[]];
+    if (state === "started") return { state, run: toRecord(pairs(flat)) };
+    if (state === "finished" || state === "missing") return { state };
+    throw new Error(`unexpected start state ${state}`);
+  }
+
+  /** Hands a run back to the queue; false when `attemptToken` no longer holds it. */
+  async requeue(runId: string, attemptToken: string): Promise<boolean> {
+    const moved = await this.call(
+      REQUEUE,
+      { runHash: this.runHash(runId), queuedSet: this.queued, runningSet: this.running },
+      { runId, attemptToken },
     );
+    return moved === 1;
   }
 
-  async requeue(runId: string): Promise<void> {
-    await this.redis.k6gateRequeue(this.runHash(runId), this.queued, this.running, runId);
+  /** Records the verdict once, from the current attempt, and wakes every long-poll. */
+  async finish(runId: string, input: FinishInput): Promise<FinishOutcome> {
+    const { result } = input;
+    const [state, flat] = (await this.call(
+      FINISH,
+      {
+        runHash: this.runHash(runId),
+        queuedSet: this.queued,
+        runningSet: this.running,
+        outputKey: this.outputKey(runId),
+        specKey: this.specKey(runId),
+        recentDurations: this.recentDurations,
+      },
+      {
+        gate: this.gate,
+        runId,
+        attemptToken: input.attemptToken,
+        finishedAt: input.now ?? Date.now(),
+        verdict: result.verdict,
+        outcome: result.outcome,
+        reason: result.reason,
+        result: JSON.stringify(result),
+        cloudUrl: result.cloudUrl ?? "",
+        output: input.output ?? "",
+        writeOutput: input.output === undefined ? 0 : 1,
+        ttlMs: this.retention.maxAgeMs,
+        durationMs: result.durationMs,
+        channel: this.finishedChannel,
+      },
+    )) as [string, string[]];
+    if (state === "missing") return { state };
+    if (state === "recorded" || state === "already" || state === "stale") {
+      return { state, run: toRecord(pairs(flat)) };
+    }
+    throw new Error(`unexpected finish state ${state}`);
   }
 
-  /** Records the verdict once and wakes every long-poll waiting for it. */
-  async finish(
-    runId: string,
-    runKey: string,
-    result: RunResult,
-    now = Date.now(),
-  ): Promise<boolean> {
-    const written = await this.redis.k6gateFinish(
-      this.runHash(runId),
-      this.keyHash(runKey),
-      this.queued,
-      this.running,
-      now,
-      result.verdict,
-      result.outcome,
-      result.reason,
-      JSON.stringify(result),
-      result.cloudUrl ?? "",
-      runId,
-      this.finishedChannel,
+  /** Live output of a running run; false when `attemptToken` no longer holds it. */
+  async setLiveOutput(runId: string, attemptToken: string, output: string): Promise<boolean> {
+    const written = await this.call(
+      LIVE_OUTPUT,
+      { runHash: this.runHash(runId), outputKey: this.outputKey(runId) },
+      { attemptToken, output, ttlMs: this.retention.maxAgeMs },
     );
     return written === 1;
   }
@@ -219,56 +339,53 @@ export class RunStore {
     await this.redis.hset(this.runHash(runId), "slackThreads", JSON.stringify(threads));
   }
 
-  async setOutput(runId: string, output: string): Promise<void> {
-    await this.redis.set(this.outputKey(runId), output, "PX", this.retention.maxAgeMs);
-  }
-
   async getOutput(runId: string): Promise<string | null> {
     return this.redis.get(this.outputKey(runId));
   }
 
   /**
-   * Drops a canary's runs beyond the retention count or age, and canaries with no run
-   * within the retention age (their index expires with their last run).
+   * Drops a canary's runs beyond the retention count or age, the output of runs beyond the
+   * newest `maxOutputsPerCanary` (the byte budget: that many x OUTPUT_MAX_BYTES), and
+   * canaries with no run within the retention age (their index expires with their last run).
    */
   async prune(namespace: string, name: string, now = Date.now()): Promise<number> {
     const zset = this.canaryRuns(namespace, name);
-    const tooOld = await this.redis.zrangebyscore(zset, 0, now - this.retention.maxAgeMs);
-    const tooMany = await this.redis.zrange(zset, 0, -(this.retention.maxRunsPerCanary + 1));
+    const [tooOld, tooMany, outputless] = await Promise.all([
+      this.redis.zrangebyscore(zset, 0, now - this.retention.maxAgeMs),
+      this.redis.zrange(zset, 0, -(this.retention.maxRunsPerCanary + 1)),
+      this.redis.zrange(zset, 0, -(this.retention.maxOutputsPerCanary + 1)),
+    ]);
     await this.redis
       .multi()
       .pexpire(zset, this.retention.maxAgeMs)
       .zremrangebyscore(this.canaries, 0, now - this.retention.maxAgeMs)
       .exec();
-    const candidates = [...new Set([...tooOld, ...tooMany])];
+    const candidates = [...new Set([...tooOld, ...tooMany, ...outputless])];
     if (candidates.length === 0) return 0;
-    // Never drop a run still in flight: callers are waiting on it.
+    // Never touch a run still in flight: callers are waiting on it.
     const statuses = await candidates
       .reduce((pipeline, id) => pipeline.hget(this.runHash(id), "status"), this.redis.pipeline())
       .exec();
-    const doomed = candidates.filter((_, i) => {
+    const settled = candidates.filter((_, i) => {
       const status = statuses?.[i]?.[1];
       return status !== "queued" && status !== "running";
     });
-    if (doomed.length === 0) return 0;
-    const pipeline = this.redis.multi().zrem(zset, ...doomed);
-    for (const id of doomed) pipeline.del(this.runHash(id), this.outputKey(id));
+    const doomed = new Set([...tooOld, ...tooMany]);
+    const dropped = settled.filter((id) => doomed.has(id));
+    const pipeline = this.redis.multi();
+    if (dropped.length) pipeline.zrem(zset, ...dropped);
+    for (const id of dropped) pipeline.del(this.runHash(id));
+    for (const id of settled) pipeline.del(this.outputKey(id));
     await pipeline.exec();
-    return doomed.length;
+    return dropped.length;
   }
 }
 
-function defineScripts(redis: Redis): Redis & ScriptCommands {
-  const scripts = {
-    k6gateDecide: [DECIDE, 4],
-    k6gateStart: [START, 3],
-    k6gateRequeue: [REQUEUE, 3],
-    k6gateFinish: [FINISH, 4],
-  } as const;
-  for (const [name, [lua, numberOfKeys]] of Object.entries(scripts)) {
-    if (!(name in redis)) redis.defineCommand(name, { lua, numberOfKeys });
-  }
-  return redis as Redis & ScriptCommands;
+/** HGETALL's flat [field, value, ...] reply (as a script returns it) as an object. */
+function pairs(flat: string[]): Record<string, string> {
+  const hash: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i] as string] = flat[i + 1] as string;
+  return hash;
 }
 
 function numberOrNull(text: string | undefined): number | null {
@@ -295,6 +412,7 @@ function toRecord(hash: Record<string, string>): RunRecord {
     phase: hash.phase ?? "",
     status: (hash.status ?? "queued") as RunRecord["status"],
     attempt: Number(hash.attempt ?? 0),
+    worker: hash.worker ?? null,
     enqueuedAt: Number(hash.enqueuedAt ?? 0),
     startedAt: numberOrNull(hash.startedAt),
     finishedAt: numberOrNull(hash.finishedAt),

@@ -7,6 +7,8 @@ import { z } from "zod";
 export const outcomes = [
   "passed",
   "thresholds_failed",
+  // k6 passed, but the run shows no evidence (no completed iteration, no samples, exceptions)
+  "no_evidence",
   "script_error",
   "test_aborted",
   "aborted",
@@ -54,6 +56,23 @@ export const emptyMetrics: KeyMetrics = {
   checksRate: null,
 };
 
+/**
+ * A failed verdict with no k6 result behind it: k6 could not start (bad secret reference,
+ * missing binary) or the run was lost (its job vanished, it failed for good).
+ */
+export function failedResult(outcome: Outcome, reason: string, durationMs = 0): RunResult {
+  return {
+    verdict: "fail",
+    outcome,
+    reason,
+    exitCode: null,
+    thresholds: [],
+    metrics: emptyMetrics,
+    cloudUrl: null,
+    durationMs,
+  };
+}
+
 export type RunStatus = "queued" | "running" | "finished";
 
 /** One run as kept in history (compact: no script, no env values, no output). */
@@ -66,6 +85,8 @@ export interface RunRecord {
   phase: string;
   status: RunStatus;
   attempt: number;
+  /** The worker of the current (or last) attempt. */
+  worker: string | null;
   enqueuedAt: number;
   startedAt: number | null;
   finishedAt: number | null;

@@ -1,6 +1,7 @@
 import { runPath, type InFlightCounts, type RunRecord } from "@k6-gate/shared";
 import { Sparkline } from "./charts";
 import { canaryPath, formatAgo, formatMs, formatRate, formatTime } from "./format";
+import { MAX_CANARY_LIMIT } from "../canary-limit";
 import { Layout } from "./layout";
 import { errorRateOf, p95Of, pointsOf } from "./trends";
 import { VerdictBadge } from "./verdict-badge";
@@ -17,10 +18,21 @@ export interface CanaryRow {
 }
 
 /** `/`: every canary, its last verdict and how its recent revisions trend. */
-export function CanariesPage(props: { rows: CanaryRow[]; nonce: string | undefined; now: number }) {
+export function CanariesPage(props: {
+  rows: CanaryRow[];
+  total: number;
+  nonce: string | undefined;
+  now: number;
+}) {
   return (
     <Layout title="Canaries" nonce={props.nonce}>
       <h1>Canaries</h1>
+      {props.total > props.rows.length && (
+        <p class="muted" id="canaries-shown">
+          Showing the {props.rows.length} most recently run of {props.total} canaries.{" "}
+          <a href={`/?limit=${Math.min(props.total, MAX_CANARY_LIMIT)}`}>Show more</a>
+        </p>
+      )}
       {props.rows.length === 0 ? (
         <p class="muted">No runs yet. Point a Flagger webhook at /launch-test.</p>
       ) : (

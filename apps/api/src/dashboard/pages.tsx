@@ -2,6 +2,7 @@ import { Hono, type Context } from "hono";
 import { html } from "hono/html";
 import { NONCE, secureHeaders, type SecureHeadersVariables } from "hono/secure-headers";
 import type { JSX } from "hono/jsx/jsx-runtime";
+import { canaryLimit } from "../canary-limit";
 import type { AppDeps, AppEnv } from "../deps";
 import { CanariesPage, type CanaryRow } from "./canaries-page";
 import { CanaryPage } from "./canary-page";
@@ -42,7 +43,12 @@ function render(c: Context<PageEnv>, page: JSX.Element, status: 200 | 404 = 200)
 export function dashboardPages({ store }: AppDeps) {
   return new Hono<PageEnv>()
     .get("/", pageHeaders, async (c) => {
-      const [canaries, inFlight] = await Promise.all([store.listCanaries(), store.inFlight()]);
+      const limit = canaryLimit(c.req.query("limit"));
+      const [canaries, total, inFlight] = await Promise.all([
+        store.listCanaries(limit),
+        store.canaryCount(),
+        store.inFlight(),
+      ]);
       const rows: CanaryRow[] = await Promise.all(
         canaries.map(async ({ namespace, name, lastRunAt }) => {
           const runs = await store.list(namespace, name, RECENT_RUNS);
@@ -58,7 +64,12 @@ export function dashboardPages({ store }: AppDeps) {
       );
       return render(
         c,
-        <CanariesPage rows={rows} nonce={c.get("secureHeadersNonce")} now={Date.now()} />,
+        <CanariesPage
+          rows={rows}
+          total={total}
+          nonce={c.get("secureHeadersNonce")}
+          now={Date.now()}
+        />,
       );
     })
     .get("/canaries/:namespace/:name", pageHeaders, async (c) => {

@@ -1,13 +1,13 @@
 import type { Context } from "hono";
 import {
   describeIssues,
+  enqueueRun,
   formatDuration,
-  runKeyOf,
+  runSpecOf,
   webhookPayloadSchema,
   type WebhookPayload,
 } from "@k6-gate/shared";
 import type { AppDeps, AppEnv } from "../deps";
-import { enqueueRun, runJobOf } from "../enqueue";
 import {
   afterDelivery,
   clientGone,
@@ -47,18 +47,27 @@ export function launchTest(deps: AppDeps) {
     if (config.ALLOWED_NAMESPACES && !config.ALLOWED_NAMESPACES.test(payload.namespace)) {
       return problem(c, 403, `namespace ${payload.namespace} may not use this webhook`);
     }
-    if (waiter.inFlight >= config.MAX_LONG_POLLS) {
-      return problem(c, 429, "too many calls waiting on this API instance", [], 5);
+    // A token bound to namespaces (WEBHOOK_TOKENS_FILE): before any Redis access.
+    const caller = c.get("webhookCaller");
+    if (caller && !caller.allows(payload.namespace)) {
+      const bound = caller.namespaces.join(", ");
+      const message = `namespace ${payload.namespace} may not use this webhook with token ${caller.name} (bound to ${bound})`;
+      return problem(c, 403, message);
     }
+    // Counted before any await, so a burst cannot slip past the limit.
+    const lease = waiter.lease(config.MAX_LONG_POLLS);
+    if (!lease) return problem(c, 429, "too many calls waiting on this API instance", [], 5);
+    try {
+      return await decideAndWait(c, payload);
+    } finally {
+      lease.release();
+    }
+  };
 
-    const runKey = runKeyOf(payload);
+  async function decideAndWait(c: Context<AppEnv>, payload: WebhookPayload): Promise<Response> {
+    const job = runSpecOf(payload);
     const decision = await store.decide({
-      runKey,
-      namespace: payload.namespace,
-      name: payload.name,
-      checksum: payload.checksum,
-      phase: payload.phase,
-      slackChannels: payload.metadata.slackChannels,
+      job,
       minFailureDelayMs: payload.metadata.minFailureDelayMs,
       maxQueueDepth: config.MAX_QUEUE_DEPTH,
       now: Date.now(),
@@ -66,27 +75,26 @@ export function launchTest(deps: AppDeps) {
     const log = logger.child({
       namespace: payload.namespace,
       name: payload.name,
-      runKey,
+      runKey: job.runKey,
       decision: decision.action,
     });
 
     if (decision.action === "busy") {
-      const recent = (await store.list(payload.namespace, payload.name, 5)).flatMap((r) =>
-        r.result ? [r.result.durationMs] : [],
-      );
-      const queued = await store.queuedCount();
-      log.warn({ queued }, "backlog full");
+      const [queued, retryAfter] = await Promise.all([
+        store.queuedCount(),
+        backlogRetryAfter(store),
+      ]);
+      log.warn({ queued, retryAfter }, "backlog full");
       return problem(
         c,
         429,
         `backlog full: ${queued} runs waiting (MAX_QUEUE_DEPTH ${config.MAX_QUEUE_DEPTH})`,
         [],
-        backlogRetryAfter(queued, recent, 1),
+        retryAfter,
       );
     }
 
-    const run = await store.get(decision.runId);
-    if (!run) return problem(c, 503, `run ${decision.runId} disappeared; retry`, [], 1);
+    const { run } = decision;
     log.info({ runId: run.id }, "webhook call");
 
     if (decision.action === "deliver") {
@@ -103,7 +111,8 @@ export function launchTest(deps: AppDeps) {
       );
     }
 
-    if (run.status === "queued") await enqueueRun(queue, runJobOf(run.id, runKey, payload));
+    // Attaching to a queued run adds its job again: a no-op unless its creator died first.
+    if (run.status === "queued") await enqueueRun(queue, { ...job, runId: run.id });
 
     if (!payload.metadata.waitForResults) {
       afterDelivery(c, markDelivered(run.id));
@@ -137,7 +146,7 @@ export function launchTest(deps: AppDeps) {
       case "missing":
         return problem(c, 503, `run ${run.id} disappeared; retry`, [], 1);
     }
-  };
+  }
 
   function checkLimits(payload: WebhookPayload): string | undefined {
     const maxDuration = payload.metadata.maxDurationMs;

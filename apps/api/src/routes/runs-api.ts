@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import type { AppDeps, AppEnv } from "../deps";
+import { canaryLimit } from "../canary-limit";
 import { problem, runJson } from "../respond";
 
 /** JSON API over run history. */
@@ -24,9 +25,17 @@ export function runsApi({ store }: AppDeps) {
       return c.json({ status: run.status, output: (await store.getOutput(run.id)) ?? "" });
     })
     .get("/canaries", async (c) => {
-      const [canaries, inFlight] = await Promise.all([store.listCanaries(), store.inFlight()]);
+      const limit = canaryLimit(c.req.query("limit"));
+      const [canaries, total, inFlight] = await Promise.all([
+        store.listCanaries(limit),
+        store.canaryCount(),
+        store.inFlight(),
+      ]);
       const idle = { queued: 0, running: 0 };
       return c.json({
+        // Most recently run first; `total` says how many exist beyond `limit`.
+        total,
+        limit,
         canaries: canaries.map((canary) => ({
           ...canary,
           ...(inFlight.get(`${canary.namespace}/${canary.name}`) ?? idle),

@@ -1,9 +1,19 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
+import {
+  derivedMaxDurationMs,
+  parseExecutionRequirements,
+  summaryTrendStats,
+  type ExecutionRequirements,
+} from "./execution-requirements";
+import { K6Log } from "./k6-log";
+import { makeRunDir } from "./run-dirs";
 import { TailBuffer } from "./tail-buffer";
 
 const HEAD_BYTES = 64 * 1024;
+/** `k6 inspect` only inits the script: a few hundred ms at worst. */
+const INSPECT_TIMEOUT_MS = 30_000;
 
 export interface RunK6Options {
   k6Bin: string;
@@ -13,7 +23,10 @@ export interface RunK6Options {
   command?: string[];
   /** Extra files for the run directory (k6's cwd), written private like the script. */
   files?: Record<string, string>;
-  maxDurationMs: number;
+  /** The run's limit from its metadata (`max_duration`); undefined: derived from the script. */
+  maxDurationMs: number | undefined;
+  /** The server's bound on every run (MAX_RUN_DURATION). */
+  maxRunDurationMs: number;
   killGraceMs: number;
   tmpRoot: string;
   outputMaxBytes: number;
@@ -34,16 +47,29 @@ export interface RunK6Outcome {
   head: string;
   durationMs: number;
   spawnError: string | null;
+  /** The time limit k6 ran under. */
+  maxDurationMs: number;
+  /** The scenarios' duration `k6 inspect` found, when the limit came from it. */
+  scriptDurationMs: number | null;
+  /** What k6 logged: interrupted iterations, the last error. */
+  log: K6Log;
 }
 
 /**
  * Runs k6 once in a fresh private directory (its cwd and HOME), with arguments as an
- * array (no shell), and always removes the directory. Stopping (deadline or `signal`)
- * sends SIGTERM, so k6 still writes its summary, then SIGKILL after `killGraceMs`.
+ * array (no shell), and always removes the directory. `k6 inspect` reads the script's
+ * duration and thresholds first, in the same directory and environment. Stopping
+ * (deadline or `signal`) sends SIGTERM, so k6 still writes its summary, then SIGKILL
+ * after `killGraceMs`.
  */
 export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
-  const runDir = await mkdtemp(join(options.tmpRoot, "k6-gate-run-"));
+  const runDir = await makeRunDir(options.tmpRoot);
   const output = new TailBuffer(options.outputMaxBytes);
+  // k6's log (stderr) is JSON for k6-gate to read; its output shows it as text.
+  const log = new K6Log((text) => {
+    output.push(Buffer.from(`${text}\n`));
+    options.onOutput?.(output);
+  });
   const head: Buffer[] = [];
   let headBytes = 0;
   const started = performance.now();
@@ -52,39 +78,57 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
     for (const [name, content] of Object.entries(files)) {
       await writeFile(join(runDir, name), content, { mode: 0o600 });
     }
-    const k6Args = [
+    const env = options.env(runDir);
+    const requirements = await inspectScript(options, runDir, env);
+    const derivedMs = requirements
+      ? derivedMaxDurationMs(requirements, options.maxRunDurationMs)
+      : options.maxRunDurationMs;
+    const maxDurationMs = options.maxDurationMs ?? derivedMs;
+    const fromScript =
+      options.maxDurationMs === undefined && maxDurationMs < options.maxRunDurationMs;
+    const [file, args] = launch(options, [
       ...(options.command ?? ["run", "--quiet"]),
       "--no-color",
+      // Pinned on the command line: env_vars (K6_LOG_OUTPUT=none) must not hide exceptions.
+      "--log-format",
+      "json",
+      "--log-output",
+      "stderr",
+      "--summary-trend-stats",
+      summaryTrendStats(requirements?.thresholdExpressions ?? []),
       "--summary-export",
       "summary.json",
       "script.js",
-    ];
-    const [file, args] = options.pdeathsig
-      ? ["setpriv", ["--pdeathsig", "KILL", "--", options.k6Bin, ...k6Args]]
-      : [options.k6Bin, k6Args];
+    ]);
     const subprocess = execa(file, args, {
       cwd: runDir,
-      env: options.env(runDir),
+      env,
       extendEnv: false,
       stdin: "ignore",
       buffer: false,
       reject: false,
-      timeout: options.maxDurationMs,
+      timeout: maxDurationMs,
       cancelSignal: options.signal,
       killSignal: "SIGTERM",
       forceKillAfterDelay: options.killGraceMs,
     });
-    const collect = (chunk: Buffer) => {
+    const keepHead = (chunk: Buffer) => {
       if (headBytes < HEAD_BYTES) {
         head.push(chunk.subarray(0, HEAD_BYTES - headBytes));
         headBytes += chunk.length;
       }
+    };
+    subprocess.stdout?.on("data", (chunk: Buffer) => {
+      keepHead(chunk);
       output.push(chunk);
       options.onOutput?.(output);
-    };
-    subprocess.stdout?.on("data", collect);
-    subprocess.stderr?.on("data", collect);
+    });
+    subprocess.stderr?.on("data", (chunk: Buffer) => {
+      keepHead(chunk);
+      log.push(chunk);
+    });
     const result = await subprocess;
+    log.end();
     const summaryText = await readFile(join(runDir, "summary.json"), "utf8").catch(() => undefined);
     const spawnFailed = result.exitCode === undefined && result.signal === undefined;
     return {
@@ -97,24 +141,59 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
       head: Buffer.concat(head).toString("utf8"),
       durationMs: Math.round(performance.now() - started),
       spawnError: spawnFailed ? (result.shortMessage ?? "unknown error") : null,
+      maxDurationMs,
+      scriptDurationMs: fromScript && requirements ? requirements.scenariosMs : null,
+      log,
     };
   } finally {
     await rm(runDir, { recursive: true, force: true });
   }
 }
 
-const ERROR_LINE = /level=error msg="((?:[^"\\]|\\.)*)"/g;
+/** k6 itself, or k6 under setpriv so that it dies with the worker. */
+function launch(options: RunK6Options, k6Args: string[]): [string, string[]] {
+  return options.pdeathsig
+    ? ["setpriv", ["--pdeathsig", "KILL", "--", options.k6Bin, ...k6Args]]
+    : [options.k6Bin, k6Args];
+}
 
-/** The last error k6 logged (text log format), unescaped and trimmed to one line. */
-export function lastK6Error(output: string): string | null {
-  let last: string | null = null;
-  for (const match of output.matchAll(ERROR_LINE)) {
-    const message = (match[1] ?? "")
-      .replace(/\\n/g, "\n")
-      .replace(/\\t/g, " ")
-      .replace(/\\"/g, '"');
-    if (/thresholds on metrics .* have been crossed/.test(message)) continue;
-    last = message.split("\n")[0]?.trim().slice(0, 300) ?? null;
-  }
-  return last;
+/**
+ * `k6 inspect --execution-requirements`, or undefined when it fails (k6 run then reports
+ * the script's error). `--include-system-env-vars`: `k6 run` gives `__ENV` the process
+ * environment by default, `k6 inspect` does not, and options may read env_vars.
+ */
+async function inspectScript(
+  options: RunK6Options,
+  runDir: string,
+  env: Record<string, string>,
+): Promise<ExecutionRequirements | undefined> {
+  const inspect = async (inspectEnv: Record<string, string>) => {
+    const [file, args] = launch(options, [
+      "inspect",
+      "--execution-requirements",
+      "--include-system-env-vars",
+      "script.js",
+    ]);
+    const result = await execa(file, args, {
+      cwd: runDir,
+      env: inspectEnv,
+      extendEnv: false,
+      stdin: "ignore",
+      stderr: "ignore",
+      reject: false,
+      maxBuffer: 1024 * 1024,
+      timeout: INSPECT_TIMEOUT_MS,
+      cancelSignal: options.signal,
+      forceKillAfterDelay: options.killGraceMs,
+    });
+    return result.exitCode === 0 ? parseExecutionRequirements(result.stdout) : undefined;
+  };
+  // Unlike `k6 run`, `k6 inspect` does not default to 1 VU, so a script that sets only
+  // `iterations` or `duration` fails it; k6 run's default is given on a second try.
+  return (
+    (await inspect(env)) ??
+    (env.K6_VUS === undefined && !options.signal.aborted
+      ? await inspect({ ...env, K6_VUS: "1" })
+      : undefined)
+  );
 }

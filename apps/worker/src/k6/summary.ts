@@ -10,6 +10,8 @@ export type Summary = z.infer<typeof summarySchema>;
 
 export interface SummaryFindings {
   thresholds: ThresholdResult[];
+  /** Thresholds whose metric or sub-metric got no sample: k6 skips them, so they "pass". */
+  unsampledThresholds: ThresholdResult[];
   metrics: KeyMetrics;
 }
 
@@ -38,24 +40,52 @@ export function observedValue(
 }
 
 /**
+ * Whether a metric got any sample, from the fields the summary export gives each k6 metric
+ * type (k6 v2.2.0, observed):
+ * - Rate: `passes` + `fails`; an empty one reads passes 0, fails 0, value 0, and k6 skips
+ *   its thresholds (`rate>0.9` "passes");
+ * - Trend: `count`, which run-k6 adds to the trend stats; an empty one reads 0 everywhere,
+ *   and k6 skips its thresholds too;
+ * - Counter and Gauge: an empty one reads like one at 0 (count 0; value, min, max 0) and
+ *   k6 judges its thresholds on that 0, which is the point of `errors: ['count<1']` or
+ *   `http_reqs{status:500}: ['count<1']`: nothing counted is the evidence.
+ */
+export function hasSamples(metric: Record<string, unknown>): boolean {
+  const passes = numberField(metric, "passes");
+  const fails = numberField(metric, "fails");
+  if (passes !== null && fails !== null) return passes + fails > 0;
+  if ("avg" in metric) return (numberField(metric, "count") ?? 0) > 0;
+  return true;
+}
+
+/**
  * In the legacy summary export a threshold maps to `true` when it was crossed (failed).
+ * A threshold without samples has no observed value, whatever zeros k6 reports.
  */
 export function readSummary(summary: Summary): SummaryFindings {
   const thresholds: ThresholdResult[] = [];
+  const unsampledThresholds: ThresholdResult[] = [];
   for (const [metricName, metric] of Object.entries(summary.metrics)) {
+    const sampled = hasSamples(metric);
     for (const [expression, crossed] of Object.entries(metric.thresholds ?? {})) {
-      thresholds.push({
+      const threshold = {
         metric: metricName,
         expression,
         ok: !crossed,
-        observed: observedValue(metric, expression),
-      });
+        observed: sampled ? observedValue(metric, expression) : null,
+      };
+      thresholds.push(threshold);
+      if (!sampled) unsampledThresholds.push(threshold);
     }
   }
-  thresholds.sort((a, b) => Number(a.ok) - Number(b.ok) || a.metric.localeCompare(b.metric));
+  const byOutcomeThenMetric = (a: ThresholdResult, b: ThresholdResult) =>
+    Number(a.ok) - Number(b.ok) || a.metric.localeCompare(b.metric);
+  thresholds.sort(byOutcomeThenMetric);
+  unsampledThresholds.sort(byOutcomeThenMetric);
   const m = summary.metrics;
   return {
     thresholds,
+    unsampledThresholds,
     metrics: {
       ...emptyMetrics,
       httpReqDurationAvg: numberField(m.http_req_duration, "avg"),

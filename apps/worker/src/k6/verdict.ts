@@ -16,8 +16,15 @@ export interface K6Exit {
   signal: string | null;
   timedOut: boolean;
   maxDurationMs: number;
+  /** The script's scenarios' duration when `maxDurationMs` was derived from it. */
+  scriptDurationMs: number | null;
   durationMs: number;
   findings: SummaryFindings | undefined;
+  /** Iterations k6 logged as ended by an uncaught exception, and the first one's message. */
+  interruptedIterations: number;
+  firstInterruption: string | null;
+  /** How many of those the metadata allows (`max_interrupted_iterations`). */
+  maxInterruptedIterations: number;
   /** The last error k6 logged, for the reason text only: the verdict never depends on it. */
   lastError: string | null;
   cloudUrl: string | null;
@@ -33,6 +40,38 @@ function cloudStartFailure(exit: K6Exit): string | null {
   return CLOUD_START_ERROR.test(exit.lastError) ? exit.lastError : null;
 }
 
+const iterationsText = (count: number) => `${count} ${count === 1 ? "iteration" : "iterations"}`;
+
+/**
+ * The evidence a run that k6 passed lacks, one line each; empty when the pass stands
+ * (design §3). k6 exits 0 when every iteration threw before its checks, when no iteration
+ * finished before the test ended, and when a threshold's metric got no sample (k6 skips
+ * such thresholds). k6 counts an iteration that threw in `iterations`, so the completed
+ * ones are the rest.
+ */
+export function missingEvidence(exit: K6Exit): string[] {
+  if (!exit.findings) return ["k6 wrote no readable summary, so nothing shows the test ran"];
+  const interrupted = exit.interruptedIterations;
+  const cause = exit.firstInterruption ? `: ${exit.firstInterruption}` : "";
+  const completed = Math.max(0, (exit.findings.metrics.iterations ?? 0) - interrupted);
+  const missing: string[] = [];
+  if (completed === 0) {
+    missing.push(
+      interrupted > 0
+        ? `no iteration completed (${interrupted} interrupted by exceptions${cause})`
+        : "no iteration completed",
+    );
+  } else if (interrupted > exit.maxInterruptedIterations) {
+    missing.push(
+      `${iterationsText(interrupted)} interrupted by exceptions (max_interrupted_iterations ${exit.maxInterruptedIterations})${cause}`,
+    );
+  }
+  for (const threshold of exit.findings.unsampledThresholds) {
+    missing.push(`threshold ${threshold.metric} '${threshold.expression}' has no samples`);
+  }
+  return missing;
+}
+
 export function verdictOf(exit: K6Exit): RunResult {
   const cloudProblem = cloudStartFailure(exit);
   if (cloudProblem) {
@@ -44,11 +83,13 @@ export function verdictOf(exit: K6Exit): RunResult {
       exitCode: exit.exitCode,
     };
   }
-  const outcome: Outcome = exit.timedOut
+  const k6Outcome: Outcome = exit.timedOut
     ? "timeout"
     : exit.exitCode === null
       ? "error"
       : (EXIT_OUTCOMES[exit.exitCode] ?? "error");
+  const missing = k6Outcome === "passed" ? missingEvidence(exit) : [];
+  const outcome: Outcome = missing.length > 0 ? "no_evidence" : k6Outcome;
   const thresholds = exit.findings?.thresholds ?? [];
   const failed = thresholds.filter((threshold) => !threshold.ok);
   const detail = exit.lastError ? `: ${exit.lastError}` : "";
@@ -59,14 +100,22 @@ export function verdictOf(exit: K6Exit): RunResult {
         ? `all ${thresholds.length} thresholds passed`
         : "k6 finished (no thresholds defined)";
       break;
+    case "no_evidence":
+      reason = missing.join("; ");
+      break;
     case "thresholds_failed":
       reason = failed.length
         ? `${failed.length} of ${thresholds.length} thresholds failed`
         : "thresholds failed (see output)";
       break;
-    case "timeout":
-      reason = `run exceeded its max duration of ${formatDuration(exit.maxDurationMs)} and was stopped`;
+    case "timeout": {
+      const basis =
+        exit.scriptDurationMs === null
+          ? ""
+          : ` (the script's ${formatDuration(exit.scriptDurationMs)} of scenarios plus margin)`;
+      reason = `run exceeded its max duration of ${formatDuration(exit.maxDurationMs)}${basis} and was stopped`;
       break;
+    }
     case "script_error":
       reason = `script exception${detail}`;
       break;

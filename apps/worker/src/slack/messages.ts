@@ -26,7 +26,10 @@ export interface SlackMessage {
 const TEXT_MAX = 2900;
 const FAILED_THRESHOLDS_SHOWN = 15;
 
-/** Text from canaries and k6 is shown, never interpreted: no links, mentions or markup. */
+/**
+ * Text from canaries and k6 is shown, never interpreted: no links, mentions or markup.
+ * Slack's rule: escape `&`, `<` and `>` (as `&amp;`, `&lt;`, `&gt;`), in every text field.
+ */
 function escape(text: string, max = TEXT_MAX): string {
   const short = text.length > max ? `${text.slice(0, max - 1)}…` : text;
   return short.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -69,7 +72,7 @@ export function startedMessage(
     fields.push(field("Waited in queue", formatDuration(record.startedAt - record.enqueuedAt)));
   }
   return {
-    text: `k6-gate: testing ${run.namespace}/${run.name}`,
+    text: `k6-gate: testing ${canaryOf(run)}`,
     blocks: [
       {
         type: "section",
@@ -111,7 +114,9 @@ export function finishedMessage(
   });
   blocks.push(...context(run, publicUrl, result.cloudUrl));
   return {
-    text: `k6-gate: ${passed ? "PASS" : "FAIL"} ${run.namespace}/${run.name}: ${result.reason}`,
+    // The notification text is mrkdwn too: a script's exception text in the reason must
+    // not become an @channel, a mention or a link.
+    text: `k6-gate: ${passed ? "PASS" : "FAIL"} ${canaryOf(run)}: ${escape(result.reason)}`,
     blocks,
   };
 }

@@ -1,0 +1,80 @@
+import { once } from "node:events";
+import { Queue } from "bullmq";
+import {
+  producerConnection,
+  RUN_QUEUE,
+  RunStore,
+  startReconciler,
+  type Logger,
+} from "@k6-gate/shared";
+import { createApp } from "./app";
+import type { ApiConfig } from "./config";
+import type { AppDeps } from "./deps";
+import { RunWaiter } from "./run-waiter";
+
+export interface BuiltApi {
+  app: ReturnType<typeof createApp>;
+  deps: AppDeps;
+  /** Ends every long-poll now (callers get 503 and Flagger retries elsewhere). */
+  releaseWaiters(): void;
+  /** Closes the queue and every connection; idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Everything the API runs on, built one way for main.ts and for tests: connections, the
+ * run store, the queue, the long-poll waiter, the reconciler and the app. Waits (bounded)
+ * for Redis: calls would only get 503 before it is there.
+ */
+export async function buildApi(config: ApiConfig, logger: Logger): Promise<BuiltApi> {
+  const redis = producerConnection(config.REDIS_URL);
+  const subscriber = producerConnection(config.REDIS_URL, {
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: null,
+    commandTimeout: undefined,
+  });
+  // The queue's own connection may buffer while connecting (BullMQ checks the server at
+  // construction); calls still fail fast because the run decision uses `redis` first.
+  const queueConnection = producerConnection(config.REDIS_URL, { enableOfflineQueue: true });
+  // Connection errors become the callers' 503s, not crashes.
+  redis.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
+  subscriber.on("error", (error) => logger.warn({ err: error }, "redis subscriber error"));
+  const store = new RunStore(redis, config.QUEUE_PREFIX, {
+    maxRunsPerCanary: config.HISTORY_MAX_RUNS_PER_CANARY,
+    maxAgeMs: config.HISTORY_MAX_AGE,
+    maxOutputsPerCanary: config.HISTORY_MAX_OUTPUTS_PER_CANARY,
+  });
+  const queue = new Queue(RUN_QUEUE, { connection: queueConnection, prefix: config.QUEUE_PREFIX });
+  queue.on("error", (error) => logger.warn({ err: error }, "queue error"));
+  const waiter = new RunWaiter(subscriber, store);
+  const subscribed = waiter
+    .start()
+    .catch((error: unknown) => logger.error({ err: error }, "could not subscribe to verdicts"));
+
+  await Promise.race([
+    Promise.all([redis.status === "ready" ? undefined : once(redis, "ready"), subscribed]),
+    new Promise((resolve) => setTimeout(resolve, 10_000).unref()),
+  ]);
+  const stopReconciler = startReconciler({
+    redis,
+    store,
+    queue,
+    logger,
+    prefix: config.QUEUE_PREFIX,
+    intervalMs: config.RECONCILE_INTERVAL,
+  });
+  const deps: AppDeps = { config, redis, store, queue, waiter, logger };
+  let closing: Promise<void> | undefined;
+  return {
+    app: createApp(deps),
+    deps,
+    releaseWaiters: () => waiter.releaseAll(),
+    close: () =>
+      (closing ??= (async () => {
+        waiter.releaseAll();
+        await stopReconciler();
+        await Promise.allSettled([queue.close()]);
+        await Promise.allSettled([queueConnection.quit(), redis.quit(), subscriber.quit()]);
+      })()),
+  };
+}

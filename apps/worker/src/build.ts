@@ -1,0 +1,120 @@
+import { existsSync } from "node:fs";
+import { hostname } from "node:os";
+import { Queue } from "bullmq";
+import {
+  RUN_QUEUE,
+  RunStore,
+  startReconciler,
+  workerConnection,
+  type Logger,
+} from "@k6-gate/shared";
+import type { WorkerConfig } from "./config";
+import { removeDeadRunDirs } from "./k6/run-dirs";
+import { kubernetesSecretsFor } from "./kubernetes-secrets";
+import { serveMetrics } from "./metrics-server";
+import { createProcessor } from "./processor";
+import { createRunMetrics } from "./run-metrics";
+import { createRunWorker, type RunWorker } from "./run-worker";
+import { noSecrets } from "./secrets";
+import { slackNotifierFor } from "./slack/slack-notifier";
+
+export interface BuiltWorker {
+  runWorker: RunWorker;
+  workerName: string;
+  /** Starts taking jobs. */
+  start(): Promise<void>;
+  /**
+   * Stops taking jobs, lets running k6 finish within SHUTDOWN_GRACE, then hands its jobs
+   * back; bounded, idempotent. `handBack()` cuts the grace short (a second signal).
+   */
+  stop(): Promise<void>;
+}
+
+/** Everything a worker runs on, built one way for main.ts and for tests. */
+export async function buildWorker(config: WorkerConfig, logger: Logger): Promise<BuiltWorker> {
+  const workerName = `${hostname()}-${process.pid}`;
+  const connection = workerConnection(config.REDIS_URL);
+  const store = new RunStore(connection, config.QUEUE_PREFIX, {
+    maxRunsPerCanary: config.HISTORY_MAX_RUNS_PER_CANARY,
+    maxAgeMs: config.HISTORY_MAX_AGE,
+    maxOutputsPerCanary: config.HISTORY_MAX_OUTPUTS_PER_CANARY,
+  });
+  const pdeathsig =
+    config.K6_PDEATHSIG === "on" ||
+    (config.K6_PDEATHSIG === "auto" && existsSync("/usr/bin/setpriv"));
+  // Runs of a worker that died here (same pod) left their scripts on disk.
+  const removed = await removeDeadRunDirs(config.RUN_TMP_DIR);
+  if (removed.length) logger.warn({ removed }, "removed run directories of dead workers");
+
+  const runMetrics = createRunMetrics();
+  const metricsServer = await serveMetrics(runMetrics.registry, config.WORKER_METRICS_PORT, logger);
+  const kubernetesSecrets = kubernetesSecretsFor(config);
+  const slack = slackNotifierFor(config, store, logger);
+
+  let forwardOutput: RunWorker["onOutput"] = () => {};
+  const runWorker = createRunWorker({
+    config,
+    connection,
+    store,
+    workerName,
+    logger,
+    notifier: slack,
+    onFinished: (record) => runMetrics.observe(record),
+    processRun: createProcessor({
+      config,
+      pdeathsig,
+      resolveSecrets: kubernetesSecrets ?? noSecrets,
+      onOutput: (runId, output) => forwardOutput(runId, output),
+    }),
+  });
+  forwardOutput = (runId, output) => runWorker.onOutput(runId, output);
+  const queue = new Queue(RUN_QUEUE, { connection, prefix: config.QUEUE_PREFIX });
+  let stopReconciler: () => Promise<void> = async () => {};
+
+  let stopping: Promise<void> | undefined;
+  return {
+    runWorker,
+    workerName,
+    async start() {
+      if (config.MAX_CONCURRENT_RUNS) await queue.setGlobalConcurrency(config.MAX_CONCURRENT_RUNS);
+      stopReconciler = startReconciler({
+        redis: connection,
+        store,
+        queue,
+        logger,
+        prefix: config.QUEUE_PREFIX,
+        intervalMs: config.RECONCILE_INTERVAL,
+      });
+      void runWorker.worker.run();
+      logger.info(
+        {
+          workerName,
+          concurrency: config.WORKER_CONCURRENCY,
+          maxConcurrentRuns: config.MAX_CONCURRENT_RUNS ?? null,
+          pdeathsig,
+          slack: slack !== undefined,
+          kubernetesSecrets: kubernetesSecrets !== undefined,
+        },
+        "worker started",
+      );
+    },
+    stop() {
+      stopping ??= (async () => {
+        const graceTimer = setTimeout(() => runWorker.handBack(), config.SHUTDOWN_GRACE);
+        const hardLimit = config.SHUTDOWN_GRACE + config.KILL_GRACE + 5000;
+        const bound = new Promise<"timeout">((resolve) =>
+          setTimeout(resolve, hardLimit, "timeout").unref(),
+        );
+        const closed = await Promise.race([
+          runWorker.worker.close().then(() => "closed" as const),
+          bound,
+        ]);
+        clearTimeout(graceTimer);
+        if (closed === "timeout") logger.error("worker did not close in time; exiting anyway");
+        await Promise.allSettled([stopReconciler(), queue.close(), metricsServer?.close()]);
+        await Promise.allSettled([connection.quit()]);
+      })();
+      return stopping;
+    },
+  };
+}
