@@ -10,19 +10,23 @@
 #   prod-deps  npm ci --omit=dev       -> production node_modules only
 #   runtime    node-base + util-linux (setpriv) + tini + CA certs + k6 + the two above
 #
-# Pins (bump deliberately, one line each):
-#   grafana/k6:2.2.0  k6 v2; that tag is built from k6's Dockerfile `release` target,
-#                     a CGO_ENABLED=0 static binary at /usr/bin/k6, linux/amd64 + arm64.
-#   node:24.22.3-trixie-slim  Node 24 LTS on Debian 13 (trixie), with the npm it bundles
-#                     (11.19.1). The same Node as .node-version, the one pin that `make test`,
-#                     `make demo` and `make bench` install and run on (scripts/install-node.sh):
-#                     bump both in one commit; test/runtime.test.ts fails when this major.minor
-#                     differs from .node-version's. package.json engines: node >= 24.
+# Pins: each version lives in one file, and the FROM line repeats it (bump both in one
+# commit; a test fails when they differ):
+#   grafana/k6:X.Y.Z  = .k6-version, the k6 that `make` builds into .tools/bin
+#                     (test/unit/pins.test.ts). That tag is built from k6's Dockerfile
+#                     `release` target: a CGO_ENABLED=0 static binary at /usr/bin/k6,
+#                     linux/amd64 + arm64.
+#   node:X.Y.Z-trixie-slim  Node 24 LTS on Debian 13 (trixie), with the npm that release
+#                     bundles (the Makefile's NPM_VERSION puts the same npm in .tools/node).
+#                     Same major.minor as .node-version, the Node that `make test`, `make demo`
+#                     and `make bench` install and run on (test/runtime.test.ts).
+#                     package.json engines: node >= 24.
 
 FROM grafana/k6:2.2.0 AS k6
 
 FROM node:24.22.3-trixie-slim AS node-base
-# npm should never nag or phone home during the build.
+# No update check, funding message or audit request from npm during the build (it still
+# downloads packages from the registry).
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
     NPM_CONFIG_FUND=false \
     NPM_CONFIG_AUDIT=false
@@ -90,6 +94,8 @@ WORKDIR /app
 # user (uid 1000): a compromised process cannot rewrite the code it runs.
 COPY --from=prod-deps --chown=root:root /out/ ./
 COPY --from=build --chown=root:root /src/dist ./dist
+# The k6 pin, read by GET /version and k6gate_build_info (the same version as the k6 above).
+COPY --chown=root:root .k6-version ./
 COPY --chown=root:root --chmod=0755 docker/entrypoint.sh /usr/local/bin/k6-gate
 
 # K6_BIN: the k6 binary the worker runs. RUN_TMP_DIR is left to its default
@@ -101,6 +107,12 @@ ENV NODE_ENV=production \
 
 # Smoke test at build time: the binaries the worker needs are there and run.
 RUN k6 version && setpriv --version && node --version
+
+# The commit this image is built from, for GET /version and k6gate_build_info (the release
+# workflow passes it; a local build says "unknown"). Late, so a new commit does not rebuild
+# the layers above. The version itself is package.json's, bundled into dist/.
+ARG GIT_COMMIT=unknown
+ENV GIT_COMMIT=${GIT_COMMIT}
 
 # The `node` user of the base image (uid/gid 1000), numeric so that
 # Kubernetes' runAsNonRoot can verify it.

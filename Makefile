@@ -1,7 +1,13 @@
 # k6-gate: `make demo` shows it working, `make test` proves it. Both install what is missing.
 SHELL := /bin/bash
-K6_VERSION := v2.2.0
 TOOLS_BIN := $(CURDIR)/.tools/bin
+
+# k6: the version the worker runs, pinned in .k6-version (the only place, as X.Y.Z; the
+# Dockerfile's `FROM grafana/k6:X.Y.Z` must be the same, test/unit/pins.test.ts checks it).
+# scripts/install-k6.sh builds it from the Go module proxy into .tools/bin (Go module
+# versions carry a "v"). A stamp named by the version: bumping it rebuilds.
+K6_VERSION := $(shell cat $(CURDIR)/.k6-version)
+K6 := $(CURDIR)/.tools/.installed-k6-$(K6_VERSION)
 
 # Node.js: the runtime we ship, pinned in .node-version (the only place; the Dockerfile's
 # `FROM node:X.Y.Z-...` must have the same major.minor, test/runtime.test.ts checks it).
@@ -16,8 +22,8 @@ NODE_DIR := $(CURDIR)/.tools/node
 NODE := $(NODE_DIR)/.installed-node-$(NODE_VERSION)-npm-$(NPM_VERSION)
 export PATH := $(NODE_DIR)/bin:$(PATH)
 
-K6 := $(TOOLS_BIN)/k6
 FLAGGER_CLIENT := $(TOOLS_BIN)/flagger-client
+FLAGGER_SIM := $(TOOLS_BIN)/flagger-sim
 NODE_DEPS := node_modules/.package-lock.json
 
 .PHONY: deps node test demo lint typecheck build clean
@@ -41,10 +47,16 @@ $(NODE_DEPS): package.json package-lock.json | $(NODE)
 	@touch $@
 
 $(K6):
-	scripts/install-k6.sh $(K6_VERSION) $(TOOLS_BIN)
+	scripts/install-k6.sh v$(K6_VERSION) $(TOOLS_BIN)
+	@touch $@
 
 $(FLAGGER_CLIENT): test/flagger-client/main.go test/flagger-client/go.mod test/flagger-client/go.sum
 	cd test/flagger-client && go build -o $(FLAGGER_CLIENT) .
+
+# Flagger's own controller on a simulated cluster (test/flagger-sim): test/flagger/scheduler.test.ts
+# and the demo's rollout part.
+$(FLAGGER_SIM): $(wildcard test/flagger-sim/*.go) test/flagger-sim/go.mod test/flagger-sim/go.sum
+	cd test/flagger-sim && go build -o $(FLAGGER_SIM) .
 
 # Debian packages: redis-server for every test and the demo, chromium for dashboard tests.
 .PHONY: system-packages
@@ -66,10 +78,10 @@ lint: $(NODE) $(NODE_DEPS)
 	npx eslint .
 	npx prettier --check .
 
-test: deps $(FLAGGER_CLIENT) manifests-check typecheck lint
+test: deps $(FLAGGER_CLIENT) $(FLAGGER_SIM) manifests-check typecheck lint
 	npx vitest run
 
-demo: deps
+demo: deps $(FLAGGER_SIM)
 	npx tsx demo/up.ts
 
 build: $(NODE) $(NODE_DEPS)

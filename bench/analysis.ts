@@ -1,8 +1,9 @@
 /**
  * What the numbers above are made of, and what would move them. Written from profiles and
  * A/B runs on this machine (2026-11-27, commit 36c45b5); unlike the sections above it is
- * not regenerated, so re-check it when the hot path changes. The line numbers are those
- * of that commit.
+ * not regenerated, so re-check it when the hot path changes. Code is named by file and
+ * function as it was in that commit (some has moved or changed since, as the status
+ * paragraph says), never by line number.
  */
 export const ANALYSIS = `## Where the time goes
 
@@ -32,12 +33,12 @@ runs 3-5 ms longer than the bare k6: writing the script, spawning through execa 
 \`setpriv\`, reading the summary. Each Redis round trip is 0.2-0.5 ms here; two on the path
 are not needed (apps/ is not the benchmarks' to change; these are proposals):
 
-- apps/worker/src/run-worker.ts line 79, \`void notifier.runStarted(run, await
-  store.get(runId))\`: the \`await\` reads the run record before k6 is spawned, for a
-  notifier that is silent unless Slack is configured. Make it
-  \`void store.get(runId).then((record) => notifier.runStarted(run, record), (err) =>
-  logger.warn(...))\`: one round trip less before k6 starts.
-- run-worker.ts lines 98-99, \`await store.setOutput(...)\` then \`await store.finish(...)\`:
+- apps/worker/src/run-worker.ts, the BullMQ processor (\`process\` in \`createRunWorker\`),
+  \`void notifier.runStarted(run, await store.get(runId))\`: the \`await\` reads the run
+  record before k6 is spawned, for a notifier that is silent unless Slack is configured.
+  Make it \`void store.get(runId).then((record) => notifier.runStarted(run, record),
+  (err) => logger.warn(...))\`: one round trip less before k6 starts.
+- run-worker.ts \`finish\`, \`await store.setOutput(...)\` then \`await store.finish(...)\`:
   issue both at once (\`const [, first] = await Promise.all([store.setOutput(...),
   store.finish(...)])\`); ioredis pipelines them on the one connection, in order, so the
   output is still written before the verdict is published: one round trip less before the
@@ -67,18 +68,19 @@ BullMQ 6%, pino's synchronous log writes 2-4%. Measured in isolation (300 spawns
 
 What would lower the cost (proposals again):
 
-1. apps/worker/src/k6/run-k6.ts line 65: spawn k6 with \`node:child_process\` \`spawn\` instead
-   of \`execa\` (a deadline timer and the AbortSignal each send SIGTERM, then SIGKILL after
-   \`killGraceMs\`; \`close\` gives the exit code and signal). About 2 ms less worker CPU per
-   run (table above).
-2. apps/worker/src/main.ts lines 11-12 / kubernetes-secrets.ts line 8: import
-   \`@kubernetes/client-node\` (76 MB of RSS on import) and \`@slack/web-api\` (15 MB) only
-   when they are configured (\`await import(...)\` inside \`kubernetesSecretsFor\` /
-   \`slackNotifierFor\` after their early \`return undefined\`). A smaller worker forks
-   faster (table above), and section 6's idle worker shrinks by most of that.
-3. apps/worker/src/run-worker.ts line 109, \`await store.prune(...)\`: three sequential round
-   trips (ZRANGEBYSCORE, ZRANGE, MULTI) after the verdict and before BullMQ may hand the
-   worker its next job. Run it in the background
+1. apps/worker/src/k6/run-k6.ts \`runK6\`: spawn k6 with \`node:child_process\` \`spawn\`
+   instead of \`execa\` (a deadline timer and the AbortSignal each send SIGTERM, then
+   SIGKILL after \`killGraceMs\`; \`close\` gives the exit code and signal). About 2 ms
+   less worker CPU per run (table above).
+2. apps/worker/src/main.ts's static imports of kubernetes-secrets.ts and
+   slack/slack-notifier.ts: import \`@kubernetes/client-node\` (76 MB of RSS on import)
+   and \`@slack/web-api\` (15 MB) only when they are configured (\`await import(...)\`
+   inside \`kubernetesSecretsFor\` / \`slackNotifierFor\` after their early
+   \`return undefined\`). A smaller worker forks faster (table above), and section 6's
+   idle worker shrinks by most of that.
+3. apps/worker/src/run-worker.ts \`finish\`, \`await store.prune(...)\`: three sequential
+   round trips (ZRANGEBYSCORE, ZRANGE, MULTI) after the verdict and before BullMQ may hand
+   the worker its next job. Run it in the background
    (\`void store.prune(...).catch((err) => logger.warn(...))\`) or once every N runs.
 
 In A/B runs of section 2 on scratch copies of the tree with the five worker changes
@@ -97,25 +99,25 @@ Two things show in the event loop:
   parsed, validated, decided, enqueued and read back in arrival order, about 1 ms of CPU
   each (the API column of section 2), and a /healthz that arrives behind them waits its
   turn. That is a burst, not a steady state.
-- While holding, apps/api/src/run-waiter.ts line 74 re-reads every waiting run every 3 s
-  (\`recheckMs\`), about 300 HGETALL/s for 1,000 waiters (section 3 shows the measured
-  rate). The waiters that attached together re-check together, so the reads come in
-  bursts that stall the loop for up to a few tens of ms (the hold's /healthz max).
-  Spreading them (\`this.recheckMs * (0.5 + Math.random())\` in place of \`this.recheckMs\`
-  on line 74) lowered the worst /healthz during the hold from 38-58 ms to 17-20 ms and its
-  p99 from 15-20 ms to 10-11 ms in A/B runs on a busy machine. Re-checking when the
-  subscriber reconnects (ioredis \`ready\`: wake every waiter) and otherwise every 30 s
-  would remove most of the reads as well.
+- While holding, apps/api/src/run-waiter.ts \`RunWaiter.wait\` re-reads every waiting run
+  every 3 s (\`recheckMs\`), about 300 HGETALL/s for 1,000 waiters (section 3 shows the
+  measured rate). The waiters that attached together re-check together, so the reads come
+  in bursts that stall the loop for up to a few tens of ms (the hold's /healthz max).
+  Spreading them (\`this.recheckMs * (0.5 + Math.random())\` in place of
+  \`this.recheckMs\` in that loop's \`nextWake\` call) lowered the worst /healthz during
+  the hold from 38-58 ms to 17-20 ms and its p99 from 15-20 ms to 10-11 ms in A/B runs on a
+  busy machine. Re-checking when the subscriber reconnects (ioredis \`ready\`: wake every
+  waiter) and otherwise every 30 s would remove most of the reads as well.
 
 ### A bug the long-poll benchmark found
 
-libs/shared/src/run-store.ts \`prune\` (line 234) deletes a canary's oldest runs beyond
+libs/shared/src/run-store.ts \`RunStore.prune\` deletes a canary's oldest runs beyond
 HISTORY_MAX_RUNS_PER_CANARY whatever their status, including runs still queued or
 running. With 1,000 calls waiting on one canary, the first verdict pruned 800 waiting runs
 and 786 callers got \`503 run <id> disappeared; retry\`; with HISTORY_MAX_RUNS_PER_CANARY=5
 and 20 queued runs of one canary, 14 of 20 did. The worker then runs k6 for the deleted
-runs anyway (\`markStarted\` answers "missing" and run-worker.ts line 71 only stops on
-"finished"), and FINISH recreates a partial run hash without a TTL. Fix: prune only
+runs anyway (\`markStarted\` answers "missing" and run-worker.ts's processor only stops
+on "finished"), and FINISH recreates a partial run hash without a TTL. Fix: prune only
 finished runs (take \`tooMany\` from the finished ones, e.g. HMGET each candidate's
 \`status\` and skip queued/running, or do the whole prune in a Lua script), and have the
 worker skip a "missing" run. Section 3 uses 1,000 distinct canaries, as real traffic would.

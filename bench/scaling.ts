@@ -11,7 +11,7 @@ const CANARIES = 40;
 const SCRIPT_SECONDS = 2;
 const WORKER_COUNTS = [1, 2, 4];
 
-export interface ScalingRun {
+interface ScalingRun {
   workers: number;
   makespanMs: number;
   idealMs: number;
@@ -21,7 +21,7 @@ export interface ScalingRun {
   memory: WorkerMemory;
 }
 
-export interface WorkerMemory {
+interface WorkerMemory {
   idle: number[];
   busy: number[];
   k6Peak: number;

@@ -6,11 +6,13 @@ import { startRedis } from "../test/support/redis";
 import { TOOLS_BIN } from "../test/support/paths";
 import { startDemoTarget } from "./target";
 import { printVerdicts, sendDemoCanaries } from "./verdicts";
+import { flaggerRollout, rolloutCanaryPage } from "./rollout";
 
 /**
  * `make demo`: Redis with a password (unless REDIS_URL is set), the API, two workers and a
- * demo target, all on 127.0.0.1; then one good and one bad canary, judged by the real k6.
- * DEMO_EXIT=1 stops after the verdicts (exit 0 when both verdicts are as expected).
+ * demo target, all on 127.0.0.1; then one good and one bad canary, judged by the real k6;
+ * then Flagger's own controller rolls a good and a bad revision out through k6-gate.
+ * DEMO_EXIT=1 stops after that (exit 0 when the verdicts and the rollout are as expected).
  */
 const children: ManagedProcess[] = [];
 const cleanups: (() => Promise<void>)[] = [];
@@ -50,14 +52,25 @@ async function main(): Promise<boolean> {
     children.push(await startWorker({ ...env, WORKER_METRICS_PORT: String(await freePort()) }));
   }
   log(`API on ${publicUrl}, 2 workers; sending two canaries (3s k6 tests each)...`);
-  const ok = printVerdicts(await sendDemoCanaries(publicUrl, target.port));
+  const verdictsOk = printVerdicts(await sendDemoCanaries(publicUrl, target.port));
+  console.log("");
+  log("Flagger's own controller (test/flagger-sim) rolls demo/podinfo out through k6-gate:");
+  log("v2 is healthy, v3's pods answer 500. Flagger analyses at most every 10s: ~1.5 minutes.");
+  const rolloutOk = await flaggerRollout(publicUrl, log);
+  const ok = verdictsOk && rolloutOk;
   console.log("");
   log(`dashboard:      ${publicUrl}/`);
   log(`canary page:    ${publicUrl}/canaries/demo/podinfo-bad`);
+  log(`rollout page:   ${publicUrl}${rolloutCanaryPage} (v2 promoted, v3 rolled back)`);
   log(`queue (bull-board): ${publicUrl}/admin/queues`);
   log(`run history:    ${publicUrl}/api/canaries/demo/podinfo-bad/runs`);
   log(`metrics:        ${publicUrl}/metrics`);
-  log(ok ? "verdicts as expected: one pass, one fail" : "UNEXPECTED verdicts");
+  log(verdictsOk ? "verdicts as expected: one pass, one fail" : "UNEXPECTED verdicts");
+  log(
+    rolloutOk
+      ? "rollout as expected: v2 Succeeded, v3 Failed and rolled back"
+      : "UNEXPECTED rollout",
+  );
   if (process.env.DEMO_EXIT !== "1") {
     log("running; Ctrl-C to stop");
     await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));

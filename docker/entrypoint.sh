@@ -3,8 +3,10 @@
 #
 #   api          the Hono API (webhook, dashboard, /metrics)      dist/api.js
 #   worker       a BullMQ worker that runs k6                     dist/worker.js
-#   demo-target  the demo HTTP target (/ok 200, /fail 500)        dist/demo-target.js
-#   demo-send    sends demo webhook calls to the api              dist/demo-send.js
+#   demo-target  the demo HTTP target (/ok healthy, /flaky: one   dist/demo-target.js
+#                request in five is a slow 500)
+#   demo-send    sends the two demo canaries to the api, prints   dist/demo-send.js
+#                their verdicts, exits 0 when both are as expected
 #
 # Anything else is run as given (e.g. `sh`, `k6 version`) for debugging.
 # `exec` replaces this shell, so node receives SIGTERM directly from tini (PID 1).

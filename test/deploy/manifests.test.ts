@@ -1,6 +1,7 @@
 // Deployment material checked for what matters in production: the real
 // `kustomize build` of k8s/base and every overlay, the example Canary,
-// docker-compose.yml, the Dockerfile and the container entry point.
+// docker-compose.yml, the Dockerfile and the container entry point. The Helm chart
+// has its own file (chart.test.ts), which also compares it with k8s/base.
 //
 // kustomize is the pinned one in .tools/bin, and k8s-strict (./k8s-strict) strictly
 // decodes the output into the API's Go types; beforeAll installs or rebuilds both
@@ -20,174 +21,35 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parse, parseAllDocuments } from "yaml";
+import { parse } from "yaml";
+import {
+  type Rec,
+  isRec,
+  rec,
+  arr,
+  str,
+  at,
+  strMap,
+  isSubset,
+  durationSeconds,
+  imagePinned,
+  type K8sObject,
+  toObjects,
+  find,
+  WORKLOAD_KINDS,
+  podSpec,
+  templateLabels,
+  containers,
+  container,
+  containerEnv,
+  resolvePort,
+} from "./k8s-objects";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const TOOLS_BIN = join(ROOT, ".tools/bin");
 const KUSTOMIZE = join(TOOLS_BIN, "kustomize");
 const K8S_STRICT = join(TOOLS_BIN, "k8s-strict");
 const DOCKER_COMPOSE = join(TOOLS_BIN, "docker-compose");
-
-// ---------------------------------------------------------------------------
-// Small typed accessors over parsed YAML (everything arrives as unknown).
-
-type Rec = Record<string, unknown>;
-
-function isRec(v: unknown): v is Rec {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-function rec(v: unknown, what: string): Rec {
-  if (!isRec(v)) throw new Error(`${what}: expected a mapping, got ${JSON.stringify(v)}`);
-  return v;
-}
-function arr(v: unknown, what: string): unknown[] {
-  if (!Array.isArray(v)) throw new Error(`${what}: expected a list, got ${JSON.stringify(v)}`);
-  return v;
-}
-function str(v: unknown, what: string): string {
-  if (typeof v !== "string")
-    throw new Error(`${what}: expected a string, got ${JSON.stringify(v)}`);
-  return v;
-}
-/** Follows a dotted path; undefined when any step is missing. */
-function at(v: unknown, path: string): unknown {
-  let cur: unknown = v;
-  for (const key of path.split(".")) {
-    if (Array.isArray(cur) && /^\d+$/.test(key)) cur = cur[Number(key)];
-    else if (isRec(cur)) cur = cur[key];
-    else return undefined;
-  }
-  return cur;
-}
-function strMap(v: unknown, what: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, val] of Object.entries(rec(v, what))) out[k] = str(val, `${what}.${k}`);
-  return out;
-}
-function isSubset(sub: Record<string, string>, sup: Record<string, string>): boolean {
-  return Object.entries(sub).every(([k, v]) => sup[k] === v);
-}
-
-/** Go-style durations as the services take them: "500ms", "10s", "5m", "1h30m", "30d". */
-function durationSeconds(text: string): number {
-  const units: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    total += Number(m[1]) * (units[m[2] ?? ""] ?? Number.NaN);
-    matched = re.lastIndex;
-  }
-  if (matched !== text.length || text.length === 0)
-    throw new Error(`not a duration: ${JSON.stringify(text)}`);
-  return total;
-}
-
-/** An image reference is pinned when it has a tag other than `latest`, or a digest. */
-function imagePinned(image: string): boolean {
-  if (/@sha256:[0-9a-f]{64}$/.test(image)) return true;
-  const lastSegment = image.slice(image.lastIndexOf("/") + 1);
-  const colon = lastSegment.indexOf(":");
-  if (colon < 0) return false;
-  const tag = lastSegment.slice(colon + 1);
-  return tag.length > 0 && tag !== "latest";
-}
-
-// ---------------------------------------------------------------------------
-// Kubernetes objects.
-
-interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  namespace: string | undefined;
-  raw: Rec;
-}
-
-function toObjects(yamlText: string, source: string): K8sObject[] {
-  return parseAllDocuments(yamlText)
-    .map((doc) => {
-      if (doc.errors.length > 0)
-        throw new Error(`${source}: ${doc.errors.map((e) => e.message).join("; ")}`);
-      const raw: unknown = doc.toJS();
-      return raw;
-    })
-    .filter((raw) => raw !== null && raw !== undefined)
-    .map((raw) => {
-      const r = rec(raw, source);
-      const ns = at(r, "metadata.namespace");
-      return {
-        apiVersion: str(r.apiVersion, `${source} apiVersion`),
-        kind: str(r.kind, `${source} kind`),
-        name: str(at(r, "metadata.name"), `${source} metadata.name`),
-        namespace: typeof ns === "string" ? ns : undefined,
-        raw: r,
-      };
-    });
-}
-
-function find(objs: K8sObject[], kind: string, name: string): K8sObject {
-  const found = objs.find((o) => o.kind === kind && o.name === name);
-  if (!found)
-    throw new Error(
-      `${kind}/${name} not in the build (have: ${objs.map((o) => `${o.kind}/${o.name}`).join(", ")})`,
-    );
-  return found;
-}
-
-const WORKLOAD_KINDS = new Set(["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"]);
-
-function podSpec(o: K8sObject): Rec {
-  const path = o.kind === "CronJob" ? "spec.jobTemplate.spec.template.spec" : "spec.template.spec";
-  return rec(at(o.raw, path), `${o.kind}/${o.name} ${path}`);
-}
-function templateLabels(o: K8sObject): Record<string, string> {
-  return strMap(at(o.raw, "spec.template.metadata.labels"), `${o.kind}/${o.name} template labels`);
-}
-function containers(o: K8sObject): Rec[] {
-  const spec = podSpec(o);
-  const init: unknown[] = Array.isArray(spec.initContainers)
-    ? (spec.initContainers as unknown[])
-    : [];
-  const all = [...arr(spec.containers, "containers"), ...init];
-  return all.map((c, i) => rec(c, `${o.kind}/${o.name} container ${i}`));
-}
-function container(o: K8sObject, name: string): Rec {
-  const c = containers(o).find((x) => x.name === name);
-  if (!c) throw new Error(`${o.kind}/${o.name} has no container ${name}`);
-  return c;
-}
-
-/**
- * The environment a container starts with, as Kubernetes builds it: envFrom
- * sources in order (later wins), then `env` (wins over envFrom). Values from
- * ConfigMaps are looked up in the same build; Secrets and valueFrom are unknown.
- */
-function containerEnv(objs: K8sObject[], c: Rec): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const src of Array.isArray(c.envFrom) ? c.envFrom : []) {
-    const cmName = at(src, "configMapRef.name");
-    if (typeof cmName !== "string") continue;
-    const cm = find(objs, "ConfigMap", cmName);
-    const prefix = at(src, "prefix");
-    for (const [k, v] of Object.entries(strMap(cm.raw.data ?? {}, `ConfigMap/${cmName} data`))) {
-      env[`${typeof prefix === "string" ? prefix : ""}${k}`] = v;
-    }
-  }
-  for (const e of Array.isArray(c.env) ? c.env : []) {
-    const value = at(e, "value");
-    if (typeof value === "string") env[str(at(e, "name"), "env name")] = value;
-  }
-  return env;
-}
-
-/** The container port a probe/Service port refers to, by number or by name. */
-function resolvePort(c: Rec, port: unknown): number | undefined {
-  if (typeof port === "number") return port;
-  const p = arr(c.ports ?? [], "ports").find((x) => at(x, "name") === port);
-  const n = at(p, "containerPort");
-  return typeof n === "number" ? n : undefined;
-}
 
 function kustomizations(): string[] {
   const overlays = readdirSync(join(ROOT, "k8s/overlays"), { withFileTypes: true })
@@ -202,6 +64,15 @@ function kustomizations(): string[] {
 
 const API = "k6-gate-api";
 const WORKER = "k6-gate-worker";
+/** API groups every cluster serves ("" is the core group). */
+const BUILT_IN_GROUPS = new Set([
+  "",
+  "apps",
+  "policy",
+  "autoscaling",
+  "networking.k8s.io",
+  "rbac.authorization.k8s.io",
+]);
 
 beforeAll(() => {
   // No-ops when up to date; else `go install` kustomize / `go build` k8s-strict.
@@ -222,16 +93,14 @@ describe.each(kustomizations())("kustomize build %s", (dir) => {
     objs = toObjects(built, `kustomize build ${dir}`);
   });
 
-  it("decodes strictly into the Kubernetes API's Go types (no unknown fields or kinds)", () => {
+  it("decodes strictly into the Go types of Kubernetes, KEDA and prometheus-operator", () => {
     // Exits non-zero, naming the object and field, on what `kubectl apply` would
-    // reject as unknown; KEDA's ScaledObject has no Go types there.
+    // reject as unknown, or what KEDA's admission webhook would refuse.
     const report = execFileSync(K8S_STRICT, [], { input: built, encoding: "utf8" });
-    expect(report).toMatch(/strictly decoded \d+ objects/);
-    const unchecked = report.split("\n").filter((l) => l.startsWith("not checked"));
-    for (const line of unchecked) expect(line).toMatch(/ScaledObject\//);
+    expect(report).toMatch(/strictly decoded \d+ objects, 0 not checked/);
   });
 
-  it("builds the api, worker, Redis, RBAC, policies and monitoring", () => {
+  it("builds the api, worker, Redis, RBAC and policies", () => {
     for (const [kind, name] of [
       ["Deployment", API],
       ["Service", "k6-gate"],
@@ -240,13 +109,23 @@ describe.each(kustomizations())("kustomize build %s", (dir) => {
       ["ServiceAccount", WORKER],
       ["StatefulSet", "k6-gate-redis"],
       ["Service", "k6-gate-redis"],
-      ["ServiceMonitor", "k6-gate"],
-      ["PodMonitor", WORKER],
     ] as const) {
       expect(() => find(objs, kind, name), `${kind}/${name}`).not.toThrow();
     }
     expect(objs.filter((o) => o.kind === "NetworkPolicy").length).toBeGreaterThan(0);
     expect(objs.filter((o) => o.kind === "ConfigMap").length).toBeGreaterThan(0);
+  });
+
+  it("needs no CRD in the base: KEDA and prometheus-operator objects come from components", () => {
+    const custom = objs.filter(
+      (o) => !BUILT_IN_GROUPS.has(o.apiVersion.split("/").slice(0, -1).join("/")),
+    );
+    if (dir === "k8s/base") expect(custom.map((o) => `${o.kind}/${o.name}`)).toEqual([]);
+    // The example overlays opt into monitoring; example opts into KEDA, example-hpa swaps it.
+    else {
+      expect(() => find(objs, "ServiceMonitor", "k6-gate")).not.toThrow();
+      expect(() => find(objs, "PodMonitor", WORKER)).not.toThrow();
+    }
   });
 
   it("puts every namespaced object in a namespace, the workloads' helpers next to them", () => {
@@ -297,7 +176,7 @@ describe.each(kustomizations())("kustomize build %s", (dir) => {
     expect(grace as number).toBeGreaterThan(shutdown + kill);
   });
 
-  it("sizes workers for k6 and leaves their replica count to the autoscaler", () => {
+  it("sizes workers for k6 and leaves their replica count to the autoscaler (or to kubectl scale)", () => {
     const worker = find(objs, "Deployment", WORKER);
     const c = container(worker, "worker");
     const env = containerEnv(objs, c);
@@ -369,12 +248,12 @@ describe.each(kustomizations())("kustomize build %s", (dir) => {
     }
   });
 
-  it("has exactly one autoscaler on the workers, aimed at the worker Deployment", () => {
+  it("has at most one autoscaler on the workers (one per overlay, none in the base), aimed at the worker Deployment", () => {
     const scalers = objs.filter(
       (o) => o.kind === "ScaledObject" || o.kind === "HorizontalPodAutoscaler",
     );
     const onWorker = scalers.filter((s) => at(s.raw, "spec.scaleTargetRef.name") === WORKER);
-    expect(onWorker.map((s) => s.kind)).toHaveLength(1);
+    expect(onWorker.map((s) => s.kind)).toHaveLength(dir === "k8s/base" ? 0 : 1);
     for (const s of scalers) {
       const kind = at(s.raw, "spec.scaleTargetRef.kind") ?? "Deployment";
       expect(() =>
@@ -510,6 +389,7 @@ describe.each(kustomizations())("kustomize build %s", (dir) => {
   });
 
   it("scrapes the api's /metrics through the api Service", () => {
+    if (!objs.some((o) => o.kind === "ServiceMonitor")) return; // no monitoring component
     const sm = find(objs, "ServiceMonitor", "k6-gate");
     const svc = find(objs, "Service", "k6-gate");
     const selector = strMap(at(sm.raw, "spec.selector.matchLabels"), "ServiceMonitor selector");
@@ -522,6 +402,7 @@ describe.each(kustomizations())("kustomize build %s", (dir) => {
   });
 
   it("scrapes the workers' /metrics port through a PodMonitor the NetworkPolicy lets in", () => {
+    if (!objs.some((o) => o.kind === "PodMonitor")) return; // no monitoring component
     const worker = find(objs, "Deployment", WORKER);
     const c = container(worker, "worker");
     const pm = find(objs, "PodMonitor", WORKER);
@@ -574,9 +455,10 @@ describe("k8s/examples/canary.yaml", () => {
     const timeout = durationSeconds(str(hook.timeout, "timeout"));
     const retries = hook.retries;
     expect(typeof retries).toBe("number");
-    const waitTimeout = durationSeconds(md.wait_timeout ?? "8s");
-    // Each attempt must get k6-gate's 503 + Retry-After, not time out first.
-    expect(waitTimeout).toBeLessThan(timeout);
+    // Without wait_timeout a call holds until the verdict and Flagger's timeout ends each
+    // attempt; with it, each attempt must get k6-gate's 503 + Retry-After before that.
+    const waitTimeout = md.wait_timeout === undefined ? timeout : durationSeconds(md.wait_timeout);
+    expect(waitTimeout).toBeLessThanOrEqual(timeout);
     // The retried attempts together must cover the script's run time.
     const scriptDuration = /duration:\s*["']([^"']+)["']/.exec(md.script ?? "")?.[1];
     expect(scriptDuration).toBeDefined();

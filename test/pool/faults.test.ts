@@ -186,5 +186,7 @@ describe("API shutdown", () => {
     const response = await pending;
     expect(response.status).toBe(503);
     expect(response.headers.get("retry-after")).toBeTruthy();
+    // The status as it is when the call is released, not as it was when the call came in.
+    expect(response.text).toMatch(/ is running \(/);
   });
 });

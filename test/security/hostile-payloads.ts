@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { METADATA_KEYS } from "@k6-gate/shared";
 
 /**
  * fast-check generators of what a hostile or broken caller sends to /launch-test: wrong
@@ -16,18 +17,6 @@ export const POLLUTION_KEYS = [
   "valueOf",
   "hasOwnProperty",
   "__defineGetter__",
-];
-const METADATA_KEYS = [
-  "script",
-  "upload_to_cloud",
-  "wait_for_results",
-  "slack_channels",
-  "notification_context",
-  "min_failure_delay",
-  "env_vars",
-  "kubernetes_secrets",
-  "max_duration",
-  "wait_timeout",
 ];
 
 /** A JSON text nested up to 100,000 levels: arrays or objects. */

@@ -11,6 +11,7 @@ import {
 } from "@k6-gate/shared";
 import { startRedis, type TestRedis } from "../support/redis";
 import { createRun, passedResult, specOf } from "../support/run-fixtures";
+import { inProcessApi } from "../security/in-process-api";
 
 /**
  * RunStore's scripts against a real redis-server, each test on a fresh key prefix (as
@@ -200,5 +201,34 @@ describe("reconcile", () => {
     await client.del(`${prefix}:gate:run:${run.id}`);
     expect(await reconcileOnce({ store, queue, logger })).toMatchObject({ forgotten: 1 });
     expect(await store.queuedCount()).toBe(0);
+  });
+});
+
+describe("listing canaries", () => {
+  it("says how many canaries exist beyond a listing's limit, in the JSON, the page and /metrics", async () => {
+    const api = await inProcessApi(redis.url, { METRICS_MAX_CANARIES: "2" });
+    try {
+      const apiStore = new RunStore(client, api.prefix, {
+        maxRunsPerCanary: 10,
+        maxAgeMs: DAY,
+        maxOutputsPerCanary: 10,
+      });
+      for (const name of ["one", "two", "three"]) {
+        await createRun(apiStore, specOf({ name, checksum: "rev-1" }), Date.now());
+      }
+      const listing = (await (await api.app.request("/api/canaries?limit=2")).json()) as {
+        total: number;
+        limit: number;
+        canaries: unknown[];
+      };
+      expect(listing).toMatchObject({ total: 3, limit: 2 });
+      expect(listing.canaries).toHaveLength(2);
+      const page = await (await api.app.request("/?limit=2")).text();
+      expect(page).toContain("Showing the 2 most recently run of 3 canaries");
+      const metrics = await (await api.app.request("/metrics")).text();
+      expect(metrics).toMatch(/^k6gate_canaries 3$/m);
+    } finally {
+      await api.close();
+    }
   });
 });

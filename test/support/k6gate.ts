@@ -29,8 +29,15 @@ function entry(app: "api" | "worker"): string[] {
   return ["--import", "tsx", join(ROOT, "apps", app, "src", "main.ts")];
 }
 
-/** The API as its own OS process, exactly as `npm run api` starts it. */
-export async function startApi(env: Record<string, string>, port?: number): Promise<ApiProcess> {
+/**
+ * The API as its own OS process, exactly as `npm run api` starts it. `portVariable`: the
+ * variable the port is given in (flagger-k6-webhook's LISTEN_PORT, to test that alias).
+ */
+export async function startApi(
+  env: Record<string, string>,
+  port?: number,
+  { portVariable = "PORT" }: { portVariable?: "PORT" | "LISTEN_PORT" } = {},
+): Promise<ApiProcess> {
   const chosen = port ?? (await freePort());
   const api = startProcess(process.execPath, entry("api"), {
     name: `api:${chosen}`,
@@ -39,7 +46,7 @@ export async function startApi(env: Record<string, string>, port?: number): Prom
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       ...env,
-      PORT: String(chosen),
+      [portVariable]: String(chosen),
       HOST: "127.0.0.1",
     },
   });

@@ -5,8 +5,8 @@ import {
   summaryTrendStats,
 } from "../../apps/worker/src/k6/execution-requirements";
 import { K6Log } from "../../apps/worker/src/k6/k6-log";
-import { parseSummary, type SummaryFindings } from "../../apps/worker/src/k6/summary";
 import { missingEvidence, verdictOf, type K6Exit } from "../../apps/worker/src/k6/verdict";
+import { exitOf, findingsOf } from "./k6-exit";
 
 /** Lines as k6 v2.2.0 writes them with `--log-format json` (captured from real runs). */
 const k6Lines = {
@@ -89,12 +89,6 @@ const emptyMetricsExport = {
   my_gauge: { value: 0, min: 0, max: 0, thresholds: { "value<1": false } },
 };
 
-function findingsOf(metrics: Record<string, unknown>): SummaryFindings {
-  const findings = parseSummary(JSON.stringify({ metrics }));
-  if (!findings) throw new Error("not a summary");
-  return findings;
-}
-
 describe("thresholds without samples", () => {
   it("are told from the export of an empty Rate and an empty Trend, not of a Counter or Gauge at 0", () => {
     const findings = findingsOf(emptyMetricsExport);
@@ -119,25 +113,14 @@ describe("thresholds without samples", () => {
   });
 });
 
-const passedExit = (overrides: Partial<K6Exit> = {}): K6Exit => ({
-  exitCode: 0,
-  signal: null,
-  timedOut: false,
-  maxDurationMs: 60_000,
-  scriptDurationMs: null,
-  durationMs: 1000,
-  findings: findingsOf({
-    iterations: { count: 10, rate: 5 },
-    checks: { passes: 10, fails: 0, value: 1, thresholds: { "rate>0.9": false } },
-  }),
-  interruptedIterations: 0,
-  firstInterruption: null,
-  maxInterruptedIterations: 0,
-  lastError: null,
-  cloudUrl: null,
-  cloudRequested: false,
-  ...overrides,
-});
+const passedExit = (overrides: Partial<K6Exit> = {}): K6Exit =>
+  exitOf(
+    findingsOf({
+      iterations: { count: 10, rate: 5 },
+      checks: { passes: 10, fails: 0, value: 1, thresholds: { "rate>0.9": false } },
+    }),
+    overrides,
+  );
 
 describe("no pass without evidence (verdictOf)", () => {
   it("passes a k6 pass with completed iterations, samples and no exceptions", () => {

@@ -15,8 +15,9 @@ const account = {
 
 describe("prepareCloudRun", () => {
   it("runs `k6 cloud run --local-execution` with the account in a private config file", () => {
-    const run = prepareCloudRun(account, ["TARGET", "K6_CLOUD_NAME", "K6_CLOUD_PROJECT_ID"]);
-    if (typeof run === "string") throw new Error(run);
+    const prepared = prepareCloudRun(account, ["TARGET", "K6_CLOUD_NAME", "K6_CLOUD_PROJECT_ID"]);
+    if (!prepared.ok) throw new Error(prepared.problem);
+    const run = prepared.value;
     expect(run.command).toEqual([
       "cloud",
       "run",
@@ -38,11 +39,14 @@ describe("prepareCloudRun", () => {
     });
   });
 
+  const problemOf = (prepared: ReturnType<typeof prepareCloudRun>) =>
+    prepared.ok ? "" : prepared.problem;
+
   it("says plainly what the worker lacks", () => {
-    expect(prepareCloudRun({ ...account, K6_CLOUD_TOKEN: undefined }, [])).toBe(
+    expect(problemOf(prepareCloudRun({ ...account, K6_CLOUD_TOKEN: undefined }, []))).toBe(
       "upload_to_cloud is true but the worker has no K6_CLOUD_TOKEN configured",
     );
-    expect(prepareCloudRun({ ...account, K6_CLOUD_STACK_ID: undefined }, [])).toContain(
+    expect(problemOf(prepareCloudRun({ ...account, K6_CLOUD_STACK_ID: undefined }, []))).toContain(
       "no K6_CLOUD_STACK_ID configured",
     );
   });
@@ -54,7 +58,9 @@ describe("prepareCloudRun", () => {
       "K6_CLOUD_STACK_ID",
       "K6_CLOUD_PUSH_REF_ID",
     ]) {
-      expect(prepareCloudRun(account, ["TARGET", name])).toContain(`${name} cannot be set`);
+      expect(problemOf(prepareCloudRun(account, ["TARGET", name]))).toContain(
+        `${name} cannot be set`,
+      );
     }
   });
 });
@@ -79,7 +85,7 @@ describe("a run with upload_to_cloud on a worker without a cloud token", () => {
       uploadToCloud: true,
       slackChannels: [],
     };
-    const { result } = await processRun({ data: job }, new AbortController().signal);
+    const { result } = await processRun(job, { signal: new AbortController().signal });
     expect(result.verdict).toBe("fail");
     expect(result.outcome).toBe("setup_failed");
     expect(result.reason).toBe(

@@ -130,9 +130,9 @@ describe("400: the payload", () => {
         metadata: { script: SCRIPT, wait_for_results: false, max_duration: 60, env_vars: {} },
       }),
       [
-        "metadata.wait_for_results: Invalid input: expected string, received boolean",
-        "metadata.max_duration: Invalid input: expected string, received number",
-        "metadata.env_vars: Invalid input: expected string, received object",
+        "metadata.wait_for_results: must be a string (Flagger sends map[string]string), got boolean",
+        "metadata.max_duration: must be a string (Flagger sends map[string]string), got number",
+        "metadata.env_vars: must be a string (Flagger sends map[string]string), got object",
       ],
     ],
     [

@@ -58,6 +58,7 @@ function runRecord(id: string, status: RunStatus): RunRecord {
     reason: finished ? "all 1 thresholds passed" : null,
     result: null,
     slackChannels: [],
+    warnings: [],
     slackThreads: [],
     cloudUrl: null,
   };

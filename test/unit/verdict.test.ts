@@ -1,18 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { emptyMetrics } from "@k6-gate/shared";
-import { parseSummary, type SummaryFindings } from "../../apps/worker/src/k6/summary";
 import { setupFailure, verdictOf, type K6Exit } from "../../apps/worker/src/k6/verdict";
+import { exitOf, findingsOf } from "./k6-exit";
 
 /**
  * The verdict table: what each way k6 can end becomes. The evidence rules behind a k6 pass
  * (exit 0) are in evidence.test.ts; this file covers every exit code, signals and timeouts.
  */
-
-function findingsOf(metrics: Record<string, unknown>): SummaryFindings {
-  const findings = parseSummary(JSON.stringify({ metrics }));
-  if (!findings) throw new Error("not a summary");
-  return findings;
-}
 
 /** A run with evidence: 10 iterations, one sampled threshold that held, one that failed. */
 const findings = findingsOf({
@@ -27,26 +21,20 @@ const passingFindings = findingsOf({
   http_req_duration: { avg: 120, "p(95)": 300, count: 10, thresholds: { "p(95)<500": false } },
 });
 
-const exitOf = (overrides: Partial<K6Exit> = {}): K6Exit => ({
-  exitCode: 0,
-  signal: null,
-  timedOut: false,
-  maxDurationMs: 60_000,
-  scriptDurationMs: null,
-  durationMs: 4200,
-  findings: passingFindings,
-  interruptedIterations: 0,
-  firstInterruption: null,
-  maxInterruptedIterations: 0,
-  lastError: null,
-  cloudUrl: null,
-  cloudRequested: false,
-  ...overrides,
-});
+const exitWith = (overrides: Partial<K6Exit> = {}): K6Exit =>
+  exitOf(passingFindings, { durationMs: 4200, ...overrides });
 
 describe("verdictOf: k6's exit codes", () => {
+  it("0 with a threshold the summary marks as crossed fails: the summary outranks the exit code", () => {
+    expect(verdictOf(exitWith({ findings }))).toMatchObject({
+      verdict: "fail",
+      outcome: "thresholds_failed",
+      reason: "1 of 2 thresholds failed",
+    });
+  });
+
   it("0 with evidence passes, and carries k6's results through", () => {
-    expect(verdictOf(exitOf())).toEqual({
+    expect(verdictOf(exitWith())).toEqual({
       verdict: "pass",
       outcome: "passed",
       reason: "all 2 thresholds passed",
@@ -55,11 +43,12 @@ describe("verdictOf: k6's exit codes", () => {
       metrics: passingFindings.metrics,
       cloudUrl: null,
       durationMs: 4200,
+      warnings: [],
     });
   });
 
   it("0 without thresholds passes on the evidence alone, and says so", () => {
-    const result = verdictOf(exitOf({ findings: findingsOf({ iterations: { count: 3 } }) }));
+    const result = verdictOf(exitWith({ findings: findingsOf({ iterations: { count: 3 } }) }));
     expect(result.verdict).toBe("pass");
     expect(result.reason).toBe("k6 finished (no thresholds defined)");
     expect(result.thresholds).toEqual([]);
@@ -73,13 +62,21 @@ describe("verdictOf: k6's exit codes", () => {
     [107, "script_error", "script exception: boom"],
     [108, "test_aborted", "test.abort() called by the script: boom"],
     [255, "invalid_script", "invalid script or options: boom"],
-    ...[1, 97, 98, 100, 101, 102, 103, 104, 106, 109, 110, 254].map(
-      (code): [number, string, string] => [code, "error", `k6 exited with code ${code}: boom`],
-    ),
+    [97, "cloud_run_failed", "the k6 Cloud test run failed: boom"],
+    [100, "setup_timeout", "setup() ran longer than its setupTimeout: boom"],
+    [101, "teardown_timeout", "teardown() ran longer than its teardownTimeout: boom"],
+    [102, "timeout", "k6 stopped the test on one of its own time limits: boom"],
+    [104, "invalid_config", "invalid k6 configuration (options, env_vars or flags): boom"],
+    [110, "marked_failed", "the script marked the test as failed: boom"],
+    ...[1, 98, 103, 106, 109, 254].map((code): [number, string, string] => [
+      code,
+      "error",
+      `k6 exited with code ${code}: boom`,
+    ]),
   ];
 
   it.each(table)("%i fails as %s", (exitCode, outcome, reason) => {
-    const result = verdictOf(exitOf({ exitCode, findings, lastError: "boom" }));
+    const result = verdictOf(exitWith({ exitCode, findings, lastError: "boom" }));
     expect(result).toMatchObject({ verdict: "fail", outcome, reason, exitCode });
     // Whatever k6 wrote is kept for the answer: failed thresholds first.
     expect(result.thresholds.map((t) => `${t.metric} ${t.ok}`)).toEqual([
@@ -92,12 +89,12 @@ describe("verdictOf: k6's exit codes", () => {
   it.each(table.filter(([code]) => code !== 99))(
     "%i without a logged error names no detail",
     (exitCode, _outcome, reason) => {
-      expect(verdictOf(exitOf({ exitCode })).reason).toBe(reason.replace(": boom", ""));
+      expect(verdictOf(exitWith({ exitCode })).reason).toBe(reason.replace(": boom", ""));
     },
   );
 
   it("99 without a failed threshold in the summary points at the output", () => {
-    const result = verdictOf(exitOf({ exitCode: 99, findings: undefined }));
+    const result = verdictOf(exitWith({ exitCode: 99, findings: undefined }));
     expect(result).toMatchObject({
       verdict: "fail",
       outcome: "thresholds_failed",
@@ -109,7 +106,7 @@ describe("verdictOf: k6's exit codes", () => {
 
   it("judges the evidence only when k6 passed", () => {
     // No summary, no iterations: for a k6 failure, the failure is the reason.
-    const result = verdictOf(exitOf({ exitCode: 107, findings: undefined, lastError: "boom" }));
+    const result = verdictOf(exitWith({ exitCode: 107, findings: undefined, lastError: "boom" }));
     expect(result.outcome).toBe("script_error");
     expect(result.reason).not.toContain("evidence");
   });
@@ -117,13 +114,13 @@ describe("verdictOf: k6's exit codes", () => {
 
 describe("verdictOf: signals and time limits", () => {
   it("names the signal that killed k6", () => {
-    expect(verdictOf(exitOf({ exitCode: null, signal: "SIGKILL" }))).toMatchObject({
+    expect(verdictOf(exitWith({ exitCode: null, signal: "SIGKILL" }))).toMatchObject({
       verdict: "fail",
       outcome: "error",
       reason: "k6 was killed by SIGKILL",
       exitCode: null,
     });
-    expect(verdictOf(exitOf({ exitCode: null, signal: null })).reason).toBe(
+    expect(verdictOf(exitWith({ exitCode: null, signal: null })).reason).toBe(
       "k6 was killed by a signal",
     );
   });
@@ -136,7 +133,9 @@ describe("verdictOf: signals and time limits", () => {
       [99, null],
       [107, null],
     ] as const) {
-      const result = verdictOf(exitOf({ exitCode, signal, timedOut: true, maxDurationMs: 90_000 }));
+      const result = verdictOf(
+        exitWith({ exitCode, signal, timedOut: true, maxDurationMs: 90_000 }),
+      );
       expect(result).toMatchObject({
         verdict: "fail",
         outcome: "timeout",
@@ -150,12 +149,12 @@ describe("verdictOf: signals and time limits", () => {
 describe("verdictOf: k6 Cloud", () => {
   it("passes with the cloud run's address", () => {
     const cloudUrl = "https://acme.grafana.net/a/k6-app/runs/7";
-    const result = verdictOf(exitOf({ cloudRequested: true, cloudUrl }));
+    const result = verdictOf(exitWith({ cloudRequested: true, cloudUrl }));
     expect(result).toMatchObject({ verdict: "pass", cloudUrl, reason: "all 2 thresholds passed" });
   });
 
   it("says a failed run had no cloud run when one was asked for", () => {
-    const result = verdictOf(exitOf({ exitCode: 99, findings, cloudRequested: true }));
+    const result = verdictOf(exitWith({ exitCode: 99, findings, cloudRequested: true }));
     expect(result.reason).toBe(
       "1 of 2 thresholds failed (k6 Cloud upload was requested but no cloud run was created)",
     );
@@ -163,7 +162,7 @@ describe("verdictOf: k6 Cloud", () => {
 
   it("is a setup failure when k6 had no cloud login, keeping k6's exit code", () => {
     const result = verdictOf(
-      exitOf({
+      exitWith({
         exitCode: 255,
         findings: undefined,
         cloudRequested: true,
@@ -181,7 +180,7 @@ describe("verdictOf: k6 Cloud", () => {
 
   it("blames the cloud only when no cloud run was created", () => {
     const result = verdictOf(
-      exitOf({
+      exitWith({
         exitCode: 107,
         cloudRequested: true,
         cloudUrl: "https://app.k6.io/runs/1",
@@ -203,6 +202,7 @@ describe("setupFailure", () => {
       metrics: emptyMetrics,
       cloudUrl: null,
       durationMs: 12,
+      warnings: [],
     });
     expect(setupFailure("k6 not found").durationMs).toBe(0);
   });

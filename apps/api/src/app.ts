@@ -4,8 +4,10 @@ import { HTTPException } from "hono/http-exception";
 import type { AppDeps, AppEnv } from "./deps";
 import { webhookToken } from "./auth";
 import { isRedisUnavailable } from "./redis-errors";
+import { requestLog } from "./request-log";
 import { problem } from "./respond";
 import { healthRoutes } from "./routes/health";
+import { versionRoutes } from "./routes/version";
 import { launchTest } from "./routes/launch-test";
 import { runsApi } from "./routes/runs-api";
 import { DASHBOARD_PATHS, dashboardAuth } from "./dashboard/basic-auth";
@@ -19,6 +21,7 @@ export function createApp(deps: AppDeps) {
   const metrics = createApiMetrics(deps);
   const auth = dashboardAuth(deps.config);
 
+  app.use("*", requestLog(deps.logger));
   app.use("/launch-test", metrics.countWebhook);
   app.post(
     "/launch-test",
@@ -39,6 +42,7 @@ export function createApp(deps: AppDeps) {
     launchTest(deps),
   );
   app.route("/", healthRoutes(deps));
+  app.route("/", versionRoutes());
   app.get("/metrics", async (c) => {
     const { text, contentType } = await metrics.scrape();
     return c.body(text, 200, { "content-type": contentType });

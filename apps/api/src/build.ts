@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import { Queue } from "bullmq";
 import {
+  assertRedisRequiresAuth,
   producerConnection,
   RUN_QUEUE,
   RunStore,
@@ -22,11 +23,15 @@ export interface BuiltApi {
 }
 
 /**
- * Everything the API runs on, built one way for main.ts and for tests: connections, the
+ * Everything the API runs on, built one way for main.ts and for tests (after refusing a
+ * Redis that takes commands without a password): connections, the
  * run store, the queue, the long-poll waiter, the reconciler and the app. Waits (bounded)
  * for Redis: calls would only get 503 before it is there.
  */
 export async function buildApi(config: ApiConfig, logger: Logger): Promise<BuiltApi> {
+  for (const notice of config.envNotices ?? []) logger.warn(notice);
+  // Any k6 script could write into a Redis that takes commands without a password.
+  await assertRedisRequiresAuth(config);
   const redis = producerConnection(config.REDIS_URL);
   const subscriber = producerConnection(config.REDIS_URL, {
     enableOfflineQueue: true,

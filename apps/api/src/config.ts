@@ -1,7 +1,9 @@
 import { z } from "zod";
 import {
+  API_PEER_ALIASES,
   commonConfigShape,
   durationMs,
+  optionalDuration,
   optionalText,
   parseConfig,
   positiveInt,
@@ -14,8 +16,12 @@ const apiConfigShape = z.object({
   ...commonConfigShape,
   PORT: z.coerce.number().int().min(0).max(65535).default(8000),
   HOST: z.string().default("0.0.0.0"),
-  /** Wait for a verdict this long when the call has no `wait_timeout`: below Flagger's 10s default timeout. */
-  DEFAULT_WAIT_TIMEOUT: durationMs("8s"),
+  /**
+   * How long a call without `wait_timeout` waits before answering 503 + Retry-After. Unset
+   * (the default): it holds until the verdict, up to LONG_POLL_MAX, as flagger-k6-webhook
+   * does, and Flagger's own `timeout` decides.
+   */
+  DEFAULT_WAIT_TIMEOUT: optionalDuration,
   /** Upper bound on any `wait_timeout`. */
   LONG_POLL_MAX: durationMs("10m"),
   /** Long-polls one API process holds at once; more get 429. */
@@ -55,8 +61,9 @@ export const apiConfigSchema = apiConfigShape
   )
   .transform(withRedisPassword);
 
-export type ApiConfig = z.output<typeof apiConfigSchema>;
+/** Notices about the environment (flagger-k6-webhook names read as ours), logged at start. */
+export type ApiConfig = z.output<typeof apiConfigSchema> & { envNotices?: string[] };
 
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
-  return parseConfig(apiConfigSchema, env);
+  return parseConfig(apiConfigSchema, env, API_PEER_ALIASES);
 }

@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import type { HttpBindings } from "@hono/node-server";
 import type { Logger, RunStore } from "@k6-gate/shared";
 import type { ApiConfig } from "./config";
+import type { RequestLogFields } from "./request-log";
 import type { RunWaiter } from "./run-waiter";
 import type { WebhookCaller } from "./webhook-tokens";
 
@@ -18,9 +19,10 @@ export interface AppDeps {
 
 /**
  * Bindings: present when served by @hono/node-server; absent under `app.request()` in
- * tests. `webhookCaller`: set by the webhook auth for a token bound to namespaces.
+ * tests. `webhookCaller`: set by the webhook auth for a token bound to namespaces. `log`:
+ * what a handler adds to its request's log line.
  */
 export type AppEnv = {
   Bindings: Partial<HttpBindings>;
-  Variables: { webhookCaller?: WebhookCaller };
+  Variables: { webhookCaller?: WebhookCaller; log?: RequestLogFields };
 };

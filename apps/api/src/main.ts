@@ -1,17 +1,12 @@
 import { serve } from "@hono/node-server";
-import { assertRedisRequiresAuth, createLogger } from "@k6-gate/shared";
+import { createLogger, exitOnStartFailure } from "@k6-gate/shared";
 import { buildApi } from "./build";
 import { loadApiConfig } from "./config";
 
 // Entry point: config, the built API, the HTTP server, signals.
 const config = loadApiConfig();
 const logger = createLogger("k6-gate-api", config.LOG_LEVEL);
-// Any k6 script could write into a Redis that takes commands without a password.
-await assertRedisRequiresAuth(config).catch((error: Error) => {
-  logger.fatal(error.message);
-  process.exit(1);
-});
-const api = await buildApi(config, logger);
+const api = await buildApi(config, logger).catch(exitOnStartFailure(logger));
 const server = serve({ fetch: api.app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
   logger.info({ port: info.port }, "api listening"),
 );

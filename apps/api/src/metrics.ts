@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
-import type { RunRecord } from "@k6-gate/shared";
+import { registerBuildInfo, type RunRecord } from "@k6-gate/shared";
 import type { AppDeps, AppEnv } from "./deps";
 
 export interface ApiMetrics {
@@ -18,6 +18,7 @@ export interface ApiMetrics {
 export function createApiMetrics({ config, store, queue, waiter, logger }: AppDeps): ApiMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  registerBuildInfo(registry);
   const webhookRequests = new Counter({
     name: "k6gate_webhook_requests_total",
     help: "Webhook calls (POST /launch-test) answered, by HTTP status.",

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { verdictText, type RunRecord } from "@k6-gate/shared";
+import { identityOf, verdictText, type RunRecord } from "@k6-gate/shared";
 import type { AppEnv } from "./deps";
 
 export function wantsJson(c: Context<AppEnv>): boolean {
@@ -47,11 +47,7 @@ export function clientGone(c: Context<AppEnv>): AbortSignal | undefined {
 export function runJson(run: RunRecord) {
   return {
     id: run.id,
-    runKey: run.runKey,
-    namespace: run.namespace,
-    name: run.name,
-    checksum: run.checksum,
-    phase: run.phase,
+    ...identityOf(run),
     attempt: run.attempt,
     status: run.status,
     verdict: run.verdict,
@@ -67,19 +63,24 @@ export function runJson(run: RunRecord) {
     metrics: run.result?.metrics ?? null,
     cloudUrl: run.cloudUrl,
     slackThreads: run.slackThreads,
+    warnings: [...new Set([...(run.result?.warnings ?? []), ...run.warnings])],
   };
 }
 
-/** 200 for a pass, 422 (never retried by Flagger) for a fail, with the verdict's text. */
+/**
+ * 200 for a pass, 422 (never retried by Flagger) for a fail, with the verdict's text;
+ * `warnings` are this call's own (unknown metadata keys), `note` a line after the verdict.
+ */
 export function verdictResponse(
   c: Context<AppEnv>,
   run: RunRecord,
   publicUrl: string | undefined,
-  note?: string,
+  { warnings = [], note }: { warnings?: string[]; note?: string } = {},
 ): Response {
   const status = run.verdict === "pass" ? 200 : 422;
-  const text = note ? `${verdictText(run, publicUrl)}\n${note}` : verdictText(run, publicUrl);
+  const verdict = verdictText(run, publicUrl, warnings);
+  const text = note ? `${verdict}\n${note}` : verdict;
   if (wantsJson(c))
-    return c.json({ verdict: run.verdict, message: text, run: runJson(run) }, status);
+    return c.json({ verdict: run.verdict, message: text, run: runJson(run), warnings }, status);
   return c.text(text, status);
 }

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { Queue } from "bullmq";
 import {
+  assertRedisRequiresAuth,
   RUN_QUEUE,
   RunStore,
   startReconciler,
@@ -32,6 +33,9 @@ export interface BuiltWorker {
 
 /** Everything a worker runs on, built one way for main.ts and for tests. */
 export async function buildWorker(config: WorkerConfig, logger: Logger): Promise<BuiltWorker> {
+  for (const notice of config.envNotices ?? []) logger.warn(notice);
+  // Any k6 script could write into a Redis that takes commands without a password.
+  await assertRedisRequiresAuth(config);
   const workerName = `${hostname()}-${process.pid}`;
   const connection = workerConnection(config.REDIS_URL);
   const store = new RunStore(connection, config.QUEUE_PREFIX, {
@@ -51,7 +55,6 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
   const kubernetesSecrets = kubernetesSecretsFor(config);
   const slack = slackNotifierFor(config, store, logger);
 
-  let forwardOutput: RunWorker["onOutput"] = () => {};
   const runWorker = createRunWorker({
     config,
     connection,
@@ -64,10 +67,8 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
       config,
       pdeathsig,
       resolveSecrets: kubernetesSecrets ?? noSecrets,
-      onOutput: (runId, output) => forwardOutput(runId, output),
     }),
   });
-  forwardOutput = (runId, output) => runWorker.onOutput(runId, output);
   const queue = new Queue(RUN_QUEUE, { connection, prefix: config.QUEUE_PREFIX });
   let stopReconciler: () => Promise<void> = async () => {};
 

@@ -1,7 +1,9 @@
 import { z } from "zod";
 import {
+  WORKER_PEER_ALIASES,
   commonConfigShape,
   durationMs,
+  flag,
   optionalText,
   parseConfig,
   positiveInt,
@@ -49,6 +51,13 @@ const workerConfigShape = z.object({
   K6_CLOUD_HOST: optionalText,
   /** Kubeconfig for `kubernetes_secrets`; unset = in-cluster service account, if any. */
   KUBECONFIG: optionalText,
+  /**
+   * Where `kubernetes_secrets` are read from: `auto` (KUBECONFIG, else the in-cluster service
+   * account when there is one), `in-cluster` (required), `none`. flagger-k6-webhook's names.
+   */
+  KUBERNETES_CLIENT: z.enum(["auto", "in-cluster", "none"]).default("auto"),
+  /** Fail a run whose script defines no threshold (k6 then judges nothing). */
+  REQUIRE_THRESHOLDS: flag(false),
   /** Bound on each Kubernetes API call that reads a secret. */
   KUBERNETES_TIMEOUT: durationMs("10s"),
   /** Port of the worker's Prometheus `/metrics` (run counts and durations); 0 = off. */
@@ -59,8 +68,9 @@ const workerConfigShape = z.object({
 
 export const workerConfigSchema = workerConfigShape.transform(withRedisPassword);
 
-export type WorkerConfig = z.output<typeof workerConfigSchema>;
+/** Notices about the environment (flagger-k6-webhook names read as ours), logged at start. */
+export type WorkerConfig = z.output<typeof workerConfigSchema> & { envNotices?: string[] };
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  return parseConfig(workerConfigSchema, env);
+  return parseConfig(workerConfigSchema, env, WORKER_PEER_ALIASES);
 }

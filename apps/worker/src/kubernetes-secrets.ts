@@ -7,21 +7,35 @@ import {
   type ConfigurationOptions,
 } from "@kubernetes/client-node";
 import type { WorkerConfig } from "./config";
-import { SecretResolutionError, type SecretResolver } from "./secrets";
+import { accepted, refused } from "@k6-gate/shared";
+import type { SecretResolver } from "./secrets";
 
 const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 /**
- * The resolver for this worker: with the kubeconfig at KUBECONFIG, else the in-cluster
- * service account; undefined when it has neither (no Kubernetes access).
+ * The resolver for this worker, per KUBERNETES_CLIENT: `auto` uses the kubeconfig at
+ * KUBECONFIG, else the in-cluster service account; `in-cluster` requires the latter;
+ * `none` (or `auto` with neither) gives undefined: no Kubernetes access.
  */
 export function kubernetesSecretsFor(
-  config: Pick<WorkerConfig, "KUBECONFIG" | "SECRET_NAMESPACES" | "KUBERNETES_TIMEOUT">,
+  config: Pick<
+    WorkerConfig,
+    "KUBECONFIG" | "KUBERNETES_CLIENT" | "SECRET_NAMESPACES" | "KUBERNETES_TIMEOUT"
+  >,
 ): SecretResolver | undefined {
+  if (config.KUBERNETES_CLIENT === "none") return undefined;
+  const inCluster =
+    Boolean(process.env.KUBERNETES_SERVICE_HOST) && existsSync(SERVICE_ACCOUNT_TOKEN);
   const kubeConfig = new KubeConfig();
-  if (config.KUBECONFIG) kubeConfig.loadFromFile(config.KUBECONFIG);
-  else if (process.env.KUBERNETES_SERVICE_HOST && existsSync(SERVICE_ACCOUNT_TOKEN))
+  if (config.KUBERNETES_CLIENT === "in-cluster") {
+    if (!inCluster) {
+      throw new Error(
+        "KUBERNETES_CLIENT is in-cluster but this worker has no service account token (not in a pod?)",
+      );
+    }
     kubeConfig.loadFromCluster();
+  } else if (config.KUBECONFIG) kubeConfig.loadFromFile(config.KUBECONFIG);
+  else if (inCluster) kubeConfig.loadFromCluster();
   else return undefined;
   return kubernetesSecretResolver(kubeConfig, {
     allowedNamespaces: config.SECRET_NAMESPACES,
@@ -59,7 +73,7 @@ export function kubernetesSecretResolver(
       ({ namespace }) => options.allowedNamespaces && !options.allowedNamespaces.test(namespace),
     );
     if (outside) {
-      throw new SecretResolutionError(
+      return refused(
         `${outside.named}: namespace ${outside.namespace} is not readable by this worker (SECRET_NAMESPACES)`,
       );
     }
@@ -77,17 +91,17 @@ export function kubernetesSecretResolver(
           );
           data = read.data ?? {};
         } catch (error) {
-          throw readError(error, named, namespace);
+          const failure = readFailure(error, named, namespace);
+          if (typeof failure === "string") return refused(failure);
+          throw failure;
         }
         secrets.set(id, data);
       }
       const encoded = data[key];
-      if (encoded === undefined) {
-        throw new SecretResolutionError(`${named}: secret ${id} has no key "${key}"`);
-      }
+      if (encoded === undefined) return refused(`${named}: secret ${id} has no key "${key}"`);
       values[env] = Buffer.from(encoded, "base64").toString("utf8");
     }
-    return values;
+    return accepted(values);
   };
 }
 
@@ -109,16 +123,15 @@ function timeoutOptions(timeoutMs: number): ConfigurationOptions {
 
 /**
  * A failed read in words, with the status only: the API's body and headers are never
- * passed on, so nothing it returns reaches a verdict or a log unread.
+ * passed on, so nothing it returns reaches a verdict or a log unread. A refusal (missing,
+ * forbidden) is a string for the verdict; anything else an Error, so the job is retried.
  */
-function readError(error: unknown, named: string, namespace: string): Error {
+function readFailure(error: unknown, named: string, namespace: string): string | Error {
   if (error instanceof ApiException) {
     const { code } = error;
-    if (code === 404) return new SecretResolutionError(`${named}: secret not found`);
+    if (code === 404) return `${named}: secret not found`;
     if (code === 401 || code === 403) {
-      return new SecretResolutionError(
-        `${named}: the worker may not read it (HTTP ${code}); its service account needs "get" on secrets in namespace ${namespace}`,
-      );
+      return `${named}: the worker may not read it (HTTP ${code}); its service account needs "get" on secrets in namespace ${namespace}`;
     }
     return new Error(`${named}: Kubernetes API answered HTTP ${code}`);
   }

@@ -1,16 +1,13 @@
-import { assertRedisRequiresAuth, createLogger } from "@k6-gate/shared";
+import { createLogger, exitOnStartFailure } from "@k6-gate/shared";
 import { buildWorker } from "./build";
 import { loadWorkerConfig } from "./config";
 
-// Entry point: config, the built worker, signals.
+// Entry point: config, the worker from build.ts (the one the tests build too), signals.
+// The first signal stops taking jobs and lets running k6 finish within SHUTDOWN_GRACE
+// (stop() is bounded); a second hands running jobs back at once.
 const config = loadWorkerConfig();
 const logger = createLogger("k6-gate-worker", config.LOG_LEVEL);
-// Any k6 script could write into a Redis that takes commands without a password.
-await assertRedisRequiresAuth(config).catch((error: Error) => {
-  logger.fatal(error.message);
-  process.exit(1);
-});
-const worker = await buildWorker(config, logger);
+const worker = await buildWorker(config, logger).catch(exitOnStartFailure(logger));
 await worker.start();
 
 let stopping = false;

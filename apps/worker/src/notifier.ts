@@ -12,9 +12,16 @@ export interface RunNotifier {
     result: RunResult,
     output: string,
   ): Promise<void>;
+  /**
+   * This worker is done with the run, finished here or not (handed back, a stale attempt,
+   * an error): drop what runStarted keeps for it. Safe right after `void runFinished(...)`,
+   * which takes what it needs when called, and for a run never started here.
+   */
+  forget(runId: string): void;
 }
 
 export const silentNotifier: RunNotifier = {
   runStarted: async () => {},
   runFinished: async () => {},
+  forget: () => {},
 };

@@ -8,7 +8,7 @@ import { runK6 } from "./k6/run-k6";
 import { parseSummary } from "./k6/summary";
 import type { TailBuffer } from "./k6/tail-buffer";
 import { setupFailure, verdictOf } from "./k6/verdict";
-import { SecretResolutionError, type SecretResolver } from "./secrets";
+import type { SecretResolver } from "./secrets";
 
 export interface ProcessorDeps {
   config: Pick<
@@ -22,10 +22,12 @@ export interface ProcessorDeps {
     | "K6_CLOUD_STACK_ID"
     | "K6_CLOUD_PROJECT_ID"
     | "K6_CLOUD_HOST"
+    | "REQUIRE_THRESHOLDS"
   >;
   pdeathsig: boolean;
   resolveSecrets: SecretResolver;
-  onOutput?: (runId: string, output: TailBuffer) => void;
+  /** Runs k6 (the real one; tests may hand in another). */
+  runK6?: typeof runK6;
 }
 
 export interface RunExecution {
@@ -35,7 +37,14 @@ export interface RunExecution {
   interrupted: boolean;
 }
 
-export type RunProcessor = (job: { data: unknown }, signal: AbortSignal) => Promise<RunExecution>;
+export interface RunOptions {
+  /** Stops k6 (SIGTERM, then SIGKILL after KILL_GRACE): the worker is leaving. */
+  signal: AbortSignal;
+  /** k6's output so far, each time it grows (for the live tail). */
+  onOutput?: (output: TailBuffer) => void;
+}
+
+export type RunProcessor = (run: RunJob, options: RunOptions) => Promise<RunExecution>;
 
 /** Job data that cannot be run; retrying cannot fix it. */
 export function parseRunJob(data: unknown): RunJob {
@@ -54,30 +63,27 @@ export function parseRunJob(data: unknown): RunJob {
  */
 export function createProcessor(deps: ProcessorDeps): RunProcessor {
   const { config } = deps;
-  return async (job, signal) => {
-    const run = parseRunJob(job.data);
+  const execute = deps.runK6 ?? runK6;
+  return async (run, { signal, onOutput }) => {
     const cloud = run.uploadToCloud
       ? prepareCloudRun(config, [
           ...Object.keys(run.envVars),
           ...Object.keys(run.kubernetesSecrets),
         ])
       : undefined;
-    if (typeof cloud === "string") {
-      return { result: setupFailure(cloud), output: "", interrupted: false };
+    if (cloud && !cloud.ok) {
+      return { result: setupFailure(cloud.problem), output: "", interrupted: false };
     }
-    let secrets: Record<string, string>;
-    try {
-      secrets = await deps.resolveSecrets(run.kubernetesSecrets, run.namespace);
-    } catch (error) {
-      if (!(error instanceof SecretResolutionError)) throw error;
-      return { result: setupFailure(error.message), output: "", interrupted: false };
+    const secrets = await deps.resolveSecrets(run.kubernetesSecrets, run.namespace);
+    if (!secrets.ok) {
+      return { result: setupFailure(secrets.problem), output: "", interrupted: false };
     }
-    const outcome = await runK6({
+    const outcome = await execute({
       k6Bin: config.K6_BIN,
       script: run.script,
-      env: (runDir) => buildK6Environment({ runDir, envVars: run.envVars, secrets }),
-      command: cloud?.command,
-      files: cloud?.files,
+      env: (runDir) => buildK6Environment({ runDir, envVars: run.envVars, secrets: secrets.value }),
+      command: cloud?.value.command,
+      files: cloud?.value.files,
       maxDurationMs:
         run.maxDurationMs === undefined
           ? undefined
@@ -88,7 +94,7 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
       outputMaxBytes: config.OUTPUT_MAX_BYTES,
       pdeathsig: deps.pdeathsig,
       signal,
-      onOutput: deps.onOutput && ((output) => deps.onOutput?.(run.runId, output)),
+      onOutput,
     });
     const output = outcome.output.text();
     if (outcome.spawnError) {
@@ -112,6 +118,7 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
       lastError: outcome.log.lastError,
       cloudUrl: cloud ? findCloudUrl(outcome.head) : null,
       cloudRequested: run.uploadToCloud,
+      requireThresholds: config.REQUIRE_THRESHOLDS,
     });
     return { result, output, interrupted: outcome.cancelled };
   };

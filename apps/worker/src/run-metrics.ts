@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
-import { outcomes, type RunRecord } from "@k6-gate/shared";
+import { outcomes, registerBuildInfo, type RunRecord } from "@k6-gate/shared";
 
 export interface RunMetrics {
   registry: Registry;
@@ -15,6 +15,7 @@ export interface RunMetrics {
 export function createRunMetrics(): RunMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  registerBuildInfo(registry);
   const runs = new Counter({
     name: "k6gate_runs_total",
     help: "Runs judged, by verdict and outcome (why, in one word).",

@@ -36,8 +36,6 @@ export interface RunWorker {
   worker: Worker;
   /** Stop running k6 now and give its jobs back to the queue for another worker. */
   handBack(): void;
-  /** Throttled live output for the dashboard while k6 runs. */
-  onOutput(runId: string, output: TailBuffer): void;
 }
 
 const OUTPUT_FLUSH_MS = 1000;
@@ -52,13 +50,11 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
   const { store, logger } = deps;
   const notifier = deps.notifier ?? silentNotifier;
   const pendingOutput = new Map<string, NodeJS.Timeout>();
-  /** This worker's attempts in progress: run id -> the lock token that fences them. */
-  const attempts = new Map<string, string>();
   let handingBack = false;
 
-  const flushOutput = (runId: string, output: TailBuffer) => {
-    const attemptToken = attempts.get(runId);
-    if (attemptToken === undefined || pendingOutput.has(runId)) return;
+  /** Throttled live output for the dashboard while k6 runs, fenced like the verdict. */
+  const flushOutput = (runId: string, attemptToken: string, output: TailBuffer) => {
+    if (pendingOutput.has(runId)) return;
     pendingOutput.set(
       runId,
       setTimeout(() => {
@@ -96,14 +92,16 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
       logger.info({ runId, state: started.state }, "run not started: already judged or no record");
       return { runId, skipped: true };
     }
-    attempts.set(runId, attemptToken);
     logger.info(
       { runId, namespace: run.namespace, name: run.name, attempt: job.attemptsStarted },
       "run started",
     );
     void notifier.runStarted(run, started.run);
     try {
-      const execution = await deps.processRun(job, signal ?? new AbortController().signal);
+      const execution = await deps.processRun(run, {
+        signal: signal ?? new AbortController().signal,
+        onOutput: (output) => flushOutput(runId, attemptToken, output),
+      });
       stopFlushing(runId);
       if (execution.interrupted && handingBack) {
         // The worker is leaving, not the run failing: give the job back untouched.
@@ -126,7 +124,8 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
       return { runId, verdict: execution.result.verdict };
     } finally {
       stopFlushing(runId);
-      attempts.delete(runId);
+      // Whatever ended this attempt (verdict, hand-back, stale, error), its start is settled.
+      notifier.forget(runId);
     }
   };
 
@@ -198,6 +197,5 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
       handingBack = true;
       worker.cancelAllJobs("worker shutting down");
     },
-    onOutput: flushOutput,
   };
 }

@@ -1,19 +1,16 @@
 import { z } from "zod";
 import { parseDuration } from "./duration";
+import { applyPeerAliases, type PeerAlias } from "./peer-env";
+
+function toMs(text: string, ctx: z.RefinementCtx): number {
+  const ms = parseDuration(text);
+  if (ms !== undefined) return ms;
+  ctx.addIssue({ code: "custom", message: `"${text}" is not a duration like 30s, 5m or 1h` });
+  return z.NEVER;
+}
 
 /** A duration env var ("30s", "10m") parsed to milliseconds. */
-export const durationMs = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms === undefined) {
-        ctx.addIssue({ code: "custom", message: `"${text}" is not a duration like 30s, 5m or 1h` });
-        return z.NEVER;
-      }
-      return ms;
-    });
+export const durationMs = (fallback: string) => z.string().default(fallback).transform(toMs);
 
 export const positiveInt = (fallback: number) =>
   z.coerce.number().int().positive().default(fallback);
@@ -23,6 +20,11 @@ export const optionalText = z
   .string()
   .optional()
   .transform((text) => (text?.trim() ? text.trim() : undefined));
+
+/** A duration env var with no default: undefined when unset or empty. */
+export const optionalDuration = optionalText.transform((text, ctx) =>
+  text === undefined ? undefined : toMs(text, ctx),
+);
 
 /** A regex env var the whole value must match (namespace filters), compiled once, here. */
 export const wholeMatchPattern = optionalText.transform((pattern, ctx) => {
@@ -58,7 +60,11 @@ export const commonConfigShape = {
     .string()
     .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only")
     .default("k6gate"),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** pino's levels; logrus's `warning` and `panic` (flagger-k6-webhook's) are read as warn, fatal. */
+  LOG_LEVEL: z.preprocess(
+    (level) => (level === "warning" ? "warn" : level === "panic" ? "fatal" : level),
+    z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  ),
   PUBLIC_URL: optionalText,
   MAX_RUN_DURATION: durationMs("30m"),
   HISTORY_MAX_RUNS_PER_CANARY: positiveInt(200),
@@ -99,9 +105,17 @@ export class ConfigError extends Error {
 }
 
 /** Parse once at start; a bad value stops the process with every problem named. */
-export function parseConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
-  const result = schema.safeParse(env);
-  if (result.success) return result.data;
+export function parseConfig<S extends z.ZodType>(
+  schema: S,
+  env: NodeJS.ProcessEnv,
+  aliases: PeerAlias[] = [],
+): z.output<S> & { envNotices: string[] } {
+  const { env: applied, notices } = applyPeerAliases(env, aliases);
+  const result = schema.safeParse(applied);
+  if (result.success)
+    return Object.assign(result.data as object, { envNotices: notices }) as z.output<S> & {
+      envNotices: string[];
+    };
   const lines = result.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
   throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
 }

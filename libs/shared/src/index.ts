@@ -9,3 +9,6 @@ export * from "./run-key";
 export * from "./run-store";
 export * from "./verdict-text";
 export * from "./reconciler";
+export * from "./checked";
+export * from "./version";
+export * from "./peer-env";

@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from "pino";
+import { VERSION } from "./version";
 
 export type { Logger };
 
@@ -32,7 +33,7 @@ export function createLogger(
   return pino(
     {
       // `service`, not pino's `name`: `name` is a canary's name in k6-gate's log lines.
-      base: { service, pid: process.pid },
+      base: { service, pid: process.pid, version: VERSION },
       level,
       redact: {
         paths: [...paths, "headers.authorization", "*.headers.authorization"],
@@ -41,4 +42,12 @@ export function createLogger(
     },
     destination,
   );
+}
+
+/** For main.ts: a start that cannot go on is logged as fatal, and the process exits 1. */
+export function exitOnStartFailure(logger: Logger): (error: unknown) => never {
+  return (error) => {
+    logger.fatal(error instanceof Error ? error.message : String(error));
+    process.exit(1);
+  };
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { closest } from "./closest";
 import { parseDuration } from "./duration";
 
 /**
@@ -58,6 +59,36 @@ export interface Metadata {
   waitTimeoutMs: number | undefined;
   /** Iterations that may end in an uncaught exception before a k6 pass is refused. */
   maxInterruptedIterations: number;
+  /** Keys k6-gate does not know: the run goes on (other tools share the spec), but says so. */
+  warnings: string[];
+}
+
+/** Every metadata key k6-gate reads (flagger-k6-webhook's and its own). */
+export const METADATA_KEYS = [
+  "script",
+  "upload_to_cloud",
+  "wait_for_results",
+  "slack_channels",
+  "notification_context",
+  "min_failure_delay",
+  "env_vars",
+  "kubernetes_secrets",
+  "max_duration",
+  "wait_timeout",
+  "max_interrupted_iterations",
+] as const;
+
+/** "metadata key wait_timout is not one k6-gate knows (did you mean wait_timeout?)". */
+function unknownKeyWarnings(raw: Record<string, string>): string[] {
+  const known = new Set<string>(METADATA_KEYS);
+  return Object.keys(raw)
+    .filter((key) => !known.has(key))
+    .slice(0, 10)
+    .map((key) => {
+      const shown = JSON.stringify(key.slice(0, 60));
+      const meant = closest(key, METADATA_KEYS);
+      return `metadata key ${shown} is not one k6-gate knows${meant ? ` (did you mean ${meant}?)` : "; ignored"}`;
+    });
 }
 
 type Issue = (key: string, message: string) => void;
@@ -194,8 +225,31 @@ export function parseMetadata(raw: Record<string, string>, issue: Issue): Metada
     maxDurationMs,
     waitTimeoutMs,
     maxInterruptedIterations: wholeNumber(raw, "max_interrupted_iterations", 0, issue),
+    warnings: unknownKeyWarnings(raw),
   };
 }
+
+/**
+ * Metadata is parsed in its own field, so its problems are listed with those of the rest
+ * of the payload; a value that is not a string is one problem, not the end of the check.
+ */
+const metadataSchema = z
+  .record(z.string().max(256), z.unknown(), {
+    error: "must be an object of string values (Flagger sends map[string]string)",
+  })
+  .transform((raw, ctx) => {
+    const issue: Issue = (key, message) => ctx.addIssue({ code: "custom", path: [key], message });
+    const strings: Record<string, string> = {};
+    for (const [key, value] of Object.entries(raw)) {
+      if (typeof value === "string") strings[key] = value;
+      else
+        issue(
+          key,
+          `must be a string (Flagger sends map[string]string), got ${value === null ? "null" : typeof value}`,
+        );
+    }
+    return parseMetadata(strings, issue);
+  });
 
 const k8sName = z
   .string()
@@ -203,22 +257,13 @@ const k8sName = z
   .max(253)
   .regex(K8S_NAME, "must be a Kubernetes object name (lowercase letters, digits, - and .)");
 
-export const webhookPayloadSchema = z
-  .object({
-    name: k8sName,
-    namespace: k8sName,
-    phase: z.string().max(64).default(""),
-    checksum: z.string().max(256).default(""),
-    metadata: z.record(z.string().max(256), z.string(), {
-      error: "must be an object of string values (Flagger sends map[string]string)",
-    }),
-  })
-  .transform((payload, ctx) => {
-    const issue: Issue = (key, message) =>
-      ctx.addIssue({ code: "custom", path: ["metadata", key], message });
-    const metadata = parseMetadata(payload.metadata, issue);
-    return { ...payload, metadata };
-  });
+export const webhookPayloadSchema = z.object({
+  name: k8sName,
+  namespace: k8sName,
+  phase: z.string().max(64).default(""),
+  checksum: z.string().max(256).default(""),
+  metadata: metadataSchema,
+});
 
 export type WebhookPayload = z.output<typeof webhookPayloadSchema>;
 

@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { JobsOptions, Queue } from "bullmq";
 import type { WebhookPayload } from "./payload";
 import { runKeyOf } from "./run-key";
+import { runIdentitySchema } from "./run";
 
 export const RUN_QUEUE = "k6-runs";
 export const RUN_JOB_NAME = "k6-run";
@@ -13,16 +14,10 @@ const secretRefSchema = z.object({
 });
 
 /**
- * A run's job data. It carries what the worker needs to run k6 and no secret of the
+ * What a run runs: its identity and the check's settings. It carries no secret of the
  * service: `kubernetesSecrets` holds references, resolved by the worker at run time.
  */
-export const runJobSchema = z.object({
-  runId: z.string().min(1),
-  runKey: z.string().min(1),
-  namespace: z.string(),
-  name: z.string(),
-  checksum: z.string(),
-  phase: z.string(),
+export const runSpecSchema = runIdentitySchema.extend({
   script: z.string().min(1),
   envVars: z.record(z.string(), z.string()),
   kubernetesSecrets: z.record(z.string(), secretRefSchema),
@@ -32,10 +27,14 @@ export const runJobSchema = z.object({
   maxInterruptedIterations: z.number().int().nonnegative().optional(),
   slackChannels: z.array(z.string()),
   notificationContext: z.string().optional(),
+  /** What the call did not understand (unknown metadata keys), shown with the verdict. */
+  warnings: z.array(z.string()).optional(),
 });
+export type RunSpec = z.infer<typeof runSpecSchema>;
+
+/** A run's job data: its spec under the run id it is queued as. */
+export const runJobSchema = runSpecSchema.extend({ runId: z.string().min(1) });
 export type RunJob = z.infer<typeof runJobSchema>;
-/** What a run's job runs, without the run id it is queued under. */
-export type RunSpec = Omit<RunJob, "runId">;
 
 /**
  * Finished jobs are pruned: history lives in k6-gate's own run records, so BullMQ keeps
@@ -60,12 +59,8 @@ export async function enqueueRun(queue: Queue, job: RunJob): Promise<void> {
 /** The job a webhook call asks for, before it has a run id. */
 export function runSpecOf(payload: WebhookPayload): RunSpec {
   const { metadata } = payload;
-  return {
-    runKey: runKeyOf(payload),
-    namespace: payload.namespace,
-    name: payload.name,
-    checksum: payload.checksum,
-    phase: payload.phase,
+  const check = {
+    ...runIdentitySchema.omit({ runKey: true }).parse(payload),
     script: metadata.script,
     envVars: metadata.envVars,
     kubernetesSecrets: metadata.kubernetesSecrets,
@@ -74,5 +69,7 @@ export function runSpecOf(payload: WebhookPayload): RunSpec {
     maxInterruptedIterations: metadata.maxInterruptedIterations,
     slackChannels: metadata.slackChannels,
     notificationContext: metadata.notificationContext,
+    warnings: metadata.warnings,
   };
+  return { ...check, runKey: runKeyOf(check) };
 }

@@ -1,35 +1,31 @@
 import { createHash } from "node:crypto";
-import type { WebhookPayload } from "./payload";
+import type { RunSpec } from "./queue";
+
+/** Fields that only change who is told, or what they are told: not what runs. */
+const NOT_JUDGED = new Set<string>(["slackChannels", "notificationContext", "warnings"]);
 
 /**
- * The identity of a check: everything that changes what runs, nothing that only changes
- * who is told (slack_channels, notification_context) or how long a caller waits.
+ * The key of a check: a digest of everything that changes what runs or how it is judged
+ * (identity, script, env, secrets, limits: every field of the spec but those above), so a
+ * new field of the spec is part of the key unless it is listed there.
  * Same key = same check, so Flagger's retries ride on one run.
  */
-export function runKeyOf(payload: WebhookPayload): string {
-  const { metadata } = payload;
-  const identity = [
-    payload.namespace,
-    payload.name,
-    payload.checksum,
-    payload.phase,
-    metadata.script,
-    sortedEntries(metadata.envVars),
-    sortedEntries(metadata.kubernetesSecrets),
-    metadata.uploadToCloud,
-    metadata.maxDurationMs ?? null,
-    // Changes the verdict of the same test: a new allowance deserves a new run.
-    metadata.maxInterruptedIterations,
-  ];
+export function runKeyOf(check: Omit<RunSpec, "runKey">): string {
+  const judged = Object.fromEntries(
+    Object.entries(check).filter(([field]) => !NOT_JUDGED.has(field)),
+  );
   // Prefixed with a letter so a key (and job ids built from it) is never all digits.
-  return `k${createHash("sha256").update(JSON.stringify(identity)).digest("hex").slice(0, 24)}`;
+  return `k${createHash("sha256").update(canonicalJson(judged)).digest("hex").slice(0, 24)}`;
 }
 
-function sortedEntries(record: Record<string, unknown>): [string, unknown][] {
-  return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-}
-
-/** BullMQ job id of the n-th run of a key: no ":" and never only digits. */
-export function runIdOf(runKey: string, sequence: number): string {
-  return `${runKey}-${sequence}`;
+/** JSON with object keys sorted at every level and undefined left out: one text per value. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value)
+      .filter(([, field]) => field !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, field]) => `${JSON.stringify(key)}:${canonicalJson(field)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
 }

@@ -2,7 +2,15 @@ import type { Redis } from "ioredis";
 import { callLua, type LuaCommand } from "./commands/lua-command";
 import { DECIDE, FINISH, LIVE_OUTPUT, REQUEUE, START } from "./commands/run-commands";
 import { runJobSchema, type RunJob, type RunSpec } from "./queue";
-import { runResultSchema, type RunRecord, type RunResult, type SlackThread } from "./run";
+import {
+  identityOf,
+  runIdentitySchema,
+  runResultSchema,
+  runStatuses,
+  type RunRecord,
+  type RunResult,
+  type SlackThread,
+} from "./run";
 
 export type Decision =
   | { action: "attach" | "deliver" | "recent_failure" | "created"; run: RunRecord }
@@ -128,11 +136,9 @@ export class RunStore {
         now: input.now,
         minFailureDelayMs: input.minFailureDelayMs,
         maxQueueDepth: input.maxQueueDepth,
-        namespace: job.namespace,
-        name: job.name,
-        checksum: job.checksum,
-        phase: job.phase,
+        identity: JSON.stringify(identityOf(job)),
         slackChannels: JSON.stringify(job.slackChannels),
+        warnings: JSON.stringify(job.warnings ?? []),
         canaryId: `${job.namespace}/${job.name}`,
         ttlMs: this.retention.maxAgeMs,
         spec: JSON.stringify(job),
@@ -146,14 +152,13 @@ export class RunStore {
       action === "recent_failure" ||
       action === "created"
     ) {
-      return { action, run: toRecord(pairs(flat)) };
+      return { action, run: writtenRecord(flat) };
     }
     throw new Error(`unexpected decision ${action}`);
   }
 
   async get(runId: string): Promise<RunRecord | null> {
-    const hash = await this.redis.hgetall(this.runHash(runId));
-    return hash.id ? toRecord(hash) : null;
+    return toRecord(await this.redis.hgetall(this.runHash(runId)));
   }
 
   /** Many runs in one round trip, in the order asked; missing ones are left out. */
@@ -163,8 +168,8 @@ export class RunStore {
     for (const id of runIds) pipeline.hgetall(this.runHash(id));
     const rows = (await pipeline.exec()) ?? [];
     return rows.flatMap(([, hash]) => {
-      const fields = hash as Record<string, string> | null;
-      return fields?.id ? [toRecord(fields)] : [];
+      const record = toRecord((hash as Record<string, string> | null) ?? {});
+      return record ? [record] : [];
     });
   }
 
@@ -269,7 +274,7 @@ export class RunStore {
         attemptToken: attempt.attemptToken,
       },
     )) as [string, string[]];
-    if (state === "started") return { state, run: toRecord(pairs(flat)) };
+    if (state === "started") return { state, run: writtenRecord(flat) };
     if (state === "finished" || state === "missing") return { state };
     throw new Error(`unexpected start state ${state}`);
   }
@@ -316,7 +321,7 @@ export class RunStore {
     )) as [string, string[]];
     if (state === "missing") return { state };
     if (state === "recorded" || state === "already" || state === "stale") {
-      return { state, run: toRecord(pairs(flat)) };
+      return { state, run: writtenRecord(flat) };
     }
     throw new Error(`unexpected finish state ${state}`);
   }
@@ -381,6 +386,13 @@ export class RunStore {
   }
 }
 
+/** The record a script wrote and returned: always a whole run. */
+function writtenRecord(flat: string[]): RunRecord {
+  const record = toRecord(pairs(flat));
+  if (!record) throw new Error("a run script returned a record without its identity");
+  return record;
+}
+
 /** HGETALL's flat [field, value, ...] reply (as a script returns it) as an object. */
 function pairs(flat: string[]): Record<string, string> {
   const hash: Record<string, string> = {};
@@ -401,16 +413,15 @@ function parseJson<T>(text: string | undefined, fallback: T): T {
   }
 }
 
-function toRecord(hash: Record<string, string>): RunRecord {
+/** A run's hash as a record; null when it is not one (a field of its identity missing). */
+function toRecord(hash: Record<string, string>): RunRecord | null {
+  const identity = runIdentitySchema.safeParse(hash);
+  if (!hash.id || !identity.success) return null;
   const parsedResult = runResultSchema.safeParse(parseJson<unknown>(hash.result, null));
   return {
-    id: hash.id ?? "",
-    runKey: hash.runKey ?? "",
-    namespace: hash.namespace ?? "",
-    name: hash.name ?? "",
-    checksum: hash.checksum ?? "",
-    phase: hash.phase ?? "",
-    status: (hash.status ?? "queued") as RunRecord["status"],
+    ...identity.data,
+    id: hash.id,
+    status: runStatuses.find((status) => status === hash.status) ?? "queued",
     attempt: Number(hash.attempt ?? 0),
     worker: hash.worker ?? null,
     enqueuedAt: Number(hash.enqueuedAt ?? 0),
@@ -422,6 +433,7 @@ function toRecord(hash: Record<string, string>): RunRecord {
     reason: hash.reason ?? null,
     result: parsedResult.success ? parsedResult.data : null,
     slackChannels: parseJson<string[]>(hash.slackChannels, []),
+    warnings: parseJson<string[]>(hash.warnings, []),
     slackThreads: parseJson<SlackThread[]>(hash.slackThreads, []),
     cloudUrl: hash.cloudUrl || null,
   };

@@ -13,6 +13,12 @@ export const outcomes = [
   "test_aborted",
   "aborted",
   "invalid_script",
+  // k6's own errors with an exit code of their own (errext/exitcodes)
+  "cloud_run_failed",
+  "setup_timeout",
+  "teardown_timeout",
+  "invalid_config",
+  "marked_failed",
   "timeout",
   "setup_failed",
   "error",
@@ -45,6 +51,8 @@ export const runResultSchema = z.object({
   metrics: keyMetricsSchema,
   cloudUrl: z.string().nullable(),
   durationMs: z.number(),
+  /** What the run's evidence does not show, said with the verdict (no thresholds, ...). */
+  warnings: z.array(z.string()).optional(),
 });
 export type RunResult = z.infer<typeof runResultSchema>;
 
@@ -70,19 +78,35 @@ export function failedResult(outcome: Outcome, reason: string, durationMs = 0): 
     metrics: emptyMetrics,
     cloudUrl: null,
     durationMs,
+    warnings: [],
   };
 }
 
-export type RunStatus = "queued" | "running" | "finished";
+/**
+ * Which check a run is, for which canary: the one definition every view of a run extends
+ * (the job a worker runs, the record in Redis, the JSON of the API). A field added here
+ * reaches all of them; the webhook payload is where its value comes from.
+ */
+export const runIdentitySchema = z.object({
+  runKey: z.string().min(1),
+  namespace: z.string(),
+  name: z.string(),
+  phase: z.string(),
+  checksum: z.string(),
+});
+export type RunIdentity = z.infer<typeof runIdentitySchema>;
+
+/** The identity part of any view of a run (other fields dropped). */
+export function identityOf(run: RunIdentity): RunIdentity {
+  return runIdentitySchema.parse(run);
+}
+
+export const runStatuses = ["queued", "running", "finished"] as const;
+export type RunStatus = (typeof runStatuses)[number];
 
 /** One run as kept in history (compact: no script, no env values, no output). */
-export interface RunRecord {
+export interface RunRecord extends RunIdentity {
   id: string;
-  runKey: string;
-  namespace: string;
-  name: string;
-  checksum: string;
-  phase: string;
   status: RunStatus;
   attempt: number;
   /** The worker of the current (or last) attempt. */
@@ -96,6 +120,8 @@ export interface RunRecord {
   reason: string | null;
   result: RunResult | null;
   slackChannels: string[];
+  /** What the call that created the run did not understand (unknown metadata keys). */
+  warnings: string[];
   slackThreads: SlackThread[];
   cloudUrl: string | null;
 }

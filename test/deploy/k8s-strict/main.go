@@ -3,10 +3,14 @@
 // a wrong type, or an unknown apiVersion/kind of a built-in group is an error.
 // That is what `kubectl apply` would reject with "unknown field", checked
 // without an API server. Custom resources whose Go types are registered here
-// (prometheus-operator's ServiceMonitor) are checked the same way; others
-// (KEDA's ScaledObject) are listed as not checked.
+// (prometheus-operator's ServiceMonitor/PodMonitor, KEDA's ScaledObject and
+// TriggerAuthentication, Flagger's Canary) are checked the same way; a
+// ScaledObject also goes through KEDA's own offline validators (what its
+// admission webhook runs without a cluster: triggers, replica bounds, fallback,
+// the scalingModifiers formula). Objects of other groups are listed as not checked.
 //
 // Usage: kustomize build k8s/base | go run ./test/deploy/k8s-strict
+//        helm template k6-gate charts/k6-gate | go run ./test/deploy/k8s-strict
 package main
 
 import (
@@ -18,6 +22,7 @@ import (
 	"os"
 
 	flaggerv1beta1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -43,6 +48,9 @@ func run(in io.Reader, out io.Writer) error {
 		return err
 	}
 	if err := flaggerv1beta1.AddToScheme(s); err != nil {
+		return err
+	}
+	if err := kedav1alpha1.AddToScheme(s); err != nil {
 		return err
 	}
 	decoder := serializer.NewCodecFactory(s, serializer.EnableStrict).UniversalDeserializer()
@@ -84,12 +92,39 @@ func run(in io.Reader, out io.Writer) error {
 			skipped++
 			continue
 		}
-		if _, _, err := decoder.Decode(doc, nil, nil); err != nil {
+		obj, _, err := decoder.Decode(doc, nil, nil)
+		if err != nil {
 			problems = append(problems, fmt.Errorf("%s: %w", id, err))
 			continue
+		}
+		if so, ok := obj.(*kedav1alpha1.ScaledObject); ok {
+			if err := validateScaledObject(so); err != nil {
+				problems = append(problems, fmt.Errorf("%s: %w", id, err))
+				continue
+			}
 		}
 		checked++
 	}
 	fmt.Fprintf(out, "strictly decoded %d objects, %d not checked\n", checked, skipped)
 	return errors.Join(problems...)
+}
+
+// validateScaledObject runs the checks of KEDA's admission webhook that need no
+// cluster (the rest look up the scale target and other ScaledObjects/HPAs).
+func validateScaledObject(so *kedav1alpha1.ScaledObject) error {
+	if err := kedav1alpha1.ValidateTriggers(so.Spec.Triggers); err != nil {
+		return err
+	}
+	if err := kedav1alpha1.CheckReplicaCountBoundsAreValid(so); err != nil {
+		return err
+	}
+	if err := kedav1alpha1.CheckFallbackValid(so); err != nil {
+		return err
+	}
+	if so.IsUsingModifiers() {
+		if _, err := kedav1alpha1.ValidateAndCompileScalingModifiers(so); err != nil {
+			return err
+		}
+	}
+	return nil
 }

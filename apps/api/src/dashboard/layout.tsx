@@ -1,4 +1,5 @@
 import type { Child } from "hono/jsx";
+import { K6_VERSION, VERSION } from "@k6-gate/shared";
 
 const css = `
 :root { color-scheme: light; --fg: #1d2330; --muted: #6b7280; --line: #e5e7eb; --pass: #15803d; --fail: #b91c1c; --run: #1d4ed8; }
@@ -7,6 +8,7 @@ body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-ser
 header { display: flex; gap: 1.5rem; align-items: baseline; padding: .75rem 1.5rem; background: #111827; }
 header a { color: #e5e7eb; text-decoration: none; } header a.brand { font-weight: 700; color: #fff; }
 main { padding: 1.25rem 1.5rem; max-width: 1200px; }
+footer { padding: 0 1.5rem 1.25rem; font-size: .8rem; }
 h1 { font-size: 1.35rem; margin: .2rem 0 1rem; } h2 { font-size: 1.05rem; margin: 1.5rem 0 .5rem; }
 table { border-collapse: collapse; width: 100%; background: #fff; border: 1px solid var(--line); }
 th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid var(--line); vertical-align: middle; }
@@ -57,6 +59,7 @@ export function Layout(props: { title: string; nonce: string | undefined; childr
           <a href="/metrics">Metrics</a>
         </header>
         <main>{props.children}</main>
+        <footer class="muted">{`k6-gate ${VERSION} · k6 ${K6_VERSION}`}</footer>
       </body>
     </html>
   );

@@ -14,6 +14,11 @@ import { VerdictBadge } from "./verdict-badge";
 const span = (from: number | null, to: number | null) =>
   from !== null && to !== null ? formatMs(to - from) : "–";
 
+/** What the run's call and its evidence warn about (unknown metadata keys, no thresholds). */
+const warningsOf = (run: RunRecord) => [
+  ...new Set([...(run.result?.warnings ?? []), ...run.warnings]),
+];
+
 /** `/runs/:id`: the verdict, its thresholds and metrics, timings, links and the output. */
 export function RunPage(props: { run: RunRecord; output: string; nonce: string | undefined }) {
   const { run } = props;
@@ -34,6 +39,16 @@ export function RunPage(props: { run: RunRecord; output: string; nonce: string |
         <dd id="outcome">{run.outcome ?? run.status}</dd>
         <dt>Reason</dt>
         <dd id="reason">{run.reason ?? "–"}</dd>
+        {warningsOf(run).length > 0 && (
+          <>
+            <dt>Warnings</dt>
+            <dd id="warnings">
+              {warningsOf(run).map((warning) => (
+                <div>{warning}</div>
+              ))}
+            </dd>
+          </>
+        )}
         <dt>Revision</dt>
         <dd>
           <code>{run.checksum}</code> ({run.phase})

@@ -42,6 +42,7 @@ export function launchTest(deps: AppDeps) {
     const parsed = webhookPayloadSchema.safeParse(body);
     if (!parsed.success) return problem(c, 400, "invalid payload", describeIssues(parsed.error));
     const payload = parsed.data;
+    c.set("log", { namespace: payload.namespace, name: payload.name });
     const rejection = checkLimits(payload);
     if (rejection) return problem(c, 400, "invalid payload", [rejection]);
     if (config.ALLOWED_NAMESPACES && !config.ALLOWED_NAMESPACES.test(payload.namespace)) {
@@ -78,6 +79,11 @@ export function launchTest(deps: AppDeps) {
       runKey: job.runKey,
       decision: decision.action,
     });
+    c.set("log", {
+      ...c.get("log"),
+      decision: decision.action,
+      runId: decision.action === "busy" ? undefined : decision.run.id,
+    });
 
     if (decision.action === "busy") {
       const [queued, retryAfter] = await Promise.all([
@@ -95,20 +101,19 @@ export function launchTest(deps: AppDeps) {
     }
 
     const { run } = decision;
-    log.info({ runId: run.id }, "webhook call");
+    const { warnings } = payload.metadata;
+    if (warnings.length) log.warn({ runId: run.id, warnings }, "metadata not understood");
 
     if (decision.action === "deliver") {
       afterDelivery(c, markDelivered(run.id));
-      return verdictResponse(c, run, config.PUBLIC_URL);
+      return verdictResponse(c, run, config.PUBLIC_URL, { warnings });
     }
     if (decision.action === "recent_failure") {
       const waitMs = (run.finishedAt ?? 0) + payload.metadata.minFailureDelayMs - Date.now();
-      return verdictResponse(
-        c,
-        run,
-        config.PUBLIC_URL,
-        `(previous run failed; no new run for another ${formatDuration(Math.max(0, waitMs))} per min_failure_delay)`,
-      );
+      return verdictResponse(c, run, config.PUBLIC_URL, {
+        warnings,
+        note: `(previous run failed; no new run for another ${formatDuration(Math.max(0, waitMs))} per min_failure_delay)`,
+      });
     }
 
     // Attaching to a queued run adds its job again: a no-op unless its creator died first.
@@ -120,15 +125,17 @@ export function launchTest(deps: AppDeps) {
       return wantsJson(c) ? c.json({ message, run: runJson(run) }, 202) : c.text(message, 202);
     }
 
+    // No wait_timeout: hold until the verdict, as flagger-k6-webhook does; Flagger's own
+    // timeout decides, and a retry (or the next interval) reattaches to the same run.
     const waitMs = Math.min(
-      payload.metadata.waitTimeoutMs ?? config.DEFAULT_WAIT_TIMEOUT,
+      payload.metadata.waitTimeoutMs ?? config.DEFAULT_WAIT_TIMEOUT ?? config.LONG_POLL_MAX,
       config.LONG_POLL_MAX,
     );
     const outcome = await waiter.wait(run.id, waitMs, clientGone(c));
     switch (outcome.state) {
       case "finished":
         afterDelivery(c, markDelivered(run.id));
-        return verdictResponse(c, outcome.record, config.PUBLIC_URL);
+        return verdictResponse(c, outcome.record, config.PUBLIC_URL, { warnings });
       case "timeout": {
         const retryAfter = await retryAfterSeconds(store, outcome.record);
         const elapsed = formatDuration(Date.now() - outcome.record.enqueuedAt);

@@ -1,3 +1,4 @@
+import { accepted, refused, type Checked } from "@k6-gate/shared";
 import type { WorkerConfig } from "../config";
 
 /** The worker's Grafana Cloud k6 account, handed to k6 for one run only. */
@@ -31,25 +32,31 @@ type CloudConfig = Pick<
  * How to run k6 for an uploaded run, or why it cannot start: the worker has no account,
  * or the canary's variables (`envNames`) would override it.
  */
-export function prepareCloudRun(config: CloudConfig, envNames: string[]): CloudInvocation | string {
+export function prepareCloudRun(config: CloudConfig, envNames: string[]): Checked<CloudInvocation> {
   if (!config.K6_CLOUD_TOKEN) {
-    return "upload_to_cloud is true but the worker has no K6_CLOUD_TOKEN configured";
+    return refused("upload_to_cloud is true but the worker has no K6_CLOUD_TOKEN configured");
   }
   if (!config.K6_CLOUD_STACK_ID) {
-    return "upload_to_cloud is true but the worker has no K6_CLOUD_STACK_ID configured (k6 v2 needs the Grafana Cloud stack)";
+    return refused(
+      "upload_to_cloud is true but the worker has no K6_CLOUD_STACK_ID configured (k6 v2 needs the Grafana Cloud stack)",
+    );
   }
   const overriding = envNames.find(
     (name) => name.startsWith("K6_CLOUD_") && !CANARY_CLOUD_VARS.has(name),
   );
   if (overriding) {
-    return `${overriding} cannot be set by env_vars or kubernetes_secrets when upload_to_cloud is true: k6-gate sets the k6 Cloud account`;
+    return refused(
+      `${overriding} cannot be set by env_vars or kubernetes_secrets when upload_to_cloud is true: k6-gate sets the k6 Cloud account`,
+    );
   }
-  return cloudInvocation({
-    token: config.K6_CLOUD_TOKEN,
-    stackId: config.K6_CLOUD_STACK_ID,
-    projectId: config.K6_CLOUD_PROJECT_ID,
-    host: config.K6_CLOUD_HOST,
-  });
+  return accepted(
+    cloudInvocation({
+      token: config.K6_CLOUD_TOKEN,
+      stackId: config.K6_CLOUD_STACK_ID,
+      projectId: config.K6_CLOUD_PROJECT_ID,
+      host: config.K6_CLOUD_HOST,
+    }),
+  );
 }
 
 /**

@@ -1,13 +1,25 @@
-import { emptyMetrics, formatDuration, type Outcome, type RunResult } from "@k6-gate/shared";
+import {
+  emptyMetrics,
+  failedResult,
+  formatDuration,
+  type Outcome,
+  type RunResult,
+} from "@k6-gate/shared";
 import type { SummaryFindings } from "./summary";
 
 /** k6's documented exit codes (errext/exitcodes). */
 const EXIT_OUTCOMES: Record<number, Outcome> = {
   0: "passed",
+  97: "cloud_run_failed",
   99: "thresholds_failed",
+  100: "setup_timeout",
+  101: "teardown_timeout",
+  102: "timeout",
+  104: "invalid_config",
   105: "aborted",
   107: "script_error",
   108: "test_aborted",
+  110: "marked_failed",
   255: "invalid_script",
 };
 
@@ -29,6 +41,8 @@ export interface K6Exit {
   lastError: string | null;
   cloudUrl: string | null;
   cloudRequested: boolean;
+  /** REQUIRE_THRESHOLDS: a script that defines none fails rather than passing on nothing. */
+  requireThresholds?: boolean;
 }
 
 /** k6's own words when it could not create the cloud run (or lacked its login). */
@@ -66,6 +80,9 @@ export function missingEvidence(exit: K6Exit): string[] {
       `${iterationsText(interrupted)} interrupted by exceptions (max_interrupted_iterations ${exit.maxInterruptedIterations})${cause}`,
     );
   }
+  if (exit.requireThresholds && exit.findings.thresholds.length === 0) {
+    missing.push("the script defines no thresholds (this server sets REQUIRE_THRESHOLDS)");
+  }
   for (const threshold of exit.findings.unsampledThresholds) {
     missing.push(`threshold ${threshold.metric} '${threshold.expression}' has no samples`);
   }
@@ -88,17 +105,26 @@ export function verdictOf(exit: K6Exit): RunResult {
     : exit.exitCode === null
       ? "error"
       : (EXIT_OUTCOMES[exit.exitCode] ?? "error");
-  const missing = k6Outcome === "passed" ? missingEvidence(exit) : [];
-  const outcome: Outcome = missing.length > 0 ? "no_evidence" : k6Outcome;
   const thresholds = exit.findings?.thresholds ?? [];
   const failed = thresholds.filter((threshold) => !threshold.ok);
+  const missing = k6Outcome === "passed" ? missingEvidence(exit) : [];
+  // A summary that says a threshold was crossed outranks an exit code that says it was not.
+  const outcome: Outcome =
+    k6Outcome === "passed" && failed.length > 0
+      ? "thresholds_failed"
+      : missing.length > 0
+        ? "no_evidence"
+        : k6Outcome;
   const detail = exit.lastError ? `: ${exit.lastError}` : "";
   let reason: string;
   switch (outcome) {
     case "passed":
-      reason = thresholds.length
-        ? `all ${thresholds.length} thresholds passed`
-        : "k6 finished (no thresholds defined)";
+      reason =
+        thresholds.length === 1
+          ? "its threshold passed"
+          : thresholds.length
+            ? `all ${thresholds.length} thresholds passed`
+            : "k6 finished (no thresholds defined)";
       break;
     case "no_evidence":
       reason = missing.join("; ");
@@ -109,6 +135,10 @@ export function verdictOf(exit: K6Exit): RunResult {
         : "thresholds failed (see output)";
       break;
     case "timeout": {
+      if (!exit.timedOut) {
+        reason = `k6 stopped the test on one of its own time limits${detail}`;
+        break;
+      }
       const basis =
         exit.scriptDurationMs === null
           ? ""
@@ -128,6 +158,21 @@ export function verdictOf(exit: K6Exit): RunResult {
     case "invalid_script":
       reason = `invalid script or options${detail}`;
       break;
+    case "cloud_run_failed":
+      reason = `the k6 Cloud test run failed${detail}`;
+      break;
+    case "setup_timeout":
+      reason = `setup() ran longer than its setupTimeout${detail}`;
+      break;
+    case "teardown_timeout":
+      reason = `teardown() ran longer than its teardownTimeout${detail}`;
+      break;
+    case "invalid_config":
+      reason = `invalid k6 configuration (options, env_vars or flags)${detail}`;
+      break;
+    case "marked_failed":
+      reason = `the script marked the test as failed${detail}`;
+      break;
     default:
       reason =
         exit.exitCode === null
@@ -137,28 +182,36 @@ export function verdictOf(exit: K6Exit): RunResult {
   if (exit.cloudRequested && !exit.cloudUrl && outcome !== "passed") {
     reason += " (k6 Cloud upload was requested but no cloud run was created)";
   }
+  const metrics = exit.findings?.metrics ?? emptyMetrics;
   return {
     verdict: outcome === "passed" ? "pass" : "fail",
     outcome,
     reason,
     exitCode: exit.exitCode,
     thresholds,
-    metrics: exit.findings?.metrics ?? emptyMetrics,
+    metrics,
     cloudUrl: exit.cloudUrl,
     durationMs: exit.durationMs,
+    warnings: resultWarnings(exit.findings, metrics),
   };
+}
+
+/** What a verdict should say about its own evidence, whatever it is. */
+function resultWarnings(
+  findings: SummaryFindings | undefined,
+  metrics: RunResult["metrics"],
+): string[] {
+  const warnings: string[] = [];
+  if (findings && findings.thresholds.length === 0) {
+    warnings.push("no thresholds: k6 judged nothing");
+  }
+  if (metrics.httpReqFailedRate === 1) {
+    warnings.push("every HTTP request failed (http_req_failed 100%)");
+  }
+  return warnings;
 }
 
 /** A run that could not start k6 at all (bad secret reference, missing binary, ...). */
 export function setupFailure(reason: string, durationMs = 0): RunResult {
-  return {
-    verdict: "fail",
-    outcome: "setup_failed",
-    reason,
-    exitCode: null,
-    thresholds: [],
-    metrics: emptyMetrics,
-    cloudUrl: null,
-    durationMs,
-  };
+  return failedResult("setup_failed", reason, durationMs);
 }

@@ -44,7 +44,8 @@ export function slackNotifierFor(
 export class SlackNotifier implements RunNotifier {
   /**
    * Threads this worker is posting, by run: a run quicker than Slack must update the
-   * messages its start is still posting, not post a second set. Taken by runFinished.
+   * messages its start is still posting, not post a second set. Taken by runFinished;
+   * dropped by forget for a run that does not finish here (handed back, stale, failed).
    */
   private readonly starting = new Map<string, Promise<SlackThread[]>>();
 
@@ -67,9 +68,10 @@ export class SlackNotifier implements RunNotifier {
     output: string,
   ): Promise<void> {
     if (run.slackChannels.length === 0) return;
+    // Taken before any await, so a forget() right after this call cannot lose it.
+    const started = this.starting.get(run.runId);
+    this.starting.delete(run.runId);
     await this.guarded(run, async () => {
-      const started = this.starting.get(run.runId);
-      this.starting.delete(run.runId);
       const known = started ? await started : (record?.slackThreads ?? []);
       const message = finishedMessage(run, record, result, this.deps.publicUrl);
       const threads = await this.publish(run, known, message);
@@ -88,6 +90,10 @@ export class SlackNotifier implements RunNotifier {
         ),
       );
     });
+  }
+
+  forget(runId: string): void {
+    this.starting.delete(runId);
   }
 
   /** The worker calls these with `void`: nothing may escape as a rejection. */

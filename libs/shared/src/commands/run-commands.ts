@@ -19,11 +19,9 @@ export const DECIDE = luaCommand(
     "now",
     "minFailureDelayMs",
     "maxQueueDepth",
-    "namespace",
-    "name",
-    "checksum",
-    "phase",
+    "identity",
     "slackChannels",
+    "warnings",
     "canaryId",
     "ttlMs",
     "spec",
@@ -49,9 +47,9 @@ if redis.call('SCARD', queuedSet) >= tonumber(maxQueueDepth) then return {'busy'
 local seq = redis.call('HINCRBY', keyHash, 'seq', 1)
 local id = runKey .. '-' .. seq
 local run = gate .. 'run:' .. id
-redis.call('HSET', run, 'id', id, 'runKey', runKey, 'namespace', namespace, 'name', name,
-  'checksum', checksum, 'phase', phase, 'status', 'queued', 'attempt', 0,
-  'enqueuedAt', now, 'delivered', '0', 'slackChannels', slackChannels)
+for field, value in pairs(cjson.decode(identity)) do redis.call('HSET', run, field, value) end
+redis.call('HSET', run, 'id', id, 'status', 'queued', 'attempt', 0,
+  'enqueuedAt', now, 'delivered', '0', 'slackChannels', slackChannels, 'warnings', warnings)
 redis.call('PEXPIRE', run, ttlMs)
 redis.call('SET', gate .. 'spec:' .. id, spec, 'PX', ttlMs)
 redis.call('HSET', keyHash, 'current', id, 'latest', id)

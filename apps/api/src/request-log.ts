@@ -1,0 +1,44 @@
+import { randomUUID } from "node:crypto";
+import type { MiddlewareHandler } from "hono";
+import type { Logger } from "@k6-gate/shared";
+import type { AppEnv } from "./deps";
+
+/** What a handler adds to its request's log line (the canary, the run it answered with). */
+export interface RequestLogFields {
+  namespace?: string;
+  name?: string;
+  runId?: string;
+  decision?: string;
+}
+
+const REQUEST_ID = /^[\w.-]{1,128}$/;
+
+/**
+ * One log line per HTTP response: status, method, path, duration, request id (the
+ * caller's `x-request-id` when it is a sane token, else a new one, echoed back) and what
+ * the handler added with `c.set("log", ...)`. Never the body or the query (tokens travel
+ * in `?token=`). Probes and scrapes log at debug.
+ */
+export function requestLog(logger: Logger): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const started = performance.now();
+    const given = c.req.header("x-request-id");
+    const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
+    c.header("x-request-id", requestId);
+    await next();
+    const status = c.res.status;
+    const line = {
+      requestId,
+      method: c.req.method,
+      path: c.req.path,
+      status,
+      durationMs: Math.round(performance.now() - started),
+      ...c.get("log"),
+    };
+    const quiet =
+      c.req.path === "/healthz" || c.req.path === "/readyz" || c.req.path === "/metrics";
+    if (quiet && status < 500) logger.debug(line, "http response");
+    else if (status >= 500) logger.warn(line, "http response");
+    else logger.info(line, "http response");
+  };
+}

@@ -1,0 +1,29 @@
+import { parseSummary, type SummaryFindings } from "../../apps/worker/src/k6/summary";
+import type { K6Exit } from "../../apps/worker/src/k6/verdict";
+
+/** A summary file's findings, from its `metrics` object as k6 writes it. */
+export function findingsOf(metrics: Record<string, unknown>): SummaryFindings {
+  const findings = parseSummary(JSON.stringify({ metrics }));
+  if (!findings) throw new Error("not a summary");
+  return findings;
+}
+
+/** How a k6 process ended, for `verdictOf`: a clean exit 0 with `findings`, unless overridden. */
+export function exitOf(findings: SummaryFindings, overrides: Partial<K6Exit> = {}): K6Exit {
+  return {
+    exitCode: 0,
+    signal: null,
+    timedOut: false,
+    maxDurationMs: 60_000,
+    scriptDurationMs: null,
+    durationMs: 1000,
+    findings,
+    interruptedIterations: 0,
+    firstInterruption: null,
+    maxInterruptedIterations: 0,
+    lastError: null,
+    cloudUrl: null,
+    cloudRequested: false,
+    ...overrides,
+  };
+}
