@@ -2,6 +2,7 @@ import type { CpuUse } from "./cpu-window";
 import type { Quiet } from "./quiet";
 import { codeBlock, table, type Section } from "./report";
 import { ANALYSIS } from "./analysis";
+import { RUNTIME_COMPARISON } from "./runtime-comparison";
 
 export interface SectionRun {
   section: Section;
@@ -60,6 +61,7 @@ export function renderDocument({
       "",
     ]),
     ANALYSIS,
+    RUNTIME_COMPARISON,
     "",
     "## How the numbers were taken",
     "",

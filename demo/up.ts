@@ -1,3 +1,5 @@
+import { createWriteStream, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../test/support/ports";
 import { startApi, startWorker } from "../test/support/k6gate";
@@ -17,6 +19,22 @@ import { flaggerRollout, rolloutCanaryPage } from "./rollout";
 const children: ManagedProcess[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 const log = (line: string) => console.log(`[demo] ${line}`);
+
+/** The API's and workers' JSON logs, one file each, named when the demo ends. */
+const LOG_DIR = mkdtempSync(join(tmpdir(), "k6-gate-demo-logs-"));
+const logFiles: string[] = [];
+
+/** Everything `child` printed so far and prints from now on, into LOG_DIR/<name>.log. */
+function logToFile(child: ManagedProcess, name: string): ManagedProcess {
+  const path = join(LOG_DIR, `${name}.log`);
+  const file = createWriteStream(path);
+  file.write(child.output());
+  child.child.stdout?.on("data", (chunk: Buffer) => file.write(chunk));
+  child.child.stderr?.on("data", (chunk: Buffer) => file.write(chunk));
+  void child.exited.then(() => file.end());
+  logFiles.push(path);
+  return child;
+}
 
 async function portOr(preferred: number): Promise<number> {
   const { createServer } = await import("node:net");
@@ -46,11 +64,13 @@ async function main(): Promise<boolean> {
     PUBLIC_URL: publicUrl,
     LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
   };
-  children.push(await startApi(env, apiPort));
-  for (let n = 0; n < 2; n++) {
+  children.push(logToFile(await startApi(env, apiPort), "api"));
+  for (let n = 1; n <= 2; n++) {
     // Both workers share this host: one metrics port each.
-    children.push(await startWorker({ ...env, WORKER_METRICS_PORT: String(await freePort()) }));
+    const worker = await startWorker({ ...env, WORKER_METRICS_PORT: String(await freePort()) });
+    children.push(logToFile(worker, `worker-${n}`));
   }
+  log(`logs of the API and the workers: ${LOG_DIR}/ (tail -f them while it runs)`);
   log(`API on ${publicUrl}, 2 workers; sending two canaries (3s k6 tests each)...`);
   const verdictsOk = printVerdicts(await sendDemoCanaries(publicUrl, target.port));
   console.log("");
@@ -65,6 +85,7 @@ async function main(): Promise<boolean> {
   log(`queue (bull-board): ${publicUrl}/admin/queues`);
   log(`run history:    ${publicUrl}/api/canaries/demo/podinfo-bad/runs`);
   log(`metrics:        ${publicUrl}/metrics`);
+  for (const file of logFiles) log(`log:            ${file}`);
   log(verdictsOk ? "verdicts as expected: one pass, one fail" : "UNEXPECTED verdicts");
   log(
     rolloutOk
@@ -82,6 +103,7 @@ async function main(): Promise<boolean> {
 async function stopAll(): Promise<void> {
   await Promise.allSettled(children.reverse().map((child) => child.stop("SIGTERM", 15_000)));
   await Promise.allSettled(cleanups.map((cleanup) => cleanup()));
+  if (logFiles.length) log(`logs kept: ${logFiles.join(", ")}`);
 }
 
 main()

@@ -2,6 +2,8 @@ import { failingCanaryScript, passingCanaryScript } from "./scripts";
 
 export interface DemoVerdict {
   canary: string;
+  /** The Flagger hook type the call stands for. */
+  hook: string;
   status: number;
   body: string;
 }
@@ -27,18 +29,47 @@ export async function sendDemoCanaries(apiUrl: string, targetPort: number): Prom
         body: JSON.stringify({ name, namespace: "demo", phase: "Progressing", checksum, metadata }),
         signal: AbortSignal.timeout(120_000),
       });
-      return { canary: `demo/${name}`, status: response.status, body: await response.text() };
+      return {
+        canary: `demo/${name}`,
+        hook: "pre-rollout",
+        status: response.status,
+        body: await response.text(),
+      };
     }),
   );
 }
 
 export function printVerdicts(verdicts: DemoVerdict[]): boolean {
   for (const verdict of verdicts) {
-    const mark =
-      verdict.status <= 202 ? "PASS -> Flagger promotes" : "FAIL -> Flagger counts a failed check";
-    console.log(`\n=== ${verdict.canary}: HTTP ${verdict.status} (${mark})`);
+    const mark = flaggerReads(verdict.hook, verdict.status);
+    console.log(`\n=== ${verdict.canary} (${verdict.hook} hook): HTTP ${verdict.status} (${mark})`);
     console.log(verdict.body);
   }
   const [good, bad] = verdicts;
   return good?.status === 200 && bad?.status === 422;
+}
+
+/**
+ * What Flagger does with a webhook's answer, by hook type: a pass lets it go on, it does
+ * not promote by itself (except at confirm-promotion); a fail is one failed check, and at
+ * the analysis threshold a rollback.
+ */
+export function flaggerReads(hookType: string, status: number): string {
+  if (status > 202) {
+    return "FAIL -> Flagger counts a failed check; at the analysis threshold it rolls back";
+  }
+  switch (hookType) {
+    case "pre-rollout":
+      return "PASS -> Flagger goes on with the analysis";
+    case "rollout":
+      return "PASS -> this iteration's check passed; Flagger goes on shifting traffic";
+    case "confirm-traffic-increase":
+      return "PASS -> Flagger increases the canary's traffic";
+    case "confirm-promotion":
+      return "PASS -> Flagger promotes the canary";
+    case "post-rollout":
+      return "PASS -> noted (Flagger has already decided)";
+    default:
+      return "PASS -> Flagger goes on";
+  }
 }

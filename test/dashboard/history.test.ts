@@ -77,7 +77,15 @@ describe("run history", () => {
     expect(run?.metrics?.httpReqFailedRate).toBe(1);
     expect(run?.metrics?.iterations).toBe(3);
     expect(run?.metrics?.httpReqDurationP95).toBeGreaterThan(0);
-    const { enqueuedAt = 0, startedAt = 0, finishedAt = 0 } = run ?? {};
+    // Instants are ISO 8601 in JSON.
+    for (const instant of [run?.enqueuedAt, run?.startedAt, run?.finishedAt]) {
+      expect(instant).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    }
+    const [enqueuedAt, startedAt, finishedAt] = [
+      run?.enqueuedAt,
+      run?.startedAt,
+      run?.finishedAt,
+    ].map((instant) => Date.parse(String(instant)));
     expect(enqueuedAt).toBeLessThanOrEqual(startedAt ?? 0);
     expect(startedAt).toBeLessThanOrEqual(finishedAt ?? 0);
 

@@ -477,15 +477,18 @@ describe("k8s/examples/canary.yaml", () => {
     expect(report).toContain("strictly decoded 1 objects, 0 not checked");
   });
 
-  it("keeps its script on 127.0.0.1 and takes the real target from env_vars", () => {
+  it("targets the canary's own Service (Flagger's <name>-canary), named in env_vars", () => {
+    // A user's cluster: the load goes to the new version only, never to a local address.
+    const name = str(at(canary?.raw, "spec.targetRef.name"), "targetRef.name");
+    const port = at(canary?.raw, "spec.service.port");
+    const service = `http://${name}-canary.${canary?.namespace ?? ""}:${String(port)}`;
     const hook = arr(at(canary?.raw, "spec.analysis.webhooks"), "webhooks")[0];
     const md = strMap(at(hook, "metadata"), "metadata");
     const urls = (md.script ?? "").match(/https?:\/\/[^\s"'`/]+/g) ?? [];
-    expect(urls.length).toBeGreaterThan(0);
-    for (const u of urls) expect(u).toMatch(/^https?:\/\/127\.0\.0\.1(:\d+)?$/);
+    expect(urls).toEqual([service]);
     expect(md.script).toContain("__ENV.TARGET");
     const envVars: unknown = JSON.parse(md.env_vars ?? "null");
-    expect(typeof strMap(envVars, "env_vars").TARGET).toBe("string");
+    expect(strMap(envVars, "env_vars").TARGET).toBe(service);
   });
 });
 

@@ -158,7 +158,7 @@ export default function () { http.get('http://127.0.0.1:${target.port}/ok'); }
 `;
     const response = await postWebhook(api.url, payloadOf({ name: "p99", metadata: { script } }));
     expect(response.status).toBe(422);
-    expect(response.text).toMatch(/http_req_duration 'p\(99\)<0\.001' observed \d+(\.\d+)?ms/);
+    expect(response.text).toMatch(/http_req_duration 'p\(99\)<0\.001' observed \d+(\.\d+)? ?ms/);
     expect(response.text).not.toContain("n/a");
   });
 

@@ -50,6 +50,9 @@ describe("/metrics", () => {
       ["k6gate_canary_last_run_p95_seconds", "gauge"],
       ["k6gate_canary_last_run_error_rate", "gauge"],
       ["k6gate_redis_up", "gauge"],
+      ["k6gate_workers", "gauge"],
+      ["k6gate_oldest_running_run_seconds", "gauge"],
+      ["k6gate_runs_stopped_total", "counter"],
     ]) {
       expect(apiFamilies.get(name ?? "")?.type, name).toBe(type);
       expect(apiFamilies.get(name ?? "")?.help, name).not.toBe("");
@@ -62,6 +65,7 @@ describe("/metrics", () => {
       expect(workerFamilies.get(name ?? "")?.type, name).toBe(type);
     }
     expect(count(apiFamilies, "k6gate_redis_up")).toBe(1);
+    expect(count(apiFamilies, "k6gate_workers")).toBeGreaterThanOrEqual(1);
     // Run metrics come from workers only, so API replicas cannot double count them.
     expect(apiFamilies.has("k6gate_runs_total")).toBe(false);
   });
@@ -116,15 +120,22 @@ describe("/metrics", () => {
         count(workerBefore, "k6gate_run_duration_seconds_count", { verdict: "fail" });
       return total === before + 2 ? families : undefined;
     });
+    // Per canary (namespace, name): which canary keeps failing, bounded by METRICS_MAX_CANARIES.
     const runs = (families: Map<string, Family>, verdict: string, outcome: string) =>
-      count(families, "k6gate_runs_total", { verdict, outcome });
+      count(families, "k6gate_runs_total", {
+        namespace: "test",
+        name: "metered",
+        verdict,
+        outcome,
+      });
     expect(runs(workerAfter, "pass", "passed")).toBe(runs(workerBefore, "pass", "passed") + 1);
     expect(runs(workerAfter, "fail", "thresholds_failed")).toBe(
       runs(workerBefore, "fail", "thresholds_failed") + 1,
     );
-    expect(count(workerAfter, "k6gate_run_queue_wait_seconds_count")).toBe(
-      count(workerBefore, "k6gate_run_queue_wait_seconds_count") + 2,
-    );
+    // Queue wait by namespace (the canary's; bounded by METRICS_MAX_NAMESPACES).
+    const waits = (families: Map<string, Family>) =>
+      count(families, "k6gate_run_queue_wait_seconds_count", { namespace: "test" });
+    expect(waits(workerAfter)).toBe(waits(workerBefore) + 2);
     expect(
       count(workerAfter, "k6gate_run_duration_seconds_sum", { verdict: "pass" }),
     ).toBeGreaterThan(count(workerBefore, "k6gate_run_duration_seconds_sum", { verdict: "pass" }));

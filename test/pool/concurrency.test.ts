@@ -101,13 +101,16 @@ describe("backpressure", () => {
       runs: {
         queueWaitMs: number | null;
         runTimeMs: number | null;
-        enqueuedAt: number;
-        startedAt: number;
-        finishedAt: number;
+        enqueuedAt: string;
+        startedAt: string;
+        finishedAt: string;
       }[];
     };
     const [run] = runs;
-    expect(run?.queueWaitMs).toBe((run?.startedAt ?? 0) - (run?.enqueuedAt ?? 0));
+    // Instants are ISO 8601 in JSON; durations milliseconds.
+    expect(run?.queueWaitMs).toBe(
+      Date.parse(run?.startedAt ?? "") - Date.parse(run?.enqueuedAt ?? ""),
+    );
     expect(run?.runTimeMs).toBeGreaterThanOrEqual(1000);
   });
 });

@@ -12,6 +12,7 @@ import {
 import { startRedis, type TestRedis } from "../support/redis";
 import { createRun, passedResult, specOf } from "../support/run-fixtures";
 import { inProcessApi } from "../security/in-process-api";
+import { waitFor } from "../support/wait";
 
 /**
  * RunStore's scripts against a real redis-server, each test on a fresh key prefix (as
@@ -76,9 +77,9 @@ describe("decide", () => {
 describe("fencing", () => {
   it("records the current attempt's verdict and output, and refuses a stale attempt's", async () => {
     const run = await createRun(store, specOf({ name: "app", checksum: "rev-1" }), 1000);
-    await store.start(run.id, { attempt: 1, worker: "w1", attemptToken: "token-1" });
+    await store.start(run.id, { worker: "w1", attemptToken: "token-1" });
     // w1 froze past its lock; w2 took the run up.
-    const second = await store.start(run.id, { attempt: 2, worker: "w2", attemptToken: "token-2" });
+    const second = await store.start(run.id, { worker: "w2", attemptToken: "token-2" });
     expect(second).toMatchObject({ state: "started", run: { attempt: 2, worker: "w2" } });
 
     expect(await store.setLiveOutput(run.id, "token-1", "stale live output")).toBe(false);
@@ -107,7 +108,7 @@ describe("fencing", () => {
 
   it("hands a run back only from its current attempt", async () => {
     const run = await createRun(store, specOf({ name: "app", checksum: "rev-1" }), 1000);
-    await store.start(run.id, { attempt: 1, worker: "w1", attemptToken: "token-1" });
+    await store.start(run.id, { worker: "w1", attemptToken: "token-1" });
     expect(await store.requeue(run.id, "token-0")).toBe(false);
     expect(await store.requeue(run.id, "token-1")).toBe(true);
     expect(await store.get(run.id)).toMatchObject({ status: "queued" });
@@ -124,7 +125,7 @@ describe("retention", () => {
       ids.push(run.id);
     }
     const running = await createRun(store, specOf({ name: "app", checksum: "d" }), 2000);
-    await store.start(running.id, { attempt: 1, worker: "w", attemptToken: "t" });
+    await store.start(running.id, { worker: "w", attemptToken: "t" });
 
     expect(await store.prune("ns", "app", 3000)).toBe(2);
     const kept = (await store.list("ns", "app")).map((run) => run.id);
@@ -151,7 +152,12 @@ describe("retention", () => {
 
   it("counts queued and running runs per canary, and forgets them once judged", async () => {
     const a = await createRun(store, specOf({ name: "busy", checksum: "a" }), 1000);
-    const b = await createRun(store, specOf({ name: "busy", checksum: "b" }), 1000);
+    // Two checks of one revision (pre-rollout and rollout, other scripts): both in flight.
+    const b = await createRun(
+      store,
+      specOf({ name: "busy", checksum: "a", runKey: "key-busy-a2" }),
+      1000,
+    );
     const c = await createRun(store, specOf({ name: "other", checksum: "c" }), 1000);
     expect(await store.inFlight()).toEqual(
       new Map([
@@ -159,12 +165,12 @@ describe("retention", () => {
         ["ns/other", { queued: 1, running: 0 }],
       ]),
     );
-    await store.start(a.id, { attempt: 1, worker: "w1", attemptToken: "t" });
+    await store.start(a.id, { worker: "w1", attemptToken: "t" });
     expect((await store.inFlight()).get("ns/busy")).toEqual({ queued: 1, running: 1 });
     await store.requeue(a.id, "t");
     expect((await store.inFlight()).get("ns/busy")).toEqual({ queued: 2, running: 0 });
     for (const run of [a, b, c]) {
-      await store.start(run.id, { attempt: 1, worker: "w1", attemptToken: "t" });
+      await store.start(run.id, { worker: "w1", attemptToken: "t" });
       await store.finish(run.id, { result: passedResult, attemptToken: "t" });
     }
     expect((await store.inFlight()).size).toBe(0);
@@ -188,7 +194,7 @@ describe("reconcile", () => {
 
   it("ends a running run whose job is gone, with a reason, and wakes its callers", async () => {
     const run = await createRun(store, specOf({ name: "app", checksum: "rev-1" }), Date.now());
-    await store.start(run.id, { attempt: 1, worker: "w1", attemptToken: "t" });
+    await store.start(run.id, { worker: "w1", attemptToken: "t" });
     expect(await reconcileOnce({ store, queue, logger })).toMatchObject({ ended: 1 });
     const ended = await store.get(run.id);
     expect(ended).toMatchObject({ status: "finished", verdict: "fail", outcome: "error" });
@@ -201,6 +207,203 @@ describe("reconcile", () => {
     await client.del(`${prefix}:gate:run:${run.id}`);
     expect(await reconcileOnce({ store, queue, logger })).toMatchObject({ forgotten: 1 });
     expect(await store.queuedCount()).toBe(0);
+  });
+});
+
+describe("supersede, cancel and fair sharing", () => {
+  const decide = (job: ReturnType<typeof specOf>, now: number, supersede?: boolean) =>
+    store.decide({ job, minFailureDelayMs: 0, maxQueueDepth: 100, now, supersede });
+
+  it("a new revision's run ends the canary's queued and running runs of that phase for other revisions, atomically", async () => {
+    const running = await createRun(store, specOf({ name: "app", checksum: "a" }), 1000);
+    await store.start(running.id, { worker: "w1", attemptToken: "t1" });
+    const queued = await createRun(
+      store,
+      specOf({ name: "app", checksum: "a", runKey: "k-a2" }),
+      1001,
+    );
+    const otherPhase = await createRun(
+      store,
+      specOf({ name: "app", checksum: "a", runKey: "k-a3", phase: "Promoting" }),
+      1002,
+    );
+    const otherCanary = await createRun(store, specOf({ name: "other", checksum: "a" }), 1003);
+    const stops: string[] = [];
+    const listener = client.duplicate();
+    await listener.subscribe(store.stopChannel);
+    listener.on("message", (_channel: string, message: string) => stops.push(message));
+    try {
+      const created = await decide(specOf({ name: "app", checksum: "b" }), 2000);
+      expect(created.action).toBe("created");
+      if (created.action !== "created") return;
+      expect(created.superseded.sort((x, y) => x.id.localeCompare(y.id))).toEqual(
+        [
+          { id: running.id, was: "running" },
+          { id: queued.id, was: "queued" },
+        ].sort((x, y) => x.id.localeCompare(y.id)),
+      );
+      for (const id of [running.id, queued.id]) {
+        expect(await store.get(id)).toMatchObject({
+          status: "finished",
+          verdict: "fail",
+          outcome: "superseded",
+          reason: "superseded by revision b",
+          supersededBy: created.run.id,
+          finishedAt: 2000,
+          delivered: false,
+        });
+      }
+      for (const id of [otherPhase.id, otherCanary.id]) {
+        expect((await store.get(id))?.status).toBe("queued");
+      }
+      await waitFor("the stop message", () => stops.length === 1);
+      expect(JSON.parse(stops[0] as string)).toEqual({
+        runId: running.id,
+        reason: "superseded by revision b",
+      });
+      // The running attempt learns it from its heartbeat too, and leaves its output.
+      expect(await store.heartbeat(running.id, "t1")).toEqual({
+        state: "ended",
+        reason: "superseded by revision b",
+      });
+      const late = await store.finish(running.id, {
+        result: passedResult,
+        attemptToken: "t1",
+        output: "k6 output up to the stop",
+      });
+      expect(late).toMatchObject({ state: "already", run: { outcome: "superseded" } });
+      expect(await store.getOutput(running.id)).toBe("k6 output up to the stop");
+      expect(await store.queuedCount()).toBe(3);
+      expect(await store.runningRuns()).toEqual([]);
+      // The old revision's next call is handed the superseded verdict, not a new run.
+      const old = await decide(specOf({ name: "app", checksum: "a" }), 3000);
+      expect(old).toMatchObject({ action: "deliver", run: { id: running.id } });
+    } finally {
+      listener.disconnect();
+    }
+  });
+
+  it('supersedes nothing with supersede "false", on the call or on the run in flight', async () => {
+    const kept = await decide(specOf({ name: "app", checksum: "a" }), 1000, false);
+    const second = await decide(specOf({ name: "app", checksum: "b" }), 2000);
+    expect(second).toMatchObject({ action: "created", superseded: [] });
+    const third = await decide(specOf({ name: "app", checksum: "c" }), 3000, false);
+    expect(third).toMatchObject({ action: "created", superseded: [] });
+    if (kept.action !== "created" || second.action !== "created") throw new Error("not created");
+    expect((await store.get(kept.run.id))?.status).toBe("queued");
+    expect((await store.get(second.run.id))?.status).toBe("queued");
+  });
+
+  it("cancels a queued or running run with the reason and who, once", async () => {
+    const queued = await createRun(store, specOf({ name: "q", checksum: "a" }), 1000);
+    const running = await createRun(store, specOf({ name: "r", checksum: "a" }), 1000);
+    await store.start(running.id, { worker: "w1", attemptToken: "t1" });
+    const one = await store.cancel(queued.id, { reason: "not needed", by: "ops", now: 2000 });
+    expect(one).toMatchObject({
+      state: "cancelled",
+      was: "queued",
+      run: {
+        outcome: "cancelled",
+        verdict: "fail",
+        cancelledBy: "ops",
+        reason: "cancelled by ops: not needed",
+      },
+    });
+    expect(await store.cancel(running.id, { reason: "runaway", by: "ops" })).toMatchObject({
+      state: "cancelled",
+      was: "running",
+    });
+    expect(await store.cancel(running.id, { reason: "twice", by: "ops" })).toMatchObject({
+      state: "finished",
+      run: { reason: "cancelled by ops: runaway" },
+    });
+    expect(await store.cancel("k-none-1", { reason: "?", by: "ops" })).toEqual({
+      state: "missing",
+    });
+    expect(await store.queuedCount()).toBe(0);
+    expect(await store.start(queued.id, { worker: "w2", attemptToken: "t2" })).toEqual({
+      state: "finished",
+    });
+  });
+
+  it("orders runs by their namespace's runs in flight: a burst does not hold back another namespace", async () => {
+    const burst: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      burst.push(
+        (
+          await createRun(
+            store,
+            specOf({ name: `a-${i}`, checksum: "1", namespace: "team-a" }),
+            1000 + i,
+          )
+        ).id,
+      );
+    }
+    const first = await store.get(burst[0] as string);
+    await store.start(burst[0] as string, { worker: "w", attemptToken: "t" });
+    const b = await createRun(
+      store,
+      specOf({ name: "b", checksum: "1", namespace: "team-b" }),
+      2000,
+    );
+    expect(first?.priority).toBe(1);
+    expect((await store.getMany(burst)).map((run) => run.priority)).toEqual([1, 2, 3, 4, 5]);
+    expect(b.priority).toBe(1);
+    // team-b's run is next in line; team-a's keep their order behind it.
+    expect(await store.queueStanding(b.id)).toEqual({ ahead: 0, queued: 5 });
+    expect(await store.queueStanding(burst[1] as string)).toEqual({ ahead: 1, queued: 5 });
+    expect(await store.queueStanding(burst[0] as string)).toBeNull();
+    // A later team-a run never goes ahead of team-a's own queued ones.
+    const late = await createRun(
+      store,
+      specOf({ name: "a-late", checksum: "1", namespace: "team-a" }),
+      3000,
+    );
+    expect(late.priority).toBe(6);
+    // Handed back, a run takes its old place: first (priority 1, and before team-b's).
+    await store.requeue(burst[0] as string, "t");
+    expect(await store.queueStanding(burst[0] as string)).toEqual({ ahead: 0, queued: 7 });
+    expect(await store.queueStanding(b.id)).toEqual({ ahead: 1, queued: 7 });
+  });
+
+  it("caps a namespace's running k6 with slot leases: deferred while full, free when released or expired", async () => {
+    const cap = { maxRunsPerNamespace: 1, leaseMs: 5000 };
+    const [one, two, other] = [
+      await createRun(store, specOf({ name: "one", checksum: "1" }), 1000),
+      await createRun(store, specOf({ name: "two", checksum: "1" }), 1000),
+      await createRun(store, specOf({ name: "x", checksum: "1", namespace: "elsewhere" }), 1000),
+    ];
+    expect(
+      (await store.start(one.id, { worker: "w", attemptToken: "t1", now: 10_000, ...cap })).state,
+    ).toBe("started");
+    expect(
+      await store.start(two.id, { worker: "w", attemptToken: "t2", now: 10_001, ...cap }),
+    ).toEqual({ state: "deferred" });
+    expect(await store.get(two.id)).toMatchObject({ status: "queued", attempt: 0 });
+    expect(
+      (await store.start(other.id, { worker: "w", attemptToken: "t3", now: 10_002, ...cap })).state,
+    ).toBe("started");
+    // A new attempt of the same run (its worker died) takes over its own slot.
+    expect(
+      (await store.start(one.id, { worker: "w2", attemptToken: "t1b", now: 11_000, ...cap })).state,
+    ).toBe("started");
+    // A stale attempt cannot free the current one's slot; the current one can.
+    await store.releaseSlot(one.id, "ns", "t1");
+    expect(
+      await store.start(two.id, { worker: "w", attemptToken: "t2", now: 11_001, ...cap }),
+    ).toEqual({ state: "deferred" });
+    await store.releaseSlot(one.id, "ns", "t1b");
+    expect(
+      (await store.start(two.id, { worker: "w", attemptToken: "t2", now: 11_002, ...cap })).state,
+    ).toBe("started");
+    // A slot whose worker stopped renewing it expires.
+    const three = await createRun(store, specOf({ name: "three", checksum: "1" }), 1000);
+    expect(
+      await store.start(three.id, { worker: "w", attemptToken: "t4", now: 12_000, ...cap }),
+    ).toEqual({ state: "deferred" });
+    expect(
+      (await store.start(three.id, { worker: "w", attemptToken: "t4", now: 16_003, ...cap })).state,
+    ).toBe("started");
   });
 });
 

@@ -10,14 +10,28 @@ export interface RunView {
   finishedAt: number | null;
 }
 
-/** The runs of one canary, newest first, from the API's JSON. */
+/** An instant of the API's JSON (ISO 8601) as epoch ms; null stays null. */
+export const epochMs = (iso: string | null): number | null =>
+  iso === null ? null : Date.parse(iso);
+
+/** The runs of one canary, newest first, from the API's JSON (its instants as epoch ms here). */
 export async function runsOf(
   apiUrl: string,
   name = "podinfo",
   namespace = "test",
 ): Promise<RunView[]> {
   const response = await fetch(`${apiUrl}/api/runs?namespace=${namespace}&name=${name}`);
-  return ((await response.json()) as { runs: RunView[] }).runs;
+  type Json = Omit<RunView, "enqueuedAt" | "startedAt" | "finishedAt"> & {
+    enqueuedAt: string;
+    startedAt: string | null;
+    finishedAt: string | null;
+  };
+  return ((await response.json()) as { runs: Json[] }).runs.map((run) => ({
+    ...run,
+    enqueuedAt: Date.parse(run.enqueuedAt),
+    startedAt: epochMs(run.startedAt),
+    finishedAt: epochMs(run.finishedAt),
+  }));
 }
 
 /** The run id in a verdict body ("run <id>, attempt N, ..."), or undefined. */

@@ -212,6 +212,7 @@ describe("k6 inspect --execution-requirements", () => {
       setupTimeoutMs: 5_000,
       teardownTimeoutMs: 60_000,
       thresholdExpressions: ["rate>0.9", "p(99.9)<300"],
+      plan: { totalDuration: "1m30s", maxVUs: 1, scenarios: [] },
     });
     expect(parseExecutionRequirements("not json")).toBeUndefined();
     expect(inspected({ totalDuration: "0s" })).toBeUndefined();

@@ -51,6 +51,7 @@ describe("defaults (Flagger's minimal Canary: a script only)", () => {
       maxDurationMs: undefined,
       waitTimeoutMs: undefined,
       maxInterruptedIterations: 0,
+      supersede: true,
       warnings: [],
     });
   });
@@ -163,6 +164,13 @@ const cases: {
     parsed: { maxInterruptedIterations: 3 },
     bad: "-1",
     problem: 'must be a whole number, 0 or more, got "-1"',
+  },
+  {
+    key: "supersede",
+    good: "false",
+    parsed: { supersede: false },
+    bad: "never",
+    problem: 'must be "true" or "false", got "never"',
   },
 ];
 

@@ -61,6 +61,9 @@ function runRecord(id: string, status: RunStatus): RunRecord {
     warnings: [],
     slackThreads: [],
     cloudUrl: null,
+    priority: 1,
+    supersededBy: null,
+    cancelledBy: null,
   };
 }
 

@@ -56,7 +56,7 @@ describe("Slack messages", () => {
     expect(message.text).toBe("k6-gate: FAIL test/podinfo: 2 of 3 thresholds failed");
     const text = textOf(message);
     expect(text).toContain(":x: *FAIL* *test/podinfo* (thresholds_failed)");
-    expect(text).toContain("`http_req_duration` `p(95)&lt;500` observed *812.35ms*");
+    expect(text).toContain("`http_req_duration` `p(95)&lt;500` observed *812.35 ms*");
     expect(text).toContain("`http_req_failed` `rate&lt;0.01` observed *4.50%*");
     expect(text).not.toContain("`checks`");
     expect(text).toContain("<https://acme.grafana.net/a/k6-app/runs/4815162|k6 Cloud run>");

@@ -53,6 +53,9 @@ async function load(url: string, fixture: RedisFixture): Promise<void> {
   }
 }
 
+/** An instant as the JSON serves it: ISO 8601 (0.1.0 served epoch ms; the data is the same). */
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
 /** The fields of a run's JSON view that release 0.1.0 already served. */
 function servedAs(record: RunRecord) {
   return {
@@ -67,9 +70,9 @@ function servedAs(record: RunRecord) {
     verdict: record.verdict,
     outcome: record.outcome,
     reason: record.reason,
-    enqueuedAt: record.enqueuedAt,
-    startedAt: record.startedAt,
-    finishedAt: record.finishedAt,
+    enqueuedAt: iso(record.enqueuedAt),
+    startedAt: iso(record.startedAt),
+    finishedAt: iso(record.finishedAt),
     thresholds: record.result?.thresholds ?? [],
     metrics: record.result?.metrics ?? null,
   };
@@ -161,7 +164,7 @@ describe.each(files)("Redis data written by %s", (file) => {
       id: queued.id,
       status: "finished",
       outcome: "passed",
-      enqueuedAt: queued.record.enqueuedAt,
+      enqueuedAt: iso(queued.record.enqueuedAt),
     });
     const { runs } = await getJson<{ runs: { id: string }[] }>(
       "/api/runs?namespace=test&name=checkout",

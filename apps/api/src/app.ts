@@ -11,6 +11,7 @@ import { versionRoutes } from "./routes/version";
 import { launchTest } from "./routes/launch-test";
 import { runsApi } from "./routes/runs-api";
 import { DASHBOARD_PATHS, dashboardAuth } from "./dashboard/basic-auth";
+import { errorPage, wantsHtml } from "./dashboard/error-page";
 import { dashboardPages } from "./dashboard/pages";
 import { QUEUE_BOARD_PATH, queueBoard } from "./dashboard/queue-board";
 import { createApiMetrics } from "./metrics";
@@ -39,7 +40,7 @@ export function createApp(deps: AppDeps) {
         );
       },
     }),
-    launchTest(deps),
+    launchTest(deps, metrics),
   );
   app.route("/", healthRoutes(deps));
   app.route("/", versionRoutes());
@@ -49,14 +50,29 @@ export function createApp(deps: AppDeps) {
   });
   // Auth first: Hono runs handlers in the order they were added.
   if (auth) for (const path of DASHBOARD_PATHS) app.use(path, auth);
-  app.route("/api", runsApi(deps));
-  app.route(QUEUE_BOARD_PATH, queueBoard(deps.queue, { writable: auth !== undefined }));
+  app.route("/api", runsApi(deps, metrics));
+  app.route(
+    QUEUE_BOARD_PATH,
+    queueBoard(deps.queue, { writable: auth !== undefined && deps.config.QUEUE_BOARD_WRITE }),
+  );
   app.route("/", dashboardPages(deps));
+  // No dead ends: a person gets a page with a way back, a program its usual answer.
+  app.notFound((c) =>
+    wantsHtml(c) ? errorPage(c, 404, `Nothing is at ${c.req.path}.`) : problem(c, 404, "not found"),
+  );
 
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();
     if (isRedisUnavailable(error)) {
       deps.logger.warn({ err: error, path: c.req.path }, "redis unavailable");
+      if (wantsHtml(c) && c.req.method === "GET") {
+        c.header("Retry-After", "5");
+        return errorPage(
+          c,
+          503,
+          "k6-gate cannot reach Redis just now; this page will work again when it can.",
+        );
+      }
       return problem(c, 503, "k6-gate: Redis is unreachable; retry shortly", [], 5);
     }
     deps.logger.error({ err: error, path: c.req.path }, "unhandled error");

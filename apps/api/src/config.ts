@@ -3,6 +3,7 @@ import {
   API_PEER_ALIASES,
   commonConfigShape,
   durationMs,
+  flag,
   optionalDuration,
   optionalText,
   parseConfig,
@@ -41,6 +42,11 @@ const apiConfigShape = z.object({
   ALLOWED_NAMESPACES: wholeMatchPattern,
   DASHBOARD_USER: optionalText,
   DASHBOARD_PASSWORD: optionalText,
+  /**
+   * bull-board's write actions (retry, remove, pause, add jobs): only when asked for, and
+   * only behind the dashboard login. Otherwise the board is read-only.
+   */
+  QUEUE_BOARD_WRITE: flag(false),
 });
 
 export const apiConfigSchema = apiConfigShape
@@ -48,6 +54,11 @@ export const apiConfigSchema = apiConfigShape
     // Half of a login would leave the dashboard open while its owner thinks it is closed.
     message: "set both DASHBOARD_USER and DASHBOARD_PASSWORD, or neither",
     path: ["DASHBOARD_PASSWORD"],
+  })
+  .refine((config) => !config.QUEUE_BOARD_WRITE || config.DASHBOARD_USER !== undefined, {
+    // Someone accountable: a write on the board is done by a signed-in user.
+    message: "QUEUE_BOARD_WRITE=true needs DASHBOARD_USER and DASHBOARD_PASSWORD",
+    path: ["QUEUE_BOARD_WRITE"],
   })
   .refine(
     ({ WEBHOOK_TOKEN, WEBHOOK_TOKENS_FILE }) =>

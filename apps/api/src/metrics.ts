@@ -6,9 +6,13 @@ import type { AppDeps, AppEnv } from "./deps";
 export interface ApiMetrics {
   /** Counts every webhook answer by HTTP status, whatever produced it (401, 413, 503...). */
   countWebhook: MiddlewareHandler<AppEnv>;
+  /** Runs this process ended before k6 judged them: superseded or cancelled. */
+  countStopped(outcome: StoppedOutcome, count?: number): void;
   /** The Prometheus text, with Redis-backed gauges read now. */
   scrape(): Promise<{ text: string; contentType: string }>;
 }
+
+export type StoppedOutcome = "superseded" | "cancelled";
 
 /**
  * The API's own metrics. Queue depth and per-canary gauges are read from Redis on each
@@ -25,6 +29,15 @@ export function createApiMetrics({ config, store, queue, waiter, logger }: AppDe
     labelNames: ["status"],
     registers: [registry],
   });
+  // Ended by an API (the DECIDE that superseded them, a cancel), so counted here, once, by
+  // the replica that ended them; every other verdict is counted by a worker.
+  const runsStopped = new Counter({
+    name: "k6gate_runs_stopped_total",
+    help: "Runs ended before k6 judged them, by outcome: superseded by a new revision, cancelled by an operator.",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
+  for (const outcome of ["superseded", "cancelled"] as const) runsStopped.inc({ outcome }, 0);
   new Gauge({
     name: "k6gate_long_polls_in_flight",
     help: "Webhook calls this API process is holding open while their run goes on.",
@@ -49,6 +62,17 @@ export function createApiMetrics({ config, store, queue, waiter, logger }: AppDe
     help: "Canaries with run history; per-canary series cover the METRICS_MAX_CANARIES most recently run.",
     registers: [registry],
   });
+  // For alerts (k8s/components/monitoring/alerts.yaml): no worker alive, a run that never ends.
+  const workers = new Gauge({
+    name: "k6gate_workers",
+    help: "Workers connected to the k6-runs queue; at 0 no run can start.",
+    registers: [registry],
+  });
+  const oldestRunning = new Gauge({
+    name: "k6gate_oldest_running_run_seconds",
+    help: "How long the longest-running run has run so far (0 when none runs); past MAX_RUN_DURATION plus grace its worker is stuck.",
+    registers: [registry],
+  });
   const canaryLabels = ["namespace", "name", "checksum"] as const;
   const lastP95 = new Gauge({
     name: "k6gate_canary_last_run_p95_seconds",
@@ -64,7 +88,7 @@ export function createApiMetrics({ config, store, queue, waiter, logger }: AppDe
   });
 
   async function readRedis(): Promise<void> {
-    const [counts, canaryCount, lastRuns] = await Promise.all([
+    const [counts, canaryCount, lastRuns, workerCount, running] = await Promise.all([
       queue.getJobCounts(),
       store.canaryCount(),
       store.listCanaries(config.METRICS_MAX_CANARIES).then((canaries) =>
@@ -75,8 +99,14 @@ export function createApiMetrics({ config, store, queue, waiter, logger }: AppDe
           ),
         ),
       ),
+      queue.getWorkersCount(),
+      store.runningRuns(),
     ]);
     canaries.set(canaryCount);
+    workers.set(workerCount);
+    const now = Date.now();
+    const longest = Math.max(0, ...running.map((run) => now - (run.startedAt ?? now)));
+    oldestRunning.set(longest / 1000);
     queueJobs.reset();
     for (const [state, count] of Object.entries(counts)) queueJobs.set({ state }, count);
     lastP95.reset();
@@ -92,6 +122,7 @@ export function createApiMetrics({ config, store, queue, waiter, logger }: AppDe
   }
 
   return {
+    countStopped: (outcome, count = 1) => runsStopped.inc({ outcome }, count),
     countWebhook: async (c, next) => {
       await next();
       webhookRequests.inc({ status: String(c.res.status) });
@@ -104,7 +135,8 @@ export function createApiMetrics({ config, store, queue, waiter, logger }: AppDe
         // Still answer: the webhook counters matter most exactly when Redis is away.
         logger.warn({ err: error }, "metrics: Redis not readable");
         redisUp.set(0);
-        for (const gauge of [canaries, queueJobs, lastP95, lastErrorRate]) gauge.reset();
+        for (const gauge of [canaries, queueJobs, lastP95, lastErrorRate, workers, oldestRunning])
+          gauge.reset();
       }
       return { text: await registry.metrics(), contentType: registry.contentType };
     },

@@ -1,21 +1,25 @@
 import type { Context } from "hono";
-import { identityOf, verdictText, type RunRecord } from "@k6-gate/shared";
+import { identityOf, runPath, runUrl, verdictText, type RunRecord } from "@k6-gate/shared";
 import type { AppEnv } from "./deps";
 
 export function wantsJson(c: Context<AppEnv>): boolean {
   return (c.req.header("accept") ?? "").includes("application/json");
 }
 
-/** Problem responses: plain text lines (what Flagger shows), or JSON when asked. */
+/**
+ * Problem responses: plain text lines (what Flagger shows), or JSON when asked, where
+ * `extra` (the run, its place in the queue) joins `error` and `details`.
+ */
 export function problem(
   c: Context<AppEnv>,
-  status: 400 | 401 | 403 | 404 | 413 | 422 | 429 | 503,
+  status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503,
   message: string,
   details: string[] = [],
   retryAfterSeconds?: number,
+  extra: Record<string, unknown> = {},
 ): Response {
   if (retryAfterSeconds !== undefined) c.header("Retry-After", String(retryAfterSeconds));
-  if (wantsJson(c)) return c.json({ error: message, details }, status);
+  if (wantsJson(c)) return c.json({ ...extra, error: message, details }, status);
   return c.text([message, ...details.map((line) => `- ${line}`)].join("\n"), status);
 }
 
@@ -44,6 +48,46 @@ export function clientGone(c: Context<AppEnv>): AbortSignal | undefined {
   return controller.signal;
 }
 
+/** ISO 8601 for an epoch-ms instant in JSON; null stays null. */
+export const isoTime = (ms: number | null): string | null =>
+  ms === null ? null : new Date(ms).toISOString();
+
+/**
+ * A run's dashboard page: under PUBLIC_URL when set, else under the address this call
+ * reached the API at (what the caller, Flagger in the cluster, can reach).
+ */
+export function dashboardLink(
+  c: Context<AppEnv>,
+  publicUrl: string | undefined,
+  runId: string,
+): string {
+  return runUrl(publicUrl, runId) ?? `${new URL(c.req.url).origin}${runPath(runId)}`;
+}
+
+/** 202 for `wait_for_results: "false"`: the run, and where to watch it. */
+export function acceptedResponse(
+  c: Context<AppEnv>,
+  run: RunRecord,
+  publicUrl: string | undefined,
+): Response {
+  const dashboard = dashboardLink(c, publicUrl, run.id);
+  const message = `k6-gate: run ${run.id} accepted for ${run.namespace}/${run.name} (wait_for_results is false)`;
+  if (wantsJson(c)) return c.json({ message, dashboard, run: runJson(run) }, 202);
+  return c.text(`${message}\nDashboard: ${dashboard}`, 202);
+}
+
+/**
+ * A run that has no verdict yet, machine-readably, for the JSON of a 503: `state` (queued
+ * or running), `elapsed` (ms since it was queued), `expected` (ms the canary's last judged
+ * run took, null when none did), `position` (1 = next to start; null once running).
+ */
+export interface RunProgress {
+  state: RunRecord["status"];
+  elapsed: number;
+  expected: number | null;
+  position: number | null;
+}
+
 export function runJson(run: RunRecord) {
   return {
     id: run.id,
@@ -54,14 +98,17 @@ export function runJson(run: RunRecord) {
     outcome: run.outcome,
     reason: run.reason,
     delivered: run.delivered,
-    enqueuedAt: run.enqueuedAt,
-    startedAt: run.startedAt,
-    finishedAt: run.finishedAt,
+    // Instants in JSON are ISO 8601 (UTC); durations are milliseconds.
+    enqueuedAt: isoTime(run.enqueuedAt),
+    startedAt: isoTime(run.startedAt),
+    finishedAt: isoTime(run.finishedAt),
     queueWaitMs: run.startedAt ? run.startedAt - run.enqueuedAt : null,
     runTimeMs: run.startedAt && run.finishedAt ? run.finishedAt - run.startedAt : null,
     thresholds: run.result?.thresholds ?? [],
     metrics: run.result?.metrics ?? null,
     cloudUrl: run.cloudUrl,
+    supersededBy: run.supersededBy,
+    cancelledBy: run.cancelledBy,
     slackThreads: run.slackThreads,
     warnings: [...new Set([...(run.result?.warnings ?? []), ...run.warnings])],
   };

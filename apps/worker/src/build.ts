@@ -4,6 +4,7 @@ import { Queue } from "bullmq";
 import {
   assertRedisRequiresAuth,
   RUN_QUEUE,
+  RunDetailsStore,
   RunStore,
   startReconciler,
   workerConnection,
@@ -14,7 +15,9 @@ import { removeDeadRunDirs } from "./k6/run-dirs";
 import { kubernetesSecretsFor } from "./kubernetes-secrets";
 import { serveMetrics } from "./metrics-server";
 import { createProcessor } from "./processor";
+import { recordingInputs } from "./record-inputs";
 import { createRunMetrics } from "./run-metrics";
+import { RunStops } from "./run-stops";
 import { createRunWorker, type RunWorker } from "./run-worker";
 import { noSecrets } from "./secrets";
 import { slackNotifierFor } from "./slack/slack-notifier";
@@ -30,6 +33,12 @@ export interface BuiltWorker {
    */
   stop(): Promise<void>;
 }
+
+/**
+ * How often a running attempt checks that its run is still its own (superseded or cancelled
+ * runs stop within this even if the stop message was lost) and renews its namespace slot.
+ */
+const HEARTBEAT_MS = 1000;
 
 /** Everything a worker runs on, built one way for main.ts and for tests. */
 export async function buildWorker(config: WorkerConfig, logger: Logger): Promise<BuiltWorker> {
@@ -50,24 +59,41 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
   const removed = await removeDeadRunDirs(config.RUN_TMP_DIR);
   if (removed.length) logger.warn({ removed }, "removed run directories of dead workers");
 
-  const runMetrics = createRunMetrics();
+  const runMetrics = createRunMetrics({
+    maxNamespaces: config.METRICS_MAX_NAMESPACES,
+    maxCanaries: config.METRICS_MAX_CANARIES,
+  });
   const metricsServer = await serveMetrics(runMetrics.registry, config.WORKER_METRICS_PORT, logger);
   const kubernetesSecrets = kubernetesSecretsFor(config);
   const slack = slackNotifierFor(config, store, logger);
+
+  // Its own connection: a subscribed connection takes no other command.
+  const subscriber = connection.duplicate();
+  subscriber.on("error", (error) => logger.warn({ err: error }, "redis subscriber error"));
+  const stops = new RunStops(subscriber, store, logger, {
+    heartbeatMs: HEARTBEAT_MS,
+    leaseMs: config.LOCK_DURATION,
+  });
 
   const runWorker = createRunWorker({
     config,
     connection,
     store,
+    stops,
     workerName,
     logger,
     notifier: slack,
     onFinished: (record) => runMetrics.observe(record),
-    processRun: createProcessor({
-      config,
-      pdeathsig,
-      resolveSecrets: kubernetesSecrets ?? noSecrets,
-    }),
+    // What a run was given is kept for its page before k6 starts (record-inputs.ts).
+    processRun: recordingInputs(
+      createProcessor({
+        config,
+        pdeathsig,
+        resolveSecrets: kubernetesSecrets ?? noSecrets,
+      }),
+      new RunDetailsStore(connection, config.QUEUE_PREFIX, config.HISTORY_MAX_AGE),
+      logger,
+    ),
   });
   const queue = new Queue(RUN_QUEUE, { connection, prefix: config.QUEUE_PREFIX });
   let stopReconciler: () => Promise<void> = async () => {};
@@ -78,6 +104,8 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     workerName,
     async start() {
       if (config.MAX_CONCURRENT_RUNS) await queue.setGlobalConcurrency(config.MAX_CONCURRENT_RUNS);
+      // Before the first job: a run ended while this worker runs it must reach it.
+      await stops.start();
       stopReconciler = startReconciler({
         redis: connection,
         store,
@@ -92,6 +120,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
           workerName,
           concurrency: config.WORKER_CONCURRENCY,
           maxConcurrentRuns: config.MAX_CONCURRENT_RUNS ?? null,
+          maxRunsPerNamespace: config.MAX_RUNS_PER_NAMESPACE ?? null,
           pdeathsig,
           slack: slack !== undefined,
           kubernetesSecrets: kubernetesSecrets !== undefined,
@@ -113,7 +142,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
         clearTimeout(graceTimer);
         if (closed === "timeout") logger.error("worker did not close in time; exiting anyway");
         await Promise.allSettled([stopReconciler(), queue.close(), metricsServer?.close()]);
-        await Promise.allSettled([connection.quit()]);
+        await Promise.allSettled([connection.quit(), subscriber.quit()]);
       })();
       return stopping;
     },

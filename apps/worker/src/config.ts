@@ -22,6 +22,11 @@ const workerConfigShape = z.object({
   WORKER_CONCURRENCY: positiveInt(1),
   /** Runs at once across every worker (BullMQ global concurrency); unset = no global cap. */
   MAX_CONCURRENT_RUNS: z.coerce.number().int().positive().optional(),
+  /**
+   * Running k6 one namespace may have at once across every worker; unset = no cap. Set the
+   * same value on every worker (each start is checked against the starting worker's).
+   */
+  MAX_RUNS_PER_NAMESPACE: z.coerce.number().int().positive().optional(),
   /** Time between SIGTERM and SIGKILL when k6 must stop. */
   KILL_GRACE: durationMs("10s"),
   /** How long a stopping worker lets running k6 finish before handing the job back. */
@@ -62,6 +67,10 @@ const workerConfigShape = z.object({
   KUBERNETES_TIMEOUT: durationMs("10s"),
   /** Port of the worker's Prometheus `/metrics` (run counts and durations); 0 = off. */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  /** Namespaces with their own queue-wait series (the first seen); later ones count as "other". */
+  METRICS_MAX_NAMESPACES: positiveInt(50),
+  /** Canaries with their own k6gate_runs_total series (the most recently judged). */
+  METRICS_MAX_CANARIES: positiveInt(200),
   /** Regex of namespaces whose secrets `kubernetes_secrets` may read; unset = any. */
   SECRET_NAMESPACES: wholeMatchPattern,
 });

@@ -4,6 +4,7 @@ import type { WorkerConfig } from "./config";
 import { buildK6Environment } from "./k6/environment";
 import { prepareCloudRun } from "./k6/cloud";
 import { findCloudUrl } from "./k6/cloud-url";
+import { k6VersionOf } from "./k6/k6-version";
 import { runK6 } from "./k6/run-k6";
 import { parseSummary } from "./k6/summary";
 import type { TailBuffer } from "./k6/tail-buffer";
@@ -120,6 +121,11 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
       cloudRequested: run.uploadToCloud,
       requireThresholds: config.REQUIRE_THRESHOLDS,
     });
-    return { result, output, interrupted: outcome.cancelled };
+    // What ran, for the run page: the k6 binary's version and the load k6 inspect read.
+    const k6 = {
+      version: await k6VersionOf(config.K6_BIN),
+      ...(outcome.plan ?? { totalDuration: null, maxVUs: null, scenarios: [] }),
+    };
+    return { result: { ...result, k6 }, output, interrupted: outcome.cancelled };
   };
 }

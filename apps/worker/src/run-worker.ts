@@ -1,4 +1,4 @@
-import { type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
+import { DelayedError, type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import {
   failedResult,
@@ -15,12 +15,17 @@ import type { WorkerConfig } from "./config";
 import type { TailBuffer } from "./k6/tail-buffer";
 import { parseRunJob, type RunProcessor } from "./processor";
 import { type RunNotifier, silentNotifier } from "./notifier";
+import type { RunStops } from "./run-stops";
 import { untilLanded } from "./until-landed";
 
 export interface RunWorkerDeps {
   config: Pick<
     WorkerConfig,
-    "QUEUE_PREFIX" | "WORKER_CONCURRENCY" | "LOCK_DURATION" | "STALLED_INTERVAL"
+    | "QUEUE_PREFIX"
+    | "WORKER_CONCURRENCY"
+    | "LOCK_DURATION"
+    | "STALLED_INTERVAL"
+    | "MAX_RUNS_PER_NAMESPACE"
   >;
   connection: Redis;
   store: RunStore;
@@ -28,6 +33,8 @@ export interface RunWorkerDeps {
   logger: Logger;
   notifier?: RunNotifier;
   workerName: string;
+  /** Tells running attempts that their run ended under them (superseded, cancelled). */
+  stops: RunStops;
   /** Called once per run this worker recorded the verdict of (run metrics). */
   onFinished?: (record: RunRecord) => void;
 }
@@ -39,6 +46,17 @@ export interface RunWorker {
 }
 
 const OUTPUT_FLUSH_MS = 1000;
+
+/** Outcomes of runs ended while they ran, by the API (not judged here). */
+const ENDED_EARLY = new Set(["superseded", "cancelled"]);
+
+/**
+ * How long a run whose namespace is at MAX_RUNS_PER_NAMESPACE waits before it is tried
+ * again: 250 ms, doubling to 2 s, plus jitter, so a namespace's burst does not spin.
+ */
+function deferDelayMs(tries: number): number {
+  return Math.min(2000, 250 * 2 ** Math.min(Math.max(tries - 1, 0), 3)) + Math.random() * 250;
+}
 
 /**
  * BullMQ wiring around the processor: marks runs started under this attempt's lock token,
@@ -82,28 +100,44 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
     const run = parseRunJob(job.data);
     const attemptToken = token ?? `${deps.workerName}:${job.attemptsStarted}`;
     const started = await store.start(runId, {
-      attempt: job.attemptsStarted,
       worker: deps.workerName,
       attemptToken,
+      maxRunsPerNamespace: deps.config.MAX_RUNS_PER_NAMESPACE ?? 0,
+      leaseMs: deps.config.LOCK_DURATION,
     });
+    if (started.state === "deferred") {
+      // Its namespace already runs MAX_RUNS_PER_NAMESPACE k6: back to the queue for a
+      // moment, with its priority; other namespaces' runs are taken meanwhile.
+      logger.debug({ runId, namespace: run.namespace }, "run deferred: namespace at its cap");
+      await job.moveToDelayed(Date.now() + deferDelayMs(job.attemptsStarted), token);
+      throw new DelayedError();
+    }
     if (started.state !== "started") {
-      // "finished": judged already (taken up again after a crash). "missing": its record
-      // expired or was lost with Redis's data; no caller can receive a verdict for it.
+      // "finished": judged already (taken up again after a crash), or superseded or
+      // cancelled while queued. "missing": its record expired or was lost with Redis's
+      // data; no caller can receive a verdict for it.
       logger.info({ runId, state: started.state }, "run not started: already judged or no record");
       return { runId, skipped: true };
     }
     logger.info(
-      { runId, namespace: run.namespace, name: run.name, attempt: job.attemptsStarted },
+      { runId, namespace: run.namespace, name: run.name, attempt: started.run.attempt },
       "run started",
     );
     void notifier.runStarted(run, started.run);
+    // Set when the run ends under this attempt (superseded, cancelled): k6 is stopped.
+    let stoppedBecause: string | undefined;
+    const unwatch = deps.stops.watch(runId, attemptToken, (reason, via) => {
+      stoppedBecause = reason || "the run ended while k6 ran";
+      logger.info({ runId, reason, via }, "run ended under its attempt: stopping k6");
+      worker.cancelJob(runId, stoppedBecause);
+    });
     try {
       const execution = await deps.processRun(run, {
         signal: signal ?? new AbortController().signal,
         onOutput: (output) => flushOutput(runId, attemptToken, output),
       });
       stopFlushing(runId);
-      if (execution.interrupted && handingBack) {
+      if (execution.interrupted && handingBack && stoppedBecause === undefined) {
         // The worker is leaving, not the run failing: give the job back untouched.
         await store.setLiveOutput(
           runId,
@@ -115,17 +149,29 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
         logger.warn({ runId }, "run handed back to the queue");
         throw new WaitingError();
       }
+      const output =
+        stoppedBecause === undefined
+          ? execution.output
+          : `${execution.output}\n[k6-gate: k6 stopped: ${stoppedBecause}]\n`;
+      // For a run that ended under it, the verdict is already written: this stores the output.
       const finished = await recordVerdict(runId, {
         result: execution.result,
         attemptToken,
-        output: execution.output,
+        output,
       });
-      afterVerdict(run, finished, execution.output);
-      return { runId, verdict: execution.result.verdict };
+      afterVerdict(run, finished, output);
+      return { runId, verdict: finished.state === "missing" ? null : finished.run.verdict };
     } finally {
+      unwatch();
       stopFlushing(runId);
       // Whatever ended this attempt (verdict, hand-back, stale, error), its start is settled.
       notifier.forget(runId);
+      // k6 is gone: the namespace slot is free for its next run.
+      store
+        .releaseSlot(runId, run.namespace, attemptToken)
+        .catch((error: unknown) =>
+          logger.warn({ runId, err: error }, "namespace slot not released"),
+        );
     }
   };
 
@@ -139,7 +185,8 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
       );
       return;
     }
-    if (finished.state !== "recorded") return;
+    const endedEarly = finished.state === "already" && ENDED_EARLY.has(finished.run.outcome ?? "");
+    if (finished.state !== "recorded" && !endedEarly) return;
     const { run: record } = finished;
     logger.info(
       {
@@ -156,7 +203,8 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
       .catch((error: unknown) =>
         logger.warn({ runId: run.runId, err: error }, "history not pruned"),
       );
-    deps.onFinished?.(record);
+    // Counted by the API process that ended it early; a verdict recorded here, here.
+    if (!endedEarly) deps.onFinished?.(record);
     if (record.result) void notifier.runFinished(run, record, record.result, output);
   };
 

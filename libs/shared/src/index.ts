@@ -12,3 +12,6 @@ export * from "./reconciler";
 export * from "./checked";
 export * from "./version";
 export * from "./peer-env";
+export * from "./format";
+export * from "./k6-plan";
+export * from "./run-details";

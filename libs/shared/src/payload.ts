@@ -59,6 +59,11 @@ export interface Metadata {
   waitTimeoutMs: number | undefined;
   /** Iterations that may end in an uncaught exception before a k6 pass is refused. */
   maxInterruptedIterations: number;
+  /**
+   * A new revision's run ends this canary's runs of other revisions (same phase); false:
+   * this call supersedes nothing and its run is never superseded.
+   */
+  supersede: boolean;
   /** Keys k6-gate does not know: the run goes on (other tools share the spec), but says so. */
   warnings: string[];
 }
@@ -76,6 +81,7 @@ export const METADATA_KEYS = [
   "max_duration",
   "wait_timeout",
   "max_interrupted_iterations",
+  "supersede",
 ] as const;
 
 /** "metadata key wait_timout is not one k6-gate knows (did you mean wait_timeout?)". */
@@ -225,6 +231,7 @@ export function parseMetadata(raw: Record<string, string>, issue: Issue): Metada
     maxDurationMs,
     waitTimeoutMs,
     maxInterruptedIterations: wholeNumber(raw, "max_interrupted_iterations", 0, issue),
+    supersede: bool(raw, "supersede", true, issue),
     warnings: unknownKeyWarnings(raw),
   };
 }

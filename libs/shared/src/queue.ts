@@ -5,7 +5,14 @@ import { runKeyOf } from "./run-key";
 import { runIdentitySchema } from "./run";
 
 export const RUN_QUEUE = "k6-runs";
-export const RUN_JOB_NAME = "k6-run";
+
+/**
+ * A job's name, for people reading the queue board: `namespace/name@revision` (the
+ * checksum's first 12 characters). Workers take every job of the queue whatever its name.
+ */
+export function runJobName(run: { namespace: string; name: string; checksum: string }): string {
+  return `${run.namespace}/${run.name}@${run.checksum.slice(0, 12) || "-"}`;
+}
 
 const secretRefSchema = z.object({
   namespace: z.string().optional(),
@@ -48,12 +55,25 @@ export const runJobOptions: JobsOptions = {
   removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
 };
 
+/** BullMQ's largest job priority (1 is taken first; 0, none, before any). */
+export const MAX_JOB_PRIORITY = 2_097_152;
+
 /**
- * Adds a run's job. The job id is the run id, so adding again is a no-op: callers that
- * are unsure whether it was added (an attach after a crash, the reconciler) just add it.
+ * Adds a run's job, with the priority `DECIDE` gave its run. The job id is the run id, so
+ * adding again is a no-op: callers that are unsure whether it was added (an attach after a
+ * crash, the reconciler) just add it.
  */
-export async function enqueueRun(queue: Queue, job: RunJob): Promise<void> {
-  await queue.add(RUN_JOB_NAME, job, { ...runJobOptions, jobId: job.runId });
+export async function enqueueRun(
+  queue: Queue,
+  job: RunJob,
+  priority: number | null = null,
+): Promise<void> {
+  await queue.add(runJobName(job), job, {
+    ...runJobOptions,
+    jobId: job.runId,
+    // Fair ordering across namespaces (DECIDE gives it); runs older than it have none.
+    ...(priority ? { priority: Math.min(priority, MAX_JOB_PRIORITY) } : {}),
+  });
 }
 
 /** The job a webhook call asks for, before it has a run id. */

@@ -47,9 +47,9 @@ export async function reconcileOnce(
     }
     const state = await deps.queue.getJobState(run.id);
     if (state === "unknown" && run.set === "queued") {
-      const job = await deps.store.job(run.id);
+      const [job, record] = await Promise.all([deps.store.job(run.id), deps.store.get(run.id)]);
       if (job) {
-        await enqueueRun(deps.queue, job);
+        await enqueueRun(deps.queue, job, record?.priority);
         deps.logger.warn({ runId: run.id }, "queued run had no job: queued it again");
         report.requeued++;
         continue;

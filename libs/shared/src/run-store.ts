@@ -1,8 +1,18 @@
 import type { Redis } from "ioredis";
 import { callLua, type LuaCommand } from "./commands/lua-command";
-import { DECIDE, FINISH, LIVE_OUTPUT, REQUEUE, START } from "./commands/run-commands";
-import { runJobSchema, type RunJob, type RunSpec } from "./queue";
 import {
+  CANCEL,
+  DECIDE,
+  FINISH,
+  HEARTBEAT,
+  LIVE_OUTPUT,
+  RELEASE,
+  REQUEUE,
+  START,
+} from "./commands/run-commands";
+import { MAX_JOB_PRIORITY, runJobSchema, type RunJob, type RunSpec } from "./queue";
+import {
+  failedResult,
   identityOf,
   runIdentitySchema,
   runResultSchema,
@@ -12,8 +22,15 @@ import {
   type SlackThread,
 } from "./run";
 
+/** A run ended by a newer revision's run, and the status it had then. */
+export interface SupersededRun {
+  id: string;
+  was: "queued" | "running";
+}
+
 export type Decision =
-  | { action: "attach" | "deliver" | "recent_failure" | "created"; run: RunRecord }
+  | { action: "attach" | "deliver" | "recent_failure"; run: RunRecord }
+  | { action: "created"; run: RunRecord; superseded: SupersededRun[] }
   | { action: "busy" };
 
 export interface DecideInput {
@@ -22,9 +39,50 @@ export interface DecideInput {
   minFailureDelayMs: number;
   maxQueueDepth: number;
   now: number;
+  /**
+   * A created run ends the canary's queued and running runs of the same phase for other
+   * revisions (metadata `supersede`, default true); false also keeps this run from being
+   * superseded later.
+   */
+  supersede?: boolean;
 }
 
-export type StartOutcome = { state: "started"; run: RunRecord } | { state: "finished" | "missing" };
+export interface StartInput {
+  worker: string;
+  attemptToken: string;
+  now?: number;
+  /** Running k6 a namespace may have at once; 0 or undefined: no cap. */
+  maxRunsPerNamespace?: number;
+  /** How long the attempt's namespace slot lasts without a heartbeat. */
+  leaseMs?: number;
+}
+
+/** `deferred`: the namespace is at its cap; nothing was written, try again shortly. */
+export type StartOutcome =
+  { state: "started"; run: RunRecord } | { state: "finished" | "missing" | "deferred" };
+
+export interface CancelInput {
+  reason: string;
+  /** Who asked (the dashboard login), recorded on the run. */
+  by: string;
+  now?: number;
+}
+
+/** `cancelled`: ended now (`was` its status before); `finished`: it had a verdict already. */
+export type CancelOutcome =
+  | { state: "cancelled"; run: RunRecord; was: "queued" | "running" }
+  | { state: "finished"; run: RunRecord }
+  | { state: "missing" };
+
+/** What a running attempt's heartbeat learned: go on, or stop k6 (and why). */
+export type HeartbeatOutcome =
+  { state: "running" } | { state: "ended"; reason: string } | { state: "lost" };
+
+/** A queued run's place: `ahead` runs will be taken before it, of `queued` waiting. */
+export interface QueueStanding {
+  ahead: number;
+  queued: number;
+}
 
 export interface FinishInput {
   result: RunResult;
@@ -59,6 +117,9 @@ export interface InFlightRun {
   status: RunRecord["status"] | null;
 }
 
+/** A namespace slot lasts this long without a heartbeat (a worker passes its LOCK_DURATION). */
+const DEFAULT_LEASE_MS = 20_000;
+
 export interface RetentionPolicy {
   maxRunsPerCanary: number;
   maxAgeMs: number;
@@ -73,6 +134,8 @@ export interface RetentionPolicy {
  */
 export class RunStore {
   readonly finishedChannel: string;
+  /** Where a run ended while running is announced (`{runId, reason}`): its worker stops k6. */
+  readonly stopChannel: string;
   private readonly gate: string;
 
   constructor(
@@ -82,6 +145,7 @@ export class RunStore {
   ) {
     this.gate = `${prefix}:gate:`;
     this.finishedChannel = `${this.gate}finished`;
+    this.stopChannel = `${this.gate}stop`;
   }
 
   private runHash(runId: string): string {
@@ -111,6 +175,9 @@ export class RunStore {
   private get recentDurations(): string {
     return `${this.gate}recent-durations`;
   }
+  private get queueOrder(): string {
+    return `${this.gate}queue-order`;
+  }
 
   private call<K extends string, A extends string>(
     command: LuaCommand<K, A>,
@@ -122,13 +189,20 @@ export class RunStore {
 
   async decide(input: DecideInput): Promise<Decision> {
     const { job } = input;
+    const reason = `superseded by revision ${job.checksum.slice(0, 12) || "(no checksum)"}`;
     const reply = await this.call(
       DECIDE,
       {
         keyHash: this.keyHash(job.runKey),
         queuedSet: this.queued,
+        runningSet: this.running,
         canaryRuns: this.canaryRuns(job.namespace, job.name),
         canaries: this.canaries,
+        canaryInFlight: `${this.gate}canary-inflight:${job.namespace}/${job.name}`,
+        namespaceQueued: `${this.gate}ns-queued:${job.namespace}`,
+        namespaceSlots: `${this.gate}slots:${job.namespace}`,
+        queueOrder: this.queueOrder,
+        queueCounter: `${this.gate}queue-counter`,
       },
       {
         gate: this.gate,
@@ -142,16 +216,24 @@ export class RunStore {
         canaryId: `${job.namespace}/${job.name}`,
         ttlMs: this.retention.maxAgeMs,
         spec: JSON.stringify(job),
+        supersede: input.supersede === false ? "0" : "1",
+        supersededReason: reason,
+        supersededResult: JSON.stringify(failedResult("superseded", reason)),
+        maxPriority: MAX_JOB_PRIORITY,
+        finishedChannel: this.finishedChannel,
+        stopChannel: this.stopChannel,
       },
     );
-    const [action, flat] = reply as [string, string[]];
+    const [action, flat, ended] = reply as [string, string[], string[]];
     if (action === "busy") return { action };
-    if (
-      action === "attach" ||
-      action === "deliver" ||
-      action === "recent_failure" ||
-      action === "created"
-    ) {
+    if (action === "created") {
+      const superseded: SupersededRun[] = [];
+      for (let i = 0; i + 1 < ended.length; i += 2) {
+        superseded.push({ id: ended[i] as string, was: ended[i + 1] as SupersededRun["was"] });
+      }
+      return { action, run: writtenRecord(flat), superseded };
+    }
+    if (action === "attach" || action === "deliver" || action === "recent_failure") {
       return { action, run: writtenRecord(flat) };
     }
     throw new Error(`unexpected decision ${action}`);
@@ -217,7 +299,11 @@ export class RunStore {
 
   /** Drops set members whose run is gone or judged: they are no work. */
   async forgetInFlight(run: InFlightRun): Promise<void> {
-    await this.redis.srem(run.set === "queued" ? this.queued : this.running, run.id);
+    await this.redis
+      .multi()
+      .srem(run.set === "queued" ? this.queued : this.running, run.id)
+      .zrem(this.queueOrder, run.id)
+      .exec();
   }
 
   /**
@@ -259,23 +345,27 @@ export class RunStore {
     return result;
   }
 
-  async start(
-    runId: string,
-    attempt: { attempt: number; worker: string; attemptToken: string; now?: number },
-  ): Promise<StartOutcome> {
+  async start(runId: string, input: StartInput): Promise<StartOutcome> {
     const [state, flat] = (await this.call(
       START,
-      { runHash: this.runHash(runId), queuedSet: this.queued, runningSet: this.running },
       {
+        runHash: this.runHash(runId),
+        queuedSet: this.queued,
+        runningSet: this.running,
+        queueOrder: this.queueOrder,
+      },
+      {
+        gate: this.gate,
         runId,
-        now: attempt.now ?? Date.now(),
-        attempt: attempt.attempt,
-        worker: attempt.worker,
-        attemptToken: attempt.attemptToken,
+        now: input.now ?? Date.now(),
+        worker: input.worker,
+        attemptToken: input.attemptToken,
+        maxRunsPerNamespace: input.maxRunsPerNamespace ?? 0,
+        leaseMs: input.leaseMs ?? DEFAULT_LEASE_MS,
       },
     )) as [string, string[]];
     if (state === "started") return { state, run: writtenRecord(flat) };
-    if (state === "finished" || state === "missing") return { state };
+    if (state === "finished" || state === "missing" || state === "deferred") return { state };
     throw new Error(`unexpected start state ${state}`);
   }
 
@@ -283,10 +373,89 @@ export class RunStore {
   async requeue(runId: string, attemptToken: string): Promise<boolean> {
     const moved = await this.call(
       REQUEUE,
-      { runHash: this.runHash(runId), queuedSet: this.queued, runningSet: this.running },
-      { runId, attemptToken },
+      {
+        runHash: this.runHash(runId),
+        queuedSet: this.queued,
+        runningSet: this.running,
+        queueOrder: this.queueOrder,
+      },
+      { gate: this.gate, runId, attemptToken },
     );
     return moved === 1;
+  }
+
+  /**
+   * A running attempt's heartbeat: renews its namespace slot for `leaseMs` and says whether
+   * k6 should go on.
+   */
+  async heartbeat(
+    runId: string,
+    attemptToken: string,
+    leaseMs = DEFAULT_LEASE_MS,
+    now = Date.now(),
+  ): Promise<HeartbeatOutcome> {
+    const [state, reason] = (await this.call(
+      HEARTBEAT,
+      { runHash: this.runHash(runId) },
+      { gate: this.gate, runId, attemptToken, now, leaseMs },
+    )) as [string, string];
+    if (state === "running" || state === "lost") return { state };
+    if (state === "ended") return { state, reason };
+    throw new Error(`unexpected heartbeat state ${state}`);
+  }
+
+  /** The attempt's k6 is gone: its namespace slot is free (unless another attempt holds the run). */
+  async releaseSlot(runId: string, namespace: string, attemptToken: string): Promise<void> {
+    await this.call(
+      RELEASE,
+      { runHash: this.runHash(runId) },
+      { gate: this.gate, runId, namespace, attemptToken },
+    );
+  }
+
+  /**
+   * Ends a queued or running run as `cancelled` (a failed verdict carrying the reason and
+   * who asked), wakes its callers and tells its worker to stop k6.
+   */
+  async cancel(runId: string, input: CancelInput): Promise<CancelOutcome> {
+    const reason = `cancelled by ${input.by}: ${input.reason}`;
+    const [state, flat, was] = (await this.call(
+      CANCEL,
+      {
+        runHash: this.runHash(runId),
+        queuedSet: this.queued,
+        runningSet: this.running,
+        queueOrder: this.queueOrder,
+      },
+      {
+        gate: this.gate,
+        runId,
+        now: input.now ?? Date.now(),
+        reason,
+        result: JSON.stringify(failedResult("cancelled", reason)),
+        cancelledBy: input.by,
+        finishedChannel: this.finishedChannel,
+        stopChannel: this.stopChannel,
+      },
+    )) as [string, string[], string];
+    if (state === "missing") return { state };
+    if (state === "finished") return { state, run: writtenRecord(flat) };
+    if (state === "cancelled" && (was === "queued" || was === "running")) {
+      return { state, run: writtenRecord(flat), was };
+    }
+    throw new Error(`unexpected cancel state ${state}`);
+  }
+
+  /** Where a queued run stands in the queue; null when it is not queued (any more). */
+  async queueStanding(runId: string): Promise<QueueStanding | null> {
+    const [rank, queued] = await this.redis
+      .multi()
+      .zrank(this.queueOrder, runId)
+      .zcard(this.queueOrder)
+      .exec()
+      .then((rows) => (rows ?? []).map(([, value]) => value as number | null));
+    if (rank === null || rank === undefined) return null;
+    return { ahead: rank, queued: queued ?? 0 };
   }
 
   /** Records the verdict once, from the current attempt, and wakes every long-poll. */
@@ -298,6 +467,7 @@ export class RunStore {
         runHash: this.runHash(runId),
         queuedSet: this.queued,
         runningSet: this.running,
+        queueOrder: this.queueOrder,
         outputKey: this.outputKey(runId),
         specKey: this.specKey(runId),
         recentDurations: this.recentDurations,
@@ -436,5 +606,8 @@ function toRecord(hash: Record<string, string>): RunRecord | null {
     warnings: parseJson<string[]>(hash.warnings, []),
     slackThreads: parseJson<SlackThread[]>(hash.slackThreads, []),
     cloudUrl: hash.cloudUrl || null,
+    priority: numberOrNull(hash.priority),
+    supersededBy: hash.supersededBy || null,
+    cancelledBy: hash.cancelledBy || null,
   };
 }

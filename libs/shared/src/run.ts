@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { k6PlanSchema } from "./k6-plan";
 
 /**
  * What a worker found out about one k6 run. `verdict` is the only thing Flagger acts on;
@@ -22,6 +23,9 @@ export const outcomes = [
   "timeout",
   "setup_failed",
   "error",
+  // ended before k6 judged it: a newer revision's run replaced it, or an operator stopped it
+  "superseded",
+  "cancelled",
 ] as const;
 export type Outcome = (typeof outcomes)[number];
 
@@ -53,6 +57,8 @@ export const runResultSchema = z.object({
   durationMs: z.number(),
   /** What the run's evidence does not show, said with the verdict (no thresholds, ...). */
   warnings: z.array(z.string()).optional(),
+  /** The k6 that ran and the load it was asked for (k6 inspect); absent when k6 never ran. */
+  k6: k6PlanSchema.optional(),
 });
 export type RunResult = z.infer<typeof runResultSchema>;
 
@@ -124,6 +130,12 @@ export interface RunRecord extends RunIdentity {
   warnings: string[];
   slackThreads: SlackThread[];
   cloudUrl: string | null;
+  /** Its place in the fair ordering (BullMQ job priority); null for runs older than it. */
+  priority: number | null;
+  /** The run of the newer revision that ended this one (outcome `superseded`). */
+  supersededBy: string | null;
+  /** Who cancelled it (outcome `cancelled`; the reason is in `reason`). */
+  cancelledBy: string | null;
 }
 
 export interface SlackThread {

@@ -1,19 +1,20 @@
 import { formatDuration } from "./duration";
+import { formatMs, formatNumber, formatRate } from "./format";
 import type { RunRecord, ThresholdResult } from "./run";
 
-/** "812.3ms" for time metrics, "4.50%" for rates, plain numbers otherwise. */
+/** "812.35 ms" for time metrics, "4.50%" for rates, plain numbers otherwise (format.ts). */
 export function formatObserved(threshold: ThresholdResult): string {
   const value = threshold.observed;
   if (value === null) return "n/a";
   const aggregate = threshold.expression.trim().split(/[<>=!\s]/)[0] ?? "";
-  if (aggregate === "rate") return `${(value * 100).toFixed(2)}%`;
+  if (aggregate === "rate") return formatRate(value);
   if (
     /duration|waiting|connecting|blocked|sending|receiving|tls/.test(threshold.metric) &&
     aggregate !== "count"
   ) {
-    return `${Number(value.toFixed(2))}ms`;
+    return formatMs(value);
   }
-  return String(Number(value.toFixed(4)));
+  return formatNumber(value);
 }
 
 /** A run's dashboard page, relative to the API's base URL. */

@@ -1,8 +1,9 @@
 import { runPath, type InFlightCounts, type RunRecord } from "@k6-gate/shared";
 import { Sparkline } from "./charts";
-import { canaryPath, formatAgo, formatMs, formatRate, formatTime } from "./format";
+import { canaryPath, formatMs, formatRate } from "./format";
 import { MAX_CANARY_LIMIT } from "../canary-limit";
 import { Layout } from "./layout";
+import { Ago } from "./time";
 import { errorRateOf, p95Of, pointsOf } from "./trends";
 import { VerdictBadge } from "./verdict-badge";
 
@@ -15,6 +16,22 @@ export interface CanaryRow {
   /** One judged run per recent revision, oldest first. */
   revisions: RunRecord[];
   inFlight: InFlightCounts;
+}
+
+/**
+ * When the canary last ran, and whether that run is still going: "2m ago" for a judged
+ * run, "running · queued 14s ago" while one is in flight (never an "ago" that reads as done).
+ */
+function LastRun(props: { row: CanaryRow; now: number }) {
+  const { row } = props;
+  const state = row.inFlight.running > 0 ? "running" : row.inFlight.queued > 0 ? "queued" : null;
+  if (!state) return <Ago ms={row.lastRunAt} now={props.now} />;
+  return (
+    <>
+      <span class={`badge ${state}`}>{state}</span> <span class="muted">· queued</span>{" "}
+      <Ago ms={row.lastRunAt} now={props.now} />
+    </>
+  );
 }
 
 /** `/`: every canary, its last verdict and how its recent revisions trend. */
@@ -36,59 +53,63 @@ export function CanariesPage(props: {
       {props.rows.length === 0 ? (
         <p class="muted">No runs yet. Point a Flagger webhook at /launch-test.</p>
       ) : (
-        <table id="canaries">
-          <thead>
-            <tr>
-              <th>Canary</th>
-              <th>Last verdict</th>
-              <th>Last run</th>
-              <th class="num">p95</th>
-              <th>p95 by revision</th>
-              <th class="num">Errors</th>
-              <th>Errors by revision</th>
-              <th class="num">Running</th>
-              <th class="num">Queued</th>
-            </tr>
-          </thead>
-          <tbody>
-            {props.rows.map((row) => {
-              const metrics = row.lastJudged?.result?.metrics;
-              return (
-                <tr data-canary={`${row.namespace}/${row.name}`}>
-                  <td>
-                    <a href={canaryPath(row.namespace, row.name)}>
-                      {row.namespace}/{row.name}
-                    </a>
-                  </td>
-                  <td>
-                    {row.lastJudged ? (
-                      <a href={runPath(row.lastJudged.id)}>
-                        <VerdictBadge run={row.lastJudged} />
+        <div class="scroll">
+          <table id="canaries">
+            <thead>
+              <tr>
+                <th>Canary</th>
+                <th>Last verdict</th>
+                <th>Last run</th>
+                <th class="num">p95</th>
+                <th>p95 by revision</th>
+                <th class="num">Errors</th>
+                <th>Errors by revision</th>
+                <th class="num">Running</th>
+                <th class="num">Queued</th>
+              </tr>
+            </thead>
+            <tbody>
+              {props.rows.map((row) => {
+                const metrics = row.lastJudged?.result?.metrics;
+                return (
+                  <tr data-canary={`${row.namespace}/${row.name}`}>
+                    <td>
+                      <a href={canaryPath(row.namespace, row.name)}>
+                        {row.namespace}/{row.name}
                       </a>
-                    ) : (
-                      <span class="muted">none yet</span>
-                    )}
-                  </td>
-                  <td title={formatTime(row.lastRunAt)}>{formatAgo(row.lastRunAt, props.now)}</td>
-                  <td class="num">{formatMs(metrics?.httpReqDurationP95)}</td>
-                  <td>
-                    <Sparkline points={pointsOf(row.revisions, p95Of)} format={formatMs} />
-                  </td>
-                  <td class="num">{formatRate(metrics?.httpReqFailedRate)}</td>
-                  <td>
-                    <Sparkline
-                      points={pointsOf(row.revisions, errorRateOf)}
-                      format={formatRate}
-                      fixedMax={1}
-                    />
-                  </td>
-                  <td class="num">{row.inFlight.running}</td>
-                  <td class="num">{row.inFlight.queued}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+                    </td>
+                    <td>
+                      {row.lastJudged ? (
+                        <a href={runPath(row.lastJudged.id)}>
+                          <VerdictBadge run={row.lastJudged} />
+                        </a>
+                      ) : (
+                        <span class="muted">none yet</span>
+                      )}
+                    </td>
+                    <td class="last-run">
+                      <LastRun row={row} now={props.now} />
+                    </td>
+                    <td class="num">{formatMs(metrics?.httpReqDurationP95)}</td>
+                    <td>
+                      <Sparkline points={pointsOf(row.revisions, p95Of)} format={formatMs} />
+                    </td>
+                    <td class="num">{formatRate(metrics?.httpReqFailedRate)}</td>
+                    <td>
+                      <Sparkline
+                        points={pointsOf(row.revisions, errorRateOf)}
+                        format={formatRate}
+                        fixedMax={1}
+                      />
+                    </td>
+                    <td class="num">{row.inFlight.running}</td>
+                    <td class="num">{row.inFlight.queued}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
       )}
     </Layout>
   );

@@ -1,7 +1,8 @@
-import { runPath, type RunRecord } from "@k6-gate/shared";
+import { formatDuration, runPath, type RunRecord } from "@k6-gate/shared";
 import { TrendChart } from "./charts";
-import { formatMs, formatRate, formatTime, shortChecksum } from "./format";
+import { formatMs, formatRate, shortChecksum } from "./format";
 import { Layout } from "./layout";
+import { Time } from "./time";
 import { checksRateOf, errorRateOf, judgedOldestFirst, p95Of, pointsOf } from "./trends";
 import { VerdictBadge } from "./verdict-badge";
 
@@ -42,47 +43,53 @@ export function CanaryPage(props: {
             />
           </div>
           <h2>Runs</h2>
-          <table id="runs">
-            <thead>
-              <tr>
-                <th>Queued at</th>
-                <th>Revision</th>
-                <th>Phase</th>
-                <th>Verdict</th>
-                <th>Outcome</th>
-                <th class="num">p95</th>
-                <th class="num">Errors</th>
-                <th class="num">Checks</th>
-                <th class="num">Took</th>
-                <th>Run</th>
-              </tr>
-            </thead>
-            <tbody>
-              {props.runs.map((run) => {
-                const metrics = run.result?.metrics;
-                return (
-                  <tr data-run-id={run.id}>
-                    <td>{formatTime(run.enqueuedAt)}</td>
-                    <td title={run.checksum}>
-                      <code>{shortChecksum(run.checksum)}</code>
-                    </td>
-                    <td>{run.phase}</td>
-                    <td>
-                      <VerdictBadge run={run} />
-                    </td>
-                    <td>{run.outcome ?? ""}</td>
-                    <td class="num">{formatMs(metrics?.httpReqDurationP95)}</td>
-                    <td class="num">{formatRate(metrics?.httpReqFailedRate)}</td>
-                    <td class="num">{formatRate(metrics?.checksRate)}</td>
-                    <td class="num">{formatMs(run.result?.durationMs)}</td>
-                    <td>
-                      <a href={runPath(run.id)}>details</a>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
+          <div class="scroll">
+            <table id="runs">
+              <thead>
+                <tr>
+                  <th>Queued at</th>
+                  <th>Revision</th>
+                  <th>Phase</th>
+                  <th>Verdict</th>
+                  <th>Outcome</th>
+                  <th class="num">p95</th>
+                  <th class="num">Errors</th>
+                  <th class="num">Checks</th>
+                  <th class="num">Took</th>
+                  <th>Run</th>
+                </tr>
+              </thead>
+              <tbody>
+                {props.runs.map((run) => {
+                  const metrics = run.result?.metrics;
+                  return (
+                    <tr data-run-id={run.id}>
+                      <td>
+                        <Time ms={run.enqueuedAt} />
+                      </td>
+                      <td title={run.checksum}>
+                        <code>{shortChecksum(run.checksum)}</code>
+                      </td>
+                      <td>{run.phase}</td>
+                      <td>
+                        <VerdictBadge run={run} />
+                      </td>
+                      <td>{run.outcome ?? ""}</td>
+                      <td class="num">{formatMs(metrics?.httpReqDurationP95)}</td>
+                      <td class="num">{formatRate(metrics?.httpReqFailedRate)}</td>
+                      <td class="num">{formatRate(metrics?.checksRate)}</td>
+                      <td class="num">
+                        {run.result ? formatDuration(run.result.durationMs) : "–"}
+                      </td>
+                      <td>
+                        <a href={runPath(run.id)}>details</a>
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
         </>
       )}
     </Layout>

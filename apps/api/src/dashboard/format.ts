@@ -2,31 +2,16 @@ import type { SlackThread } from "@k6-gate/shared";
 
 /** Display helpers for the dashboard; every value shown goes through Hono JSX's escaping. */
 
-export function formatMs(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined) return "–";
-  if (ms < 1000) return `${Number(ms.toFixed(1))} ms`;
-  return `${Number((ms / 1000).toFixed(2))} s`;
-}
+/** The one number formatter (libs/shared/src/format.ts): dashboard, verdicts and Slack agree. */
+export { formatMs, formatNumber, formatRate } from "@k6-gate/shared";
 
-export function formatRate(rate: number | null | undefined): string {
-  if (rate === null || rate === undefined) return "–";
-  return `${Number((rate * 100).toFixed(2))}%`;
-}
-
+/** An instant as UTC text ("2026-11-29 16:05:12 UTC"): what the server renders, and the hover text. */
 export function formatTime(ms: number | null): string {
   if (ms === null) return "–";
   return new Date(ms)
     .toISOString()
     .replace("T", " ")
     .replace(/\.\d+Z$/, " UTC");
-}
-
-export function formatAgo(ms: number, now = Date.now()): string {
-  const seconds = Math.max(0, Math.round((now - ms) / 1000));
-  if (seconds < 60) return `${seconds}s ago`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`;
-  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h ago`;
-  return `${Math.floor(seconds / 86_400)}d ago`;
 }
 
 /** Flagger checksums are long hashes; a prefix tells revisions apart on a chart. */

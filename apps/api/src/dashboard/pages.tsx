@@ -2,11 +2,15 @@ import { Hono, type Context } from "hono";
 import { html } from "hono/html";
 import { NONCE, secureHeaders, type SecureHeadersVariables } from "hono/secure-headers";
 import type { JSX } from "hono/jsx/jsx-runtime";
+import type { Queue } from "bullmq";
+import { inputsOf, RunDetailsStore, type RunInputs } from "@k6-gate/shared";
 import { canaryLimit } from "../canary-limit";
 import type { AppDeps, AppEnv } from "../deps";
 import { CanariesPage, type CanaryRow } from "./canaries-page";
 import { CanaryPage } from "./canary-page";
+import { errorPage } from "./error-page";
 import { RunPage } from "./run-page";
+import type { AttemptsInfo } from "./run-details";
 import { latestPerRevision } from "./trends";
 
 type PageEnv = AppEnv & { Variables: SecureHeadersVariables };
@@ -39,8 +43,41 @@ function render(c: Context<PageEnv>, page: JSX.Element, status: 200 | 404 = 200)
   return c.html(html`<!doctype html>${page}`, status);
 }
 
+/** Kubernetes object names (a canary's namespace and name). */
+const K8S_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+/** What BullMQ still keeps of the run's job (24 h after it ends): attempts and why they ended. */
+async function attemptsOf(queue: Queue, runId: string): Promise<AttemptsInfo | null> {
+  const job = await queue.getJob(runId);
+  if (!job) return null;
+  return {
+    started: job.attemptsStarted,
+    stalled: job.stalledCounter,
+    failures: (job.stacktrace ?? [])
+      .map((trace) => (trace.split("\n")[0] ?? "").slice(0, 300))
+      .filter(Boolean)
+      .slice(-5),
+  };
+}
+
+/**
+ * What the run was given: recorded when a worker started it; before that, read from its
+ * job data (names only, like the record).
+ */
+async function inputsFor(
+  details: RunDetailsStore,
+  store: AppDeps["store"],
+  runId: string,
+): Promise<RunInputs | null> {
+  const recorded = await details.inputs(runId);
+  if (recorded) return recorded;
+  const job = await store.job(runId);
+  return job ? inputsOf(job) : null;
+}
+
 /** The dashboard's own pages, server-rendered; the JSON behind them is under /api. */
-export function dashboardPages({ store }: AppDeps) {
+export function dashboardPages({ store, queue, redis, config }: AppDeps) {
+  const details = new RunDetailsStore(redis, config.QUEUE_PREFIX, config.HISTORY_MAX_AGE);
   return new Hono<PageEnv>()
     .get("/", pageHeaders, async (c) => {
       const limit = canaryLimit(c.req.query("limit"));
@@ -74,6 +111,13 @@ export function dashboardPages({ store }: AppDeps) {
     })
     .get("/canaries/:namespace/:name", pageHeaders, async (c) => {
       const { namespace, name } = c.req.param();
+      if (!K8S_NAME.test(namespace) || !K8S_NAME.test(name)) {
+        return errorPage(
+          c,
+          400,
+          "A canary is named by its namespace and name, both Kubernetes object names (lowercase letters, digits, - and .).",
+        );
+      }
       const runs = await store.list(namespace, name, CANARY_PAGE_RUNS);
       return render(
         c,
@@ -89,10 +133,26 @@ export function dashboardPages({ store }: AppDeps) {
     .get("/runs/:id", pageHeaders, async (c) => {
       const id = c.req.param("id");
       const [run, output] = await Promise.all([store.get(id), store.getOutput(id)]);
-      if (!run) return c.text("no such run (it may be past retention)", 404);
+      if (!run) {
+        return errorPage(
+          c,
+          404,
+          `No run ${id} is recorded: it may be past the history's retention, or the link is wrong.`,
+        );
+      }
+      const [inputs, attempts, neighbours] = await Promise.all([
+        inputsFor(details, store, id),
+        attemptsOf(queue, id),
+        details.neighbours(run),
+      ]);
       return render(
         c,
-        <RunPage run={run} output={output ?? ""} nonce={c.get("secureHeadersNonce")} />,
+        <RunPage
+          run={run}
+          output={output ?? ""}
+          nonce={c.get("secureHeadersNonce")}
+          details={{ inputs, attempts, neighbours, now: Date.now() }}
+        />,
       );
     });
 }

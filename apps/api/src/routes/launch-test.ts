@@ -8,21 +8,30 @@ import {
   type WebhookPayload,
 } from "@k6-gate/shared";
 import type { AppDeps, AppEnv } from "../deps";
+import type { ApiMetrics } from "../metrics";
 import {
+  acceptedResponse,
   afterDelivery,
   clientGone,
+  dashboardLink,
   problem,
   runJson,
   verdictResponse,
-  wantsJson,
 } from "../respond";
-import { backlogRetryAfter, retryAfterSeconds } from "../retry-after";
+import {
+  backlogRetryAfter,
+  queueEstimate,
+  retryAfterSeconds,
+  type QueueEstimate,
+} from "../retry-after";
+import { runProgress } from "../run-progress";
+import { removeQueuedJobs } from "../stopped-runs";
 
 /**
  * POST /launch-test: Flagger's webhook. Applies design §3's four-step rule atomically in
  * Redis, then long-polls the run for its verdict.
  */
-export function launchTest(deps: AppDeps) {
+export function launchTest(deps: AppDeps, metrics: Pick<ApiMetrics, "countStopped">) {
   const { config, store, queue, waiter, logger } = deps;
 
   /** Runs after the response was written: a Redis error then is logged, never thrown. */
@@ -72,6 +81,7 @@ export function launchTest(deps: AppDeps) {
       minFailureDelayMs: payload.metadata.minFailureDelayMs,
       maxQueueDepth: config.MAX_QUEUE_DEPTH,
       now: Date.now(),
+      supersede: payload.metadata.supersede,
     });
     const log = logger.child({
       namespace: payload.namespace,
@@ -103,6 +113,14 @@ export function launchTest(deps: AppDeps) {
     const { run } = decision;
     const { warnings } = payload.metadata;
     if (warnings.length) log.warn({ runId: run.id, warnings }, "metadata not understood");
+    if (decision.action === "created" && decision.superseded.length) {
+      // Ended in the same script that created this run; their callers have their verdict.
+      const superseded = decision.superseded;
+      metrics.countStopped("superseded", superseded.length);
+      log.info({ runId: run.id, superseded }, "runs of older revisions superseded");
+      const queued = superseded.filter((ended) => ended.was === "queued").map((ended) => ended.id);
+      await removeQueuedJobs(queue, queued, log);
+    }
 
     if (decision.action === "deliver") {
       afterDelivery(c, markDelivered(run.id));
@@ -117,12 +135,11 @@ export function launchTest(deps: AppDeps) {
     }
 
     // Attaching to a queued run adds its job again: a no-op unless its creator died first.
-    if (run.status === "queued") await enqueueRun(queue, { ...job, runId: run.id });
+    if (run.status === "queued") await enqueueRun(queue, { ...job, runId: run.id }, run.priority);
 
     if (!payload.metadata.waitForResults) {
       afterDelivery(c, markDelivered(run.id));
-      const message = `k6-gate: run ${run.id} accepted for ${payload.namespace}/${payload.name} (wait_for_results is false)`;
-      return wantsJson(c) ? c.json({ message, run: runJson(run) }, 202) : c.text(message, 202);
+      return acceptedResponse(c, run, config.PUBLIC_URL);
     }
 
     // No wait_timeout: hold until the verdict, as flagger-k6-webhook does; Flagger's own
@@ -137,14 +154,21 @@ export function launchTest(deps: AppDeps) {
         afterDelivery(c, markDelivered(run.id));
         return verdictResponse(c, outcome.record, config.PUBLIC_URL, { warnings });
       case "timeout": {
-        const retryAfter = await retryAfterSeconds(store, outcome.record);
-        const elapsed = formatDuration(Date.now() - outcome.record.enqueuedAt);
+        const { record } = outcome;
+        const now = Date.now();
+        const standing =
+          record.status === "queued" ? await queueEstimate(store, run.id, now) : null;
+        const retryAfter = await retryAfterSeconds(store, record, now, standing);
+        const elapsed = formatDuration(now - record.enqueuedAt);
+        const progress = await runProgress(store, record, standing?.position ?? null, now);
+        const dashboard = dashboardLink(c, config.PUBLIC_URL, run.id);
         return problem(
           c,
           503,
-          `k6-gate: run ${run.id} is ${outcome.record.status} (${elapsed} so far); retry to get its verdict`,
-          [],
+          `k6-gate: run ${run.id} is ${record.status} (${elapsed} so far); retry to get its verdict`,
+          [...(standing ? queueLines(standing, now) : []), `Dashboard: ${dashboard}`],
           retryAfter,
+          { ...progress, dashboard, run: runJson(record), queue: standing },
         );
       }
       case "aborted":
@@ -153,6 +177,19 @@ export function launchTest(deps: AppDeps) {
       case "missing":
         return problem(c, 503, `run ${run.id} disappeared; retry`, [], 1);
     }
+  }
+
+  /** "place in the queue: 3 of 14 (2 runs ahead)", "estimated start: in about 40s (...)". */
+  function queueLines(standing: QueueEstimate, now: number): string[] {
+    const ahead = standing.ahead === 1 ? "1 run" : `${standing.ahead} runs`;
+    const start =
+      standing.estimatedStartAt === null
+        ? "estimated start: unknown (no run is running to estimate from)"
+        : `estimated start: in about ${formatDuration(Math.max(0, standing.estimatedStartAt - now))} (${new Date(standing.estimatedStartAt).toISOString()})`;
+    return [
+      `place in the queue: ${standing.position} of ${standing.queued} (${ahead} ahead)`,
+      start,
+    ];
   }
 
   function checkLimits(payload: WebhookPayload): string | undefined {

@@ -1,10 +1,23 @@
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { z } from "zod";
 import type { AppDeps, AppEnv } from "../deps";
+import { browserWriteRefusal } from "../browser-writes";
 import { canaryLimit } from "../canary-limit";
-import { problem, runJson } from "../respond";
+import type { ApiMetrics } from "../metrics";
+import { isoTime, problem, runJson } from "../respond";
+import { queueEstimate } from "../retry-after";
+import { removeQueuedJobs } from "../stopped-runs";
 
-/** JSON API over run history. */
-export function runsApi({ store }: AppDeps) {
+const cancelBodySchema = z.object({
+  reason: z.string().trim().max(500, "at most 500 characters").optional(),
+});
+
+/** JSON API over run history, and cancelling a run (behind the dashboard login). */
+export function runsApi(
+  { config, store, queue, logger }: AppDeps,
+  metrics: Pick<ApiMetrics, "countStopped">,
+) {
   return new Hono<AppEnv>()
     .get("/runs", async (c) => {
       const namespace = c.req.query("namespace");
@@ -17,8 +30,68 @@ export function runsApi({ store }: AppDeps) {
     .get("/runs/:id", async (c) => {
       const run = await store.get(c.req.param("id"));
       if (!run) return problem(c, 404, "no such run");
-      return c.json(runJson(run));
+      // A queued run's place in the queue and estimated start; null once it runs.
+      const standing = run.status === "queued" ? await queueEstimate(store, run.id) : null;
+      return c.json({ ...runJson(run), queue: standing });
     })
+    .post(
+      "/runs/:id/cancel",
+      bodyLimit({
+        maxSize: 4096,
+        onError: (c) => problem(c as Context<AppEnv>, 413, "body larger than 4096 bytes"),
+      }),
+      async (c) => {
+        // Who cancelled is recorded on the run: without a login there is no one to name.
+        const who = config.DASHBOARD_USER;
+        if (!who || !config.DASHBOARD_PASSWORD) {
+          return problem(
+            c,
+            403,
+            "cancelling runs is off: it needs the dashboard login (set DASHBOARD_USER and DASHBOARD_PASSWORD)",
+          );
+        }
+        const refusal = browserWriteRefusal(c, config.PUBLIC_URL);
+        if (refusal) return refusal;
+        const text = await c.req.text();
+        let body: unknown = {};
+        try {
+          if (text.trim()) body = JSON.parse(text);
+        } catch {
+          return problem(c, 400, "invalid body", ["body: not valid JSON"]);
+        }
+        const parsed = cancelBodySchema.safeParse(body);
+        if (!parsed.success) {
+          const details = parsed.error.issues.map(
+            (issue) => `${issue.path.join(".") || "body"}: ${issue.message}`,
+          );
+          return problem(c, 400, "invalid body", details);
+        }
+        const id = c.req.param("id");
+        const cancelled = await store.cancel(id, {
+          reason: parsed.data.reason || "no reason given",
+          by: who,
+        });
+        if (cancelled.state === "missing") return problem(c, 404, "no such run");
+        if (cancelled.state === "finished") {
+          const { run } = cancelled;
+          return problem(
+            c,
+            409,
+            `run ${run.id} has already finished (${run.outcome ?? run.verdict ?? "judged"}): there is nothing to cancel`,
+            [],
+            undefined,
+            { run: runJson(run) },
+          );
+        }
+        const { run, was } = cancelled;
+        metrics.countStopped("cancelled");
+        logger.info({ runId: run.id, was, by: who, reason: run.reason }, "run cancelled");
+        c.set("log", { ...c.get("log"), runId: run.id });
+        if (was === "queued") await removeQueuedJobs(queue, [run.id], logger);
+        const message = `k6-gate: run ${run.id} cancelled (it was ${was})${was === "running" ? "; its worker stops k6" : ""}`;
+        return c.json({ message, run: runJson(run) });
+      },
+    )
     .get("/runs/:id/output", async (c) => {
       const run = await store.get(c.req.param("id"));
       if (!run) return problem(c, 404, "no such run");
@@ -38,6 +111,7 @@ export function runsApi({ store }: AppDeps) {
         limit,
         canaries: canaries.map((canary) => ({
           ...canary,
+          lastRunAt: isoTime(canary.lastRunAt),
           ...(inFlight.get(`${canary.namespace}/${canary.name}`) ?? idle),
         })),
       });

@@ -1,4 +1,4 @@
-import { parseDuration } from "@k6-gate/shared";
+import { parseDuration, scenarioOf, type K6Plan } from "@k6-gate/shared";
 import { z } from "zod";
 
 /**
@@ -14,6 +14,9 @@ const requirementsSchema = z.object({
   setupTimeout: z.string().nullish(),
   teardownTimeout: z.string().nullish(),
   thresholds: z.record(z.string(), z.array(thresholdSchema)).nullish(),
+  /** The scenarios k6 runs (top-level vus/duration/... become `default`); read field by field. */
+  scenarios: z.record(z.string(), z.record(z.string(), z.unknown())).nullish(),
+  maxVUs: z.number().nullish(),
 });
 
 export interface ExecutionRequirements {
@@ -22,6 +25,8 @@ export interface ExecutionRequirements {
   setupTimeoutMs: number;
   teardownTimeoutMs: number;
   thresholdExpressions: string[];
+  /** The load the script asks for, for the run page (k6-plan.ts: load shape only, no values). */
+  plan: Omit<K6Plan, "version">;
 }
 
 /** k6's default setupTimeout and teardownTimeout. */
@@ -37,7 +42,8 @@ export function parseExecutionRequirements(stdout: string): ExecutionRequirement
   }
   const parsed = requirementsSchema.safeParse(json);
   if (!parsed.success) return undefined;
-  const { totalDuration, setupTimeout, teardownTimeout, thresholds } = parsed.data;
+  const { totalDuration, setupTimeout, teardownTimeout, thresholds, scenarios, maxVUs } =
+    parsed.data;
   const scenariosMs = parseDuration(totalDuration);
   if (scenariosMs === undefined || scenariosMs <= 0) return undefined;
   const phase = (value: string | null | undefined) =>
@@ -49,6 +55,11 @@ export function parseExecutionRequirements(stdout: string): ExecutionRequirement
     thresholdExpressions: Object.values(thresholds ?? {})
       .flat()
       .map((threshold) => (typeof threshold === "string" ? threshold : threshold.threshold)),
+    plan: {
+      totalDuration,
+      maxVUs: maxVUs ?? null,
+      scenarios: Object.entries(scenarios ?? {}).map(([name, raw]) => scenarioOf(name, raw)),
+    },
   };
 }
 

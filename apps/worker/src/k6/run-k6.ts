@@ -51,6 +51,8 @@ export interface RunK6Outcome {
   maxDurationMs: number;
   /** The scenarios' duration `k6 inspect` found, when the limit came from it. */
   scriptDurationMs: number | null;
+  /** The load `k6 inspect` read from the script's options; null when inspect failed. */
+  plan: ExecutionRequirements["plan"] | null;
   /** What k6 logged: interrupted iterations, the last error. */
   log: K6Log;
 }
@@ -143,6 +145,7 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
       spawnError: spawnFailed ? (result.shortMessage ?? "unknown error") : null,
       maxDurationMs,
       scriptDurationMs: fromScript && requirements ? requirements.scenariosMs : null,
+      plan: requirements?.plan ?? null,
       log,
     };
   } finally {

@@ -6,13 +6,72 @@ import { luaCommand } from "./lua-command";
  * it wrote, so no caller reads it back. `gate` is the key prefix (`<QUEUE_PREFIX>:gate:`).
  * `#!lua` makes Redis refuse a script whole when it is out of memory, rather than fail it
  * half-way through its writes.
+ *
+ * Keys per namespace and per canary are built from `gate` and the run's own fields, as the
+ * per-run keys are (Redis Cluster is not supported, decision 10):
+ * - `canary-inflight:<ns>/<name>`: SET of the canary's queued and running runs (supersede);
+ * - `ns-queued:<ns>`: ZSET of the namespace's queued runs by priority (fair ordering);
+ * - `slots:<ns>`: ZSET of the namespace's running k6, each a lease renewed by its worker
+ *   (`MAX_RUNS_PER_NAMESPACE`, and the running part of the namespace's in-flight count).
+ * `queueOrder` holds every queued run by (priority, arrival): the order BullMQ takes them
+ * in, so a run's rank in it is its place in the queue.
  */
 
-/** Design §3's four-step rule for one run key, plus the backlog check. */
+/** Two numbers as one exact ZSET score: priority first, then arrival (both < 2^21, 2^32). */
+const ORDER_SCORE = `
+local function orderScore(priority, arrival)
+  return string.format('%.0f', tonumber(priority) * 4294967296 + tonumber(arrival))
+end
+`;
+
+/**
+ * Ends a queued or running run before k6 judged it (superseded, cancelled): a verdict that
+ * fails, the run out of every in-flight index, its callers woken (`finishedChannel`) and,
+ * when it is running, its worker told to stop k6 (`stopChannel`). Returns the status it had.
+ */
+const END_EARLY = `
+local function endEarly(endedId, outcome, reason, result, byField, byValue)
+  local run = gate .. 'run:' .. endedId
+  local f = redis.call('HMGET', run, 'status', 'runKey', 'namespace', 'name')
+  redis.call('HSET', run, 'status', 'finished', 'finishedAt', now, 'verdict', 'fail',
+    'outcome', outcome, 'reason', reason, 'result', result, byField, byValue)
+  local endedKey = gate .. 'key:' .. f[2]
+  if redis.call('HGET', endedKey, 'current') == endedId then redis.call('HDEL', endedKey, 'current') end
+  redis.call('SREM', queuedSet, endedId)
+  redis.call('SREM', runningSet, endedId)
+  redis.call('ZREM', queueOrder, endedId)
+  redis.call('ZREM', gate .. 'ns-queued:' .. f[3], endedId)
+  redis.call('SREM', gate .. 'canary-inflight:' .. f[3] .. '/' .. f[4], endedId)
+  redis.call('DEL', gate .. 'spec:' .. endedId)
+  redis.call('PUBLISH', finishedChannel, endedId)
+  if f[1] == 'running' then
+    redis.call('PUBLISH', stopChannel, cjson.encode({runId = endedId, reason = reason}))
+  end
+  return f[1]
+end
+`;
+
+/**
+ * Design §3's four-step rule for one run key, plus the backlog check. A created run
+ * supersedes the canary's queued and running runs of the same phase for other revisions
+ * (unless this call or that run said `supersede: "false"`), and gets its priority: one more
+ * than its namespace's runs in flight, never ahead of that namespace's own queued runs.
+ */
 export const DECIDE = luaCommand(
   "decide",
-  "attach, deliver, recent failure, busy, or create a queued run (and store its spec)",
-  ["keyHash", "queuedSet", "canaryRuns", "canaries"],
+  "attach, deliver, recent failure, busy, or create a queued run (superseding stale ones)",
+  [
+    "keyHash",
+    "queuedSet",
+    "runningSet",
+    "canaryRuns",
+    "canaries",
+    "canaryInFlight",
+    "namespaceQueued",
+    "namespaceSlots",
+    "queueOrder",
+    "queueCounter",
+  ],
   [
     "gate",
     "runKey",
@@ -25,73 +84,131 @@ export const DECIDE = luaCommand(
     "canaryId",
     "ttlMs",
     "spec",
+    "supersede",
+    "supersededReason",
+    "supersededResult",
+    "maxPriority",
+    "finishedChannel",
+    "stopChannel",
   ],
-  `
+  `${ORDER_SCORE}${END_EARLY}
 local function record(id) return redis.call('HGETALL', gate .. 'run:' .. id) end
 local current = redis.call('HGET', keyHash, 'current')
 if current then
   local status = redis.call('HGET', gate .. 'run:' .. current, 'status')
-  if status == 'queued' or status == 'running' then return {'attach', record(current)} end
+  if status == 'queued' or status == 'running' then return {'attach', record(current), {}} end
 end
 local latest = redis.call('HGET', keyHash, 'latest')
 if latest then
   local f = redis.call('HMGET', gate .. 'run:' .. latest, 'status', 'delivered', 'verdict', 'finishedAt')
   if f[1] == 'finished' then
-    if f[2] ~= '1' then return {'deliver', record(latest)} end
+    if f[2] ~= '1' then return {'deliver', record(latest), {}} end
     if f[3] == 'fail' and tonumber(f[4]) + tonumber(minFailureDelayMs) > tonumber(now) then
-      return {'recent_failure', record(latest)}
+      return {'recent_failure', record(latest), {}}
     end
   end
 end
-if redis.call('SCARD', queuedSet) >= tonumber(maxQueueDepth) then return {'busy', {}} end
+if redis.call('SCARD', queuedSet) >= tonumber(maxQueueDepth) then return {'busy', {}, {}} end
+local fields = cjson.decode(identity)
 local seq = redis.call('HINCRBY', keyHash, 'seq', 1)
 local id = runKey .. '-' .. seq
+-- Supersede: this canary's runs of this phase for another revision end now.
+local superseded = {}
+for _, other in ipairs(redis.call('SMEMBERS', canaryInFlight)) do
+  local f = redis.call('HMGET', gate .. 'run:' .. other, 'status', 'phase', 'checksum', 'supersede')
+  if f[1] ~= 'queued' and f[1] ~= 'running' then
+    redis.call('SREM', canaryInFlight, other)
+  elseif supersede == '1' and f[4] ~= '0' and f[2] == fields.phase and f[3] ~= fields.checksum then
+    local was = endEarly(other, 'superseded', supersededReason, supersededResult, 'supersededBy', id)
+    table.insert(superseded, other)
+    table.insert(superseded, was)
+  end
+end
+-- Fair ordering: the namespace's runs in flight (queued, and running k6 with a live lease).
+redis.call('ZREMRANGEBYSCORE', namespaceSlots, '-inf', now)
+for _, queued in ipairs(redis.call('ZRANGE', namespaceQueued, 0, -1)) do
+  if redis.call('HGET', gate .. 'run:' .. queued, 'status') ~= 'queued' then
+    redis.call('ZREM', namespaceQueued, queued)
+    redis.call('ZREM', queueOrder, queued)
+  end
+end
+local inFlight = redis.call('ZCARD', namespaceQueued) + redis.call('ZCARD', namespaceSlots)
+local last = redis.call('ZRANGE', namespaceQueued, -1, -1, 'WITHSCORES')
+local priority = math.max(1 + inFlight, tonumber(last[2] or 0))
+priority = math.min(priority, tonumber(maxPriority))
+local arrival = redis.call('INCR', queueCounter) % 4294967296
 local run = gate .. 'run:' .. id
-for field, value in pairs(cjson.decode(identity)) do redis.call('HSET', run, field, value) end
+for field, value in pairs(fields) do redis.call('HSET', run, field, value) end
 redis.call('HSET', run, 'id', id, 'status', 'queued', 'attempt', 0,
-  'enqueuedAt', now, 'delivered', '0', 'slackChannels', slackChannels, 'warnings', warnings)
+  'enqueuedAt', now, 'delivered', '0', 'slackChannels', slackChannels, 'warnings', warnings,
+  'priority', priority, 'arrival', arrival, 'supersede', supersede)
 redis.call('PEXPIRE', run, ttlMs)
 redis.call('SET', gate .. 'spec:' .. id, spec, 'PX', ttlMs)
 redis.call('HSET', keyHash, 'current', id, 'latest', id)
 redis.call('PEXPIRE', keyHash, ttlMs)
 redis.call('SADD', queuedSet, id)
+redis.call('ZADD', namespaceQueued, priority, id)
+redis.call('ZADD', queueOrder, orderScore(priority, arrival), id)
+redis.call('SADD', canaryInFlight, id)
+redis.call('PEXPIRE', canaryInFlight, ttlMs)
 redis.call('ZADD', canaryRuns, now, id)
 redis.call('ZADD', canaries, now, canaryId)
-return {'created', record(id)}
+return {'created', record(id), superseded}
 `,
 );
 
-/** A worker takes a run up: it becomes this attempt's, fenced by `attemptToken`. */
+/**
+ * A worker takes a run up: it becomes this attempt's, fenced by `attemptToken`, and holds
+ * one of its namespace's slots (a lease until `now + leaseMs`, renewed by HEARTBEAT).
+ * 'deferred' (nothing written) when the namespace already runs `maxRunsPerNamespace` k6.
+ */
 export const START = luaCommand(
   "start",
-  "mark a run running under a new attempt; 'finished' or 'missing' when it must not run",
-  ["runHash", "queuedSet", "runningSet"],
-  ["runId", "now", "attempt", "worker", "attemptToken"],
+  "mark a run running under a new attempt; 'deferred', 'finished' or 'missing' when it must not run now",
+  ["runHash", "queuedSet", "runningSet", "queueOrder"],
+  ["gate", "runId", "now", "worker", "attemptToken", "maxRunsPerNamespace", "leaseMs"],
   `
-local status = redis.call('HGET', runHash, 'status')
-if not status then return {'missing', {}} end
-if status == 'finished' then return {'finished', {}} end
-redis.call('HSET', runHash, 'status', 'running', 'startedAt', now, 'attempt', attempt,
-  'worker', worker, 'attemptToken', attemptToken)
+local f = redis.call('HMGET', runHash, 'status', 'namespace')
+if not f[1] then return {'missing', {}} end
+if f[1] == 'finished' then return {'finished', {}} end
+local slots = gate .. 'slots:' .. f[2]
+redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
+local cap = tonumber(maxRunsPerNamespace)
+-- A new attempt of the same run takes over its own slot (its last worker died).
+if cap > 0 and not redis.call('ZSCORE', slots, runId) and redis.call('ZCARD', slots) >= cap then
+  return {'deferred', {}}
+end
+redis.call('ZADD', slots, string.format('%.0f', tonumber(now) + tonumber(leaseMs)), runId)
+redis.call('PEXPIRE', slots, leaseMs)
+redis.call('HINCRBY', runHash, 'attempt', 1)
+redis.call('HSET', runHash, 'status', 'running', 'startedAt', now, 'worker', worker,
+  'attemptToken', attemptToken)
 redis.call('SREM', queuedSet, runId)
 redis.call('SADD', runningSet, runId)
+redis.call('ZREM', queueOrder, runId)
+redis.call('ZREM', gate .. 'ns-queued:' .. f[2], runId)
 return {'started', redis.call('HGETALL', runHash)}
 `,
 );
 
-/** A run handed back by its (current) attempt waits in the queue again. */
+/** A run handed back by its (current) attempt waits in the queue again, in its old place. */
 export const REQUEUE = luaCommand(
   "requeue",
   "put a running run back to queued, only from its current attempt",
-  ["runHash", "queuedSet", "runningSet"],
-  ["runId", "attemptToken"],
-  `
-local f = redis.call('HMGET', runHash, 'status', 'attemptToken')
+  ["runHash", "queuedSet", "runningSet", "queueOrder"],
+  ["gate", "runId", "attemptToken"],
+  `${ORDER_SCORE}
+local f = redis.call('HMGET', runHash, 'status', 'attemptToken', 'namespace', 'priority', 'arrival')
 if f[1] ~= 'running' or f[2] ~= attemptToken then return 0 end
 redis.call('HSET', runHash, 'status', 'queued')
 redis.call('HDEL', runHash, 'startedAt', 'worker', 'attemptToken')
 redis.call('SREM', runningSet, runId)
 redis.call('SADD', queuedSet, runId)
+redis.call('ZREM', gate .. 'slots:' .. f[3], runId)
+if f[4] then
+  redis.call('ZADD', gate .. 'ns-queued:' .. f[3], f[4], runId)
+  redis.call('ZADD', queueOrder, orderScore(f[4], f[5] or 0), runId)
+end
 return 1
 `,
 );
@@ -101,11 +218,12 @@ return 1
  * (its worker froze past its lock and another took the run up) is refused, before or after
  * the current one finished (the token of the attempt that ran last stays on the record).
  * An empty `attemptToken` ends the run whatever attempt holds it: for runs whose job is gone.
+ * The attempt a run was superseded or cancelled under still stores k6's output.
  */
 export const FINISH = luaCommand(
   "finish",
   "record the verdict from the current attempt, wake every long-poll",
-  ["runHash", "queuedSet", "runningSet", "outputKey", "specKey", "recentDurations"],
+  ["runHash", "queuedSet", "runningSet", "queueOrder", "outputKey", "specKey", "recentDurations"],
   [
     "gate",
     "runId",
@@ -123,24 +241,82 @@ export const FINISH = luaCommand(
     "channel",
   ],
   `
-local f = redis.call('HMGET', runHash, 'status', 'attemptToken', 'runKey')
+local f = redis.call('HMGET', runHash, 'status', 'attemptToken', 'runKey', 'namespace', 'name',
+  'outcome')
 if not f[1] then return {'missing', {}} end
 if attemptToken ~= '' and f[2] ~= attemptToken then
   return {'stale', redis.call('HGETALL', runHash)}
 end
-if f[1] == 'finished' then return {'already', redis.call('HGETALL', runHash)} end
+if f[1] == 'finished' then
+  if attemptToken ~= '' and writeOutput == '1' and (f[6] == 'superseded' or f[6] == 'cancelled') then
+    redis.call('SET', outputKey, output, 'PX', ttlMs)
+  end
+  return {'already', redis.call('HGETALL', runHash)}
+end
 redis.call('HSET', runHash, 'status', 'finished', 'finishedAt', finishedAt, 'verdict', verdict,
   'outcome', outcome, 'reason', reason, 'result', result, 'cloudUrl', cloudUrl)
 local keyHash = gate .. 'key:' .. f[3]
 if redis.call('HGET', keyHash, 'current') == runId then redis.call('HDEL', keyHash, 'current') end
 redis.call('SREM', queuedSet, runId)
 redis.call('SREM', runningSet, runId)
+redis.call('ZREM', queueOrder, runId)
+redis.call('ZREM', gate .. 'ns-queued:' .. f[4], runId)
+redis.call('SREM', gate .. 'canary-inflight:' .. f[4] .. '/' .. f[5], runId)
 if writeOutput == '1' then redis.call('SET', outputKey, output, 'PX', ttlMs) end
 redis.call('DEL', specKey)
 redis.call('LPUSH', recentDurations, durationMs)
 redis.call('LTRIM', recentDurations, 0, 19)
 redis.call('PUBLISH', channel, runId)
 return {'recorded', redis.call('HGETALL', runHash)}
+`,
+);
+
+/** An operator stops a run: it ends `cancelled` now; a running one's worker stops k6. */
+export const CANCEL = luaCommand(
+  "cancel",
+  "end a queued or running run as cancelled, recording why and by whom",
+  ["runHash", "queuedSet", "runningSet", "queueOrder"],
+  ["gate", "runId", "now", "reason", "result", "cancelledBy", "finishedChannel", "stopChannel"],
+  `${END_EARLY}
+local status = redis.call('HGET', runHash, 'status')
+if not status then return {'missing', {}, ''} end
+if status == 'finished' then return {'finished', redis.call('HGETALL', runHash), ''} end
+local was = endEarly(runId, 'cancelled', reason, result, 'cancelledBy', cancelledBy)
+return {'cancelled', redis.call('HGETALL', runHash), was}
+`,
+);
+
+/**
+ * The worker running an attempt, every second: renews its namespace slot and learns
+ * whether the run is still its own to run ('running'), ended under it ('ended': superseded
+ * or cancelled, with the reason) or taken by another attempt or gone ('lost').
+ */
+export const HEARTBEAT = luaCommand(
+  "heartbeat",
+  "renew an attempt's namespace slot; say whether it should still run",
+  ["runHash"],
+  ["gate", "runId", "attemptToken", "now", "leaseMs"],
+  `
+local f = redis.call('HMGET', runHash, 'status', 'attemptToken', 'namespace', 'reason')
+if f[2] ~= attemptToken then return {'lost', ''} end
+local slots = gate .. 'slots:' .. f[3]
+redis.call('ZADD', slots, 'XX', string.format('%.0f', tonumber(now) + tonumber(leaseMs)), runId)
+redis.call('PEXPIRE', slots, leaseMs)
+if f[1] == 'running' then return {'running', ''} end
+return {'ended', f[4] or ''}
+`,
+);
+
+/** An attempt is over (k6 gone): its namespace slot is free, unless another attempt holds the run. */
+export const RELEASE = luaCommand(
+  "release",
+  "free an attempt's namespace slot",
+  ["runHash"],
+  ["gate", "runId", "namespace", "attemptToken"],
+  `
+local f = redis.call('HMGET', runHash, 'status', 'attemptToken')
+if f[1] == 'running' and f[2] ~= attemptToken then return 0 end
+return redis.call('ZREM', gate .. 'slots:' .. namespace, runId)
 `,
 );
 
@@ -158,4 +334,13 @@ return 1
 `,
 );
 
-export const RUN_COMMANDS = [DECIDE, START, REQUEUE, FINISH, LIVE_OUTPUT];
+export const RUN_COMMANDS = [
+  DECIDE,
+  START,
+  REQUEUE,
+  FINISH,
+  CANCEL,
+  HEARTBEAT,
+  RELEASE,
+  LIVE_OUTPUT,
+];

@@ -1,0 +1,113 @@
+import { createHash } from "node:crypto";
+import type { Redis } from "ioredis";
+import type { RunSpec } from "./queue";
+
+/**
+ * What a run was given, as anyone who can read the dashboard may see it: the script and
+ * the NAMES of its variables. A value of `env_vars` never leaves the job data (which is
+ * deleted once the run is judged); `kubernetes_secrets` show which secret and key a name
+ * reads, never the value.
+ */
+export interface RunInputs {
+  script: string;
+  envNames: string[];
+  /** NAME -> "[namespace/]secret/key". */
+  secretRefs: Record<string, string>;
+  uploadToCloud: boolean;
+  maxDurationMs: number | null;
+  maxInterruptedIterations: number;
+}
+
+export function inputsOf(spec: RunSpec): RunInputs {
+  return {
+    script: spec.script,
+    envNames: Object.keys(spec.envVars).sort(),
+    secretRefs: Object.fromEntries(
+      Object.entries(spec.kubernetesSecrets)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, ref]) => [
+          name,
+          `${ref.namespace ? `${ref.namespace}/` : ""}${ref.secret}/${ref.key}`,
+        ]),
+    ),
+    uploadToCloud: spec.uploadToCloud,
+    maxDurationMs: spec.maxDurationMs ?? null,
+    maxInterruptedIterations: spec.maxInterruptedIterations ?? 0,
+  };
+}
+
+/** The runs before and after one run of the same canary (by when they were queued). */
+export interface RunNeighbours {
+  previous: string | null;
+  next: string | null;
+}
+
+type StoredInputs = Omit<RunInputs, "script"> & { scriptDigest: string };
+
+/**
+ * The run page's reads and writes beyond the run record, on plain keys beside
+ * RunStore's (same `<prefix>:gate:` namespace):
+ * - `inputs:<runId>`: a run's RunInputs without the script (a few hundred bytes), written
+ *   by the worker when it starts the run;
+ * - `script:<sha256>`: the script, stored once however many runs ran it (every `rollout`
+ *   iteration of a revision runs the same one).
+ * Both expire with the history (HISTORY_MAX_AGE); each write renews the script's expiry.
+ * A run dropped earlier by the per-canary count keeps these until then: bounded by the
+ * age, and scripts are shared.
+ */
+export class RunDetailsStore {
+  private readonly gate: string;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+    private readonly maxAgeMs: number,
+  ) {
+    this.gate = `${prefix}:gate:`;
+  }
+
+  private inputsKey(runId: string): string {
+    return `${this.gate}inputs:${runId}`;
+  }
+  private scriptKey(digest: string): string {
+    return `${this.gate}script:${digest}`;
+  }
+  /** RunStore's per-canary index (run ids scored by when they were queued). */
+  private canaryRuns(namespace: string, name: string): string {
+    return `${this.gate}canary:${namespace}/${name}`;
+  }
+
+  async saveInputs(runId: string, inputs: RunInputs): Promise<void> {
+    const { script, ...rest } = inputs;
+    const scriptDigest = createHash("sha256").update(script).digest("hex");
+    const stored: StoredInputs = { ...rest, scriptDigest };
+    await this.redis
+      .multi()
+      .set(this.scriptKey(scriptDigest), script, "PX", this.maxAgeMs)
+      .set(this.inputsKey(runId), JSON.stringify(stored), "PX", this.maxAgeMs)
+      .exec();
+  }
+
+  async inputs(runId: string): Promise<RunInputs | null> {
+    const text = await this.redis.get(this.inputsKey(runId));
+    if (!text) return null;
+    let stored: StoredInputs;
+    try {
+      stored = JSON.parse(text) as StoredInputs;
+    } catch {
+      return null;
+    }
+    const { scriptDigest, ...rest } = stored;
+    const script = await this.redis.get(this.scriptKey(scriptDigest));
+    return { ...rest, script: script ?? "" };
+  }
+
+  async neighbours(run: { id: string; namespace: string; name: string }): Promise<RunNeighbours> {
+    const key = this.canaryRuns(run.namespace, run.name);
+    const rank = await this.redis.zrank(key, run.id);
+    if (rank === null) return { previous: null, next: null };
+    const ids = await this.redis.zrange(key, Math.max(0, rank - 1), rank + 1);
+    const at = ids.indexOf(run.id);
+    return { previous: ids[at - 1] ?? null, next: ids[at + 1] ?? null };
+  }
+}

@@ -1,0 +1,231 @@
+import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, BrowserContext } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
+import { ROOT } from "../support/paths";
+import type { ManagedProcess } from "../support/process";
+import { startRedis, type TestRedis } from "../support/redis";
+import { runIdIn } from "../support/runs";
+import { startTarget, type Target } from "../support/target";
+import { payloadOf, postWebhook } from "../support/webhook";
+import { launchChromium, screenshot, watchForInjection } from "./chromium";
+
+/**
+ * The run page shows what ran (script, variables by name, k6 and its load, worker,
+ * attempts, the canary's other runs) and never a value; every page fits 360 px; the
+ * dashboard and bull-board tell the same time in the browser's zone; bull-board asks no
+ * host but the API's.
+ */
+const SECRET_VALUE = "s3cr3t-value-do-not-show-6b1f";
+const DOCS_IMAGE = join(ROOT, "docs", "images", "run-page.png");
+
+const cartScript = (port: number) => `import http from 'k6/http';
+import { check } from 'k6';
+
+export const options = {
+  scenarios: {
+    browse: { executor: 'shared-iterations', vus: 2, iterations: 8 },
+  },
+  thresholds: { checks: ['rate>0.9'] },
+};
+
+export default function () {
+  const res = http.get('http://127.0.0.1:${port}/ok', { headers: { 'x-api-key': __ENV.API_KEY } });
+  check(res, { 'status is 200': (r) => r.status === 200 });
+}
+`;
+
+let redis: TestRedis;
+let target: Target;
+let api: ApiProcess;
+let worker: ManagedProcess;
+let browser: Browser;
+const runIds: string[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  target = await startTarget();
+  const env = testEnv(redis.url);
+  api = await startApi(env);
+  worker = await startWorker(env);
+  // Two revisions of shop/cart, one after the other: the second run's page links back.
+  for (const checksum of ["1a2b3c4d5e6f", "6f5e4d3c2b1a"]) {
+    const response = await postWebhook(
+      api.url,
+      payloadOf({
+        namespace: "shop",
+        name: "cart",
+        checksum,
+        metadata: {
+          script: cartScript(target.port),
+          env_vars: JSON.stringify({ API_KEY: SECRET_VALUE, REGION: "eu-1" }),
+        },
+      }),
+    );
+    expect(response.status, response.text).toBe(200);
+    runIds.push(runIdIn(response.text));
+  }
+  browser = await launchChromium();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await Promise.allSettled([api?.stop(), worker?.stop()]);
+  await Promise.allSettled([redis?.destroy(), target?.close()]);
+});
+
+const runUrl = (id: string) => `${api.url}/runs/${encodeURIComponent(id)}`;
+
+describe("the run page shows what ran", () => {
+  it("the script with line numbers, variables by name, k6 and its load, worker, attempts", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const problems = watchForInjection(page);
+    await page.goto(runUrl(runIds[1] ?? ""));
+    const lines = page.locator("#script code.line");
+    expect(await lines.count()).toBe(cartScript(target.port).trimEnd().split("\n").length);
+    // Each line keeps its newline: copying the script gives the script.
+    expect(await lines.nth(0).textContent()).toBe("import http from 'k6/http';\n");
+    // Line numbers are drawn by CSS, not part of the text (copying the script copies code).
+    // A string, evaluated in the page: this file's TypeScript has no DOM types.
+    const numbering = await page.evaluate(
+      'getComputedStyle(document.querySelector("#script code.line"), "::before").content',
+    );
+    expect(numbering).toBe("counter(line)");
+    expect(await page.locator("#script").innerText()).not.toMatch(/^1/);
+    expect(await page.locator("#script").getAttribute("contenteditable")).toBeNull();
+
+    const env = await page.locator("#env-names").innerText();
+    expect(env).toContain("API_KEY");
+    expect(env).toContain("REGION");
+    expect(env).toContain("value hidden");
+    expect(await page.locator("#k6-version").innerText()).toMatch(/^v\d+\.\d+\.\d+/);
+    expect(await page.locator("#scenarios").innerText()).toContain(
+      "browse shared-iterations: 2 VUs, 8 iterations",
+    );
+    expect(await page.locator("#worker").innerText()).toMatch(/\S+-\d+$/);
+    expect((await page.locator("#attempts").innerText()).trim()).toMatch(/^1\b/);
+
+    // Never a value: not in the page, its JSON, nor on the queue board.
+    expect(await page.content()).not.toContain(SECRET_VALUE);
+    for (const path of [`/api/runs/${runIds[1]}`, `/api/runs?namespace=shop&name=cart`]) {
+      expect(await (await fetch(`${api.url}${path}`)).text(), path).not.toContain(SECRET_VALUE);
+    }
+    const board = await fetch(
+      `${api.url}/admin/queues/api/queues?activeQueue=k6-runs&status=completed&page=1`,
+    );
+    const boardText = await board.text();
+    expect(boardText).toContain("REGION");
+    expect(boardText).not.toContain(SECRET_VALUE);
+    const path = await screenshot(page, "dashboard-what-ran");
+    // The README's picture: refreshed on request, or made when missing.
+    if (process.env.DOCS_SCREENSHOT === "1" || !existsSync(DOCS_IMAGE)) {
+      mkdirSync(join(ROOT, "docs", "images"), { recursive: true });
+      copyFileSync(path, DOCS_IMAGE);
+    }
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("links the canary's previous and next runs", async () => {
+    const page = await browser.newPage();
+    await page.goto(runUrl(runIds[1] ?? ""));
+    expect(await page.locator("#next-run").count()).toBe(0);
+    await page.locator("#previous-run").click();
+    await page.waitForURL(`**/runs/${encodeURIComponent(runIds[0] ?? "")}`);
+    expect(await page.locator("#previous-run").count()).toBe(0);
+    expect(await page.locator("#next-run").getAttribute("href")).toBe(
+      `/runs/${encodeURIComponent(runIds[1] ?? "")}`,
+    );
+    await page.close();
+  });
+});
+
+describe("layout at 360 px", () => {
+  it("no page scrolls sideways", async () => {
+    const page = await browser.newPage({ viewport: { width: 360, height: 740 } });
+    const pages = [
+      "/",
+      "/canaries/shop/cart",
+      `/runs/${encodeURIComponent(runIds[1] ?? "")}`,
+      "/runs/bogus",
+      "/canaries/shop/none",
+      "/admin/queues",
+    ];
+    for (const path of pages) {
+      await page.goto(`${api.url}${path}`);
+      if (path.startsWith("/admin")) await page.getByText("k6-runs").first().waitFor();
+      const width = await page.evaluate("document.documentElement.scrollWidth");
+      expect(width, path).toBeLessThanOrEqual(360);
+    }
+    await page.goto(`${api.url}/runs/${encodeURIComponent(runIds[1] ?? "")}`);
+    await screenshot(page, "dashboard-run-360px");
+    await page.close();
+  });
+});
+
+describe("one clock and a board that stays in the cluster", () => {
+  let context: BrowserContext;
+  const requested: string[] = [];
+
+  beforeAll(async () => {
+    // Kathmandu is UTC+5:45: no whole-hour coincidence with UTC or the machine's zone.
+    context = await browser.newContext({ timezoneId: "Asia/Kathmandu", locale: "en-US" });
+    context.on("request", (request) => requested.push(request.url()));
+  });
+  afterAll(() => context?.close());
+
+  /** "16:05" of "11/29/2026, 16:05:12 GMT+5:45", as minutes of the day. */
+  const minutesOf = (text: string) => {
+    const match = /(\d\d):(\d\d):\d\d/.exec(text);
+    if (!match) throw new Error(`no time in ${JSON.stringify(text)}`);
+    return Number(match[1]) * 60 + Number(match[2]);
+  };
+
+  it("the dashboard and bull-board show the same local time, the UTC instant on hover", async () => {
+    const id = runIds[1] ?? "";
+    const page = await context.newPage();
+    await page.goto(runUrl(id));
+    const started = page.locator("#started-at time");
+    const dashboardText = await started.innerText();
+    expect(dashboardText).toContain("GMT+5:45");
+    expect(await started.getAttribute("title")).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+    const iso = (await started.getAttribute("datetime")) ?? "";
+    const utc = new Date(iso);
+    expect(minutesOf(dashboardText)).toBe(
+      (utc.getUTCHours() * 60 + utc.getUTCMinutes() + 345) % 1440,
+    );
+
+    // The job of the same run on bull-board: named by canary and revision, linked back.
+    await page.goto(`${api.url}/admin/queues/queue/k6-runs?status=completed`);
+    const name = "shop/cart@6f5e4d3c2b1a";
+    await page.getByText(name).first().waitFor({ timeout: 15_000 });
+    const link = page.getByRole("link", { name: /run page/i }).first();
+    expect(await link.getAttribute("href")).toBe(`/runs/${encodeURIComponent(id)}`);
+    const boardTimes = await page.locator("time").allInnerTexts();
+    expect(boardTimes.length).toBeGreaterThan(0);
+    // Queued, started and finished are within seconds: the board's times are the run's minute.
+    for (const text of boardTimes.filter((t) => /\d\d:\d\d:\d\d/.test(t))) {
+      expect(Math.abs(minutesOf(text) - minutesOf(dashboardText)), text).toBeLessThanOrEqual(1);
+      expect(text).not.toMatch(/\b(AM|PM)\b/);
+    }
+    await screenshot(page, "queue-board-local-time");
+    await page.close();
+  });
+
+  it("bull-board asks no host but the API's", async () => {
+    const page = await context.newPage();
+    requested.length = 0;
+    await page.goto(`${api.url}/admin/queues`);
+    await page.getByText("k6-runs").first().waitFor({ timeout: 15_000 });
+    await page.goto(`${api.url}/admin/queues/queue/k6-runs?status=completed`);
+    await page.getByText("shop/cart@").first().waitFor({ timeout: 15_000 });
+    await page.waitForLoadState("networkidle");
+    const origin = new URL(api.url).origin;
+    expect(requested.length).toBeGreaterThan(3);
+    expect(requested.filter((url) => !url.startsWith(origin) && !url.startsWith("data:"))).toEqual(
+      [],
+    );
+    await page.close();
+  });
+});
