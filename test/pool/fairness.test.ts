@@ -1,10 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
 import { k6Wrapper } from "../support/k6-wrapper";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
 import { runsOf } from "../support/runs";
-import { startTarget, type Target } from "../support/target";
+import { useServices } from "../support/services";
 import { waitFor } from "../support/wait";
 import { payloadOf, postWebhook } from "../support/webhook";
 
@@ -14,21 +12,7 @@ import { payloadOf, postWebhook } from "../support/webhook";
  * a namespace's k6 at once. Each k6 is tagged with its namespace (env_vars TEST_TAG) and the
  * k6 wrapper logs the order in which they start and end.
  */
-let redis: TestRedis;
-let target: Target;
-let processes: ManagedProcess[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  target = await startTarget();
-});
-afterAll(async () => {
-  await Promise.allSettled([redis?.destroy(), target?.close()]);
-});
-afterEach(async () => {
-  await Promise.allSettled(processes.map((p) => p.stop("SIGKILL")));
-  processes = [];
-});
+const services = useServices();
 
 /** Half a second of k6, then a pass. */
 const brief = (port: number) => `
@@ -46,7 +30,7 @@ async function submit(api: ApiProcess, namespace: string, name: string): Promise
       namespace,
       name,
       metadata: {
-        script: brief(target.port),
+        script: brief(services.target.port),
         wait_for_results: "false",
         env_vars: JSON.stringify({ TEST_TAG: namespace }),
       },
@@ -80,9 +64,9 @@ async function burstThenOne(api: ApiProcess): Promise<number> {
 
 describe("fair sharing between namespaces", () => {
   it("starts team-b's check before at most 2 more of team-a's 30 (2 slots)", async () => {
-    const env = testEnv(redis.url, { WORKER_CONCURRENCY: "2" });
+    const env = testEnv(services.redis.url, { WORKER_CONCURRENCY: "2" });
     const api = await startApi(env);
-    processes.push(api, await startWorker(env));
+    services.track(api, await startWorker(env));
     const overtaking = await burstThenOne(api);
     console.log(`team-a runs started while team-b's waited: ${overtaking}`);
     expect(overtaking).toBeLessThanOrEqual(2);
@@ -90,13 +74,13 @@ describe("fair sharing between namespaces", () => {
 
   it("runs one team-a k6 at a time with MAX_RUNS_PER_NAMESPACE=1, while team-b gets the other slot", async () => {
     const k6 = k6Wrapper();
-    const env = testEnv(redis.url, {
+    const env = testEnv(services.redis.url, {
       K6_BIN: k6.bin,
       WORKER_CONCURRENCY: "2",
       MAX_RUNS_PER_NAMESPACE: "1",
     });
     const api = await startApi(env);
-    processes.push(api, await startWorker(env));
+    services.track(api, await startWorker(env));
     const overtaking = await burstThenOne(api);
     console.log(`team-a runs started while team-b's waited (cap 1): ${overtaking}`);
     expect(overtaking).toBeLessThanOrEqual(2);
@@ -110,9 +94,9 @@ describe("fair sharing between namespaces", () => {
   });
 
   it("shows a queued run's place and estimated start in the 503 body and the JSON", async () => {
-    const env = testEnv(redis.url);
+    const env = testEnv(services.redis.url);
     const api = await startApi(env);
-    processes.push(api, await startWorker(env));
+    services.track(api, await startWorker(env));
     // One slot: a first check runs, three more wait behind it.
     await submit(api, "team-a", "first");
     await waitFor("the first check to run", async () => {
@@ -125,7 +109,7 @@ describe("fair sharing between namespaces", () => {
       payloadOf({
         namespace: "team-c",
         name: "late",
-        metadata: { script: brief(target.port), wait_timeout: "200ms" },
+        metadata: { script: brief(services.target.port), wait_timeout: "200ms" },
       }),
       { headers: { accept: "text/plain" } },
     );

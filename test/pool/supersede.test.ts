@@ -3,15 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { RUN_QUEUE } from "@k6-gate/shared";
 import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
 import { k6Wrapper } from "../support/k6-wrapper";
 import { parentOf, realK6Processes } from "../support/proc";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
 import { runIdIn, runsOf } from "../support/runs";
-import { startTarget, type Target } from "../support/target";
+import { useServices } from "../support/services";
 import { waitFor } from "../support/wait";
 import { payloadOf, postWebhook, type WebhookResponse } from "../support/webhook";
 
@@ -21,22 +19,8 @@ import { payloadOf, postWebhook, type WebhookResponse } from "../support/webhook
  * revision it tests in its environment (env_vars TEST_TAG), so the test tells them apart
  * in /proc, and the k6 wrapper logs which ones ever started.
  */
-let redis: TestRedis;
-let target: Target;
-let processes: ManagedProcess[] = [];
+const services = useServices();
 const runTmpDir = mkdtempSync(join(tmpdir(), "k6-gate-supersede-"));
-
-beforeAll(async () => {
-  redis = await startRedis();
-  target = await startTarget();
-});
-afterAll(async () => {
-  await Promise.allSettled([redis?.destroy(), target?.close()]);
-});
-afterEach(async () => {
-  await Promise.allSettled(processes.map((p) => p.stop("SIGKILL")));
-  processes = [];
-});
 
 const USER = "ops";
 const PASSWORD = "dashboard-password-for-tests";
@@ -47,7 +31,7 @@ const sleeping = (seconds: number) => `
 import http from 'k6/http';
 import { sleep } from 'k6';
 export const options = { vus: 1, iterations: 1, thresholds: { http_req_failed: ['rate<0.01'] } };
-export default function () { http.get('http://127.0.0.1:${target.port}/ok'); sleep(${seconds}); }
+export default function () { http.get('http://127.0.0.1:${services.target.port}/ok'); sleep(${seconds}); }
 `;
 
 /** A call of canary `name` for revision `checksum`, its k6 tagged with the revision. */
@@ -138,10 +122,10 @@ async function goneAfter(pids: number[], since: number): Promise<number> {
 
 describe("supersede", () => {
   it("stops a running run of the old revision within 3 s, fails its waiting call naming the new revision, and runs the new one", async () => {
-    const env = testEnv(redis.url, { RUN_TMP_DIR: runTmpDir, WORKER_CONCURRENCY: "2" });
+    const env = testEnv(services.redis.url, { RUN_TMP_DIR: runTmpDir, WORKER_CONCURRENCY: "2" });
     const api = await startApi(env);
     const worker = await startWorker(env);
-    processes.push(api, worker);
+    services.track(api, worker);
 
     const oldCall = call(api, "rev-a", 20);
     await statusOf(api, "rev-a", "running");
@@ -177,12 +161,12 @@ describe("supersede", () => {
 
   it("removes a queued run of the old revision from the queue: no k6 ever starts for it", async () => {
     const k6 = k6Wrapper();
-    const env = testEnv(redis.url, { RUN_TMP_DIR: runTmpDir, K6_BIN: k6.bin });
+    const env = testEnv(services.redis.url, { RUN_TMP_DIR: runTmpDir, K6_BIN: k6.bin });
     const api = await startApi(env);
     const worker = await startWorker(env);
-    processes.push(api, worker);
+    services.track(api, worker);
     const queue = new Queue(RUN_QUEUE, {
-      connection: new Redis(redis.url),
+      connection: new Redis(services.redis.url),
       prefix: env.QUEUE_PREFIX,
     });
     try {
@@ -213,13 +197,13 @@ describe("supersede", () => {
 
   it('runs both revisions with supersede: "false"', async () => {
     const k6 = k6Wrapper();
-    const env = testEnv(redis.url, {
+    const env = testEnv(services.redis.url, {
       RUN_TMP_DIR: runTmpDir,
       K6_BIN: k6.bin,
       WORKER_CONCURRENCY: "2",
     });
     const api = await startApi(env);
-    processes.push(api, await startWorker(env));
+    services.track(api, await startWorker(env));
     const both = { metadata: { supersede: "false" } };
     const oldCall = call(api, "rev-a", 3, both);
     await statusOf(api, "rev-a", "running");
@@ -230,9 +214,9 @@ describe("supersede", () => {
   });
 
   it("refuses a cancel when no dashboard login is configured", async () => {
-    const env = testEnv(redis.url, { RUN_TMP_DIR: runTmpDir });
+    const env = testEnv(services.redis.url, { RUN_TMP_DIR: runTmpDir });
     const api = await startApi(env);
-    processes.push(api);
+    services.track(api);
     const accepted = await call(api, "rev-a", 1, { metadata: { wait_for_results: "false" } });
     expect(accepted.status).toBe(202);
     const [run] = await runsOf(api.url);
@@ -245,13 +229,13 @@ describe("supersede", () => {
 
 describe("cancel", () => {
   it("stops k6, ends the run cancelled with the reason and who, fails the waiting call with the reason; a finished run is a 409", async () => {
-    const env = testEnv(redis.url, {
+    const env = testEnv(services.redis.url, {
       RUN_TMP_DIR: runTmpDir,
       DASHBOARD_USER: USER,
       DASHBOARD_PASSWORD: PASSWORD,
     });
     const api = await startApi(env);
-    processes.push(api, await startWorker(env));
+    services.track(api, await startWorker(env));
     const waiting = call(api, "rev-a", 20);
     const running = await waitFor("the run to start", async () => {
       const response = await fetch(`${api.url}/api/runs?namespace=test&name=podinfo`, {
@@ -306,7 +290,7 @@ describe("cancel", () => {
 
 describe("across two APIs and two workers", () => {
   it("supersedes and cancels with a worker killed mid-cancel: no run is left running or waiting", async () => {
-    const env = testEnv(redis.url, {
+    const env = testEnv(services.redis.url, {
       RUN_TMP_DIR: runTmpDir,
       DASHBOARD_USER: USER,
       DASHBOARD_PASSWORD: PASSWORD,
@@ -316,7 +300,7 @@ describe("across two APIs and two workers", () => {
     });
     const [one, two] = [await startApi(env), await startApi(env)];
     const workers = [await startWorker(env), await startWorker(env)];
-    processes.push(one, two, ...workers);
+    services.track(one, two, ...workers);
     const authed = { headers: { authorization: basic } };
     const listRuns = async (api: ApiProcess, name: string) => {
       const response = await fetch(`${api.url}/api/runs?namespace=test&name=${name}`, authed);
@@ -359,10 +343,10 @@ describe("across two APIs and two workers", () => {
 
     // Nothing left: no run in flight, no job waiting or active, no k6, no namespace slot.
     const queue = new Queue(RUN_QUEUE, {
-      connection: new Redis(redis.url),
+      connection: new Redis(services.redis.url),
       prefix: env.QUEUE_PREFIX,
     });
-    const client = new Redis(redis.url);
+    const client = new Redis(services.redis.url);
     try {
       await waitFor(
         "every run and job to settle",

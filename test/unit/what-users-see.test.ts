@@ -20,7 +20,7 @@ import {
 import { createApp } from "../../apps/api/src/app";
 import { apiConfigSchema } from "../../apps/api/src/config";
 import { boardJobData } from "../../apps/api/src/dashboard/queue-board";
-import { clockScript, formatSpan } from "../../apps/api/src/dashboard/time";
+import { clockScript, formatSpan, TIME_FORMAT } from "../../apps/api/src/dashboard/time";
 import { RunWaiter } from "../../apps/api/src/run-waiter";
 import { parseExecutionRequirements } from "../../apps/worker/src/k6/execution-requirements";
 import { checksOf, localSecrets } from "../../apps/worker/src/try/try-canary";
@@ -203,16 +203,7 @@ describe("one clock", () => {
   it("localizes instants with the one format bull-board is given too", () => {
     const instant = "2026-11-29T16:05:12.000Z";
     const [text] = runClock([{ dateTime: instant, dataset: { local: "" } }]);
-    const expected = new Intl.DateTimeFormat(undefined, {
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-      hourCycle: "h23",
-      timeZoneName: "short",
-    }).format(new Date(instant));
+    const expected = new Intl.DateTimeFormat(undefined, TIME_FORMAT).format(new Date(instant));
     expect(text).toBe(expected);
   });
 });
