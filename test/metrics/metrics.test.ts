@@ -61,6 +61,7 @@ describe("/metrics", () => {
       ["k6gate_runs_total", "counter"],
       ["k6gate_run_duration_seconds", "histogram"],
       ["k6gate_run_queue_wait_seconds", "histogram"],
+      ["k6gate_runs_saturated_total", "counter"],
     ]) {
       expect(workerFamilies.get(name ?? "")?.type, name).toBe(type);
     }
@@ -155,6 +156,25 @@ describe("/metrics", () => {
         checksum: "rev-pass",
       }),
     ).toBeUndefined();
+  });
+
+  it("reports the last run's p95 against its baseline: earlier revisions' median and the change", async () => {
+    for (const checksum of ["base-1", "base-2"]) {
+      const response = await postWebhook(
+        api.url,
+        payloadOf({ name: "compared", checksum, metadata: { script: passingScript(target.port) } }),
+      );
+      expect(response.status, response.text).toBe(200);
+    }
+    const families = await scrapeApi();
+    const labels = { namespace: "test", name: "compared", checksum: "base-2" };
+    const p95 = count(families, "k6gate_canary_last_run_p95_seconds", labels);
+    const baseline = count(families, "k6gate_canary_baseline_p95_seconds", labels);
+    expect(baseline).toBeGreaterThan(0);
+    expect(count(families, "k6gate_canary_last_run_p95_change_ratio", labels)).toBeCloseTo(
+      (p95 - baseline) / baseline,
+      6,
+    );
   });
 
   it("shows long-polls in flight while a webhook waits on a run", async () => {

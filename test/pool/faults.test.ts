@@ -114,7 +114,10 @@ describe("worker faults", () => {
     const runs = await runsOf(api.url);
     expect(runs).toHaveLength(1);
     expect(runs[0]?.verdict).toBe("pass");
-    expect(staying.output()).toContain('"verdict":"pass"');
+    // Its log line may come a moment after Flagger's answer: the verdict is published first.
+    await waitFor("the staying worker to log the verdict", () =>
+      staying.output().includes('"verdict":"pass"'),
+    );
   });
 
   it("lets running k6 finish when it ends within the grace time", async () => {

@@ -105,12 +105,21 @@ describe("fuzzing the real API process over HTTP", () => {
     assertHostile(
       fc.asyncProperty(hostileBody, hostileAuth, async (body, auth) => {
         const { path, headers } = authRequest(auth, TOKEN);
-        const response = await fetch(`${api.url}${path}`, {
-          method: "POST",
-          headers: { "content-type": "application/json", ...headers },
-          body,
-          signal: AbortSignal.timeout(10_000),
-        });
+        let response: Response;
+        try {
+          response = await fetch(`${api.url}${path}`, {
+            method: "POST",
+            headers: { "content-type": "application/json", ...headers },
+            body,
+            signal: AbortSignal.timeout(10_000),
+          });
+        } catch (error) {
+          // Past the body limit the server answers 413 at once, drains the rest for at most
+          // 500 ms (@hono/node-server), then closes: on a busy machine the client, still
+          // sending, may see the close before the answer. Either way the body was refused.
+          if (Buffer.byteLength(body) > MAX_BODY_BYTES) return;
+          throw error;
+        }
         expectRefusal(auth, body, response.status, await response.text());
       }),
       numRuns,

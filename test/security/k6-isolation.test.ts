@@ -247,7 +247,6 @@ if (__ENV.GREETING !== 'hello' || __ENV.constructor !== 'c' || __ENV.toString !=
     expect(argv).toEqual([
       K6_BIN,
       "run",
-      "--quiet",
       "--no-color",
       "--log-format",
       "json",

@@ -54,9 +54,16 @@ export async function startApi(
   return { ...api, url: `http://127.0.0.1:${chosen}`, port: chosen };
 }
 
-/** A worker as its own OS process, exactly as `npm run worker` starts it. */
-export async function startWorker(env: Record<string, string>): Promise<ManagedProcess> {
-  const worker = startProcess(process.execPath, entry("worker"), {
+/**
+ * A worker as its own OS process, exactly as `npm run worker` starts it. `prefix`: a
+ * command that execs it (`taskset -c 0`: a worker, and so its k6, limited to one core).
+ */
+export async function startWorker(
+  env: Record<string, string>,
+  { prefix = [] }: { prefix?: string[] } = {},
+): Promise<ManagedProcess> {
+  const [command = process.execPath, ...args] = [...prefix, process.execPath, ...entry("worker")];
+  const worker = startProcess(command, args, {
     name: "worker",
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },

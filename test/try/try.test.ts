@@ -87,6 +87,8 @@ const comparable = (text: string) =>
     .split("\n")
     .filter((line) => !line.startsWith("Dashboard:"))
     .map((line) => line.replace(/^run \S+, attempt \d+, took .*$/, "run <id>, attempt 1, took <t>"))
+    // Each side measured its own k6 run.
+    .map((line) => line.replace(/^p95 \S+ ms, /, "p95 <t> ms, "))
     .join("\n");
 
 /** The verdict text `try` printed for its only check. */

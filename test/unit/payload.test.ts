@@ -52,6 +52,9 @@ describe("defaults (Flagger's minimal Canary: a script only)", () => {
       waitTimeoutMs: undefined,
       maxInterruptedIterations: 0,
       supersede: true,
+      maxRegression: {},
+      baselineRuns: 5,
+      failOnSaturation: false,
       warnings: [],
     });
   });

@@ -64,6 +64,9 @@ function runRecord(id: string, status: RunStatus): RunRecord {
     priority: 1,
     supersededBy: null,
     cancelledBy: null,
+    k6StartedAt: null,
+    expectedMs: null,
+    k6Progress: null,
   };
 }
 

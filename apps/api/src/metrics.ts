@@ -86,6 +86,21 @@ export function createApiMetrics({ config, store, queue, waiter, logger }: AppDe
     labelNames: canaryLabels,
     registers: [registry],
   });
+  // Versions over time (decision 35): one series per canary at a time, labelled by the
+  // revision it measured, so a graph shows each revision as its own segment.
+  const baselineP95 = new Gauge({
+    name: "k6gate_canary_baseline_p95_seconds",
+    help: "Median http_req_duration p(95) of the passed revisions the canary's last finished run was compared with.",
+    labelNames: canaryLabels,
+    registers: [registry],
+  });
+  const p95Change = new Gauge({
+    name: "k6gate_canary_last_run_p95_change_ratio",
+    help: "Change of the last finished run's http_req_duration p(95) against its baseline (0.18 = 18% slower).",
+    labelNames: canaryLabels,
+    registers: [registry],
+  });
+  const lastRunGauges = [lastP95, lastErrorRate, baselineP95, p95Change];
 
   async function readRedis(): Promise<void> {
     const [counts, canaryCount, lastRuns, workerCount, running] = await Promise.all([
@@ -109,8 +124,7 @@ export function createApiMetrics({ config, store, queue, waiter, logger }: AppDe
     oldestRunning.set(longest / 1000);
     queueJobs.reset();
     for (const [state, count] of Object.entries(counts)) queueJobs.set({ state }, count);
-    lastP95.reset();
-    lastErrorRate.reset();
+    for (const gauge of lastRunGauges) gauge.reset();
     for (const run of lastRuns.filter((r): r is RunRecord => r !== undefined)) {
       const labels = { namespace: run.namespace, name: run.name, checksum: run.checksum };
       const metrics = run.result?.metrics;
@@ -118,6 +132,12 @@ export function createApiMetrics({ config, store, queue, waiter, logger }: AppDe
         lastP95.set(labels, metrics.httpReqDurationP95 / 1000);
       }
       if (metrics?.httpReqFailedRate != null) lastErrorRate.set(labels, metrics.httpReqFailedRate);
+      const p95 = run.result?.comparison?.entries.find((e) => e.key === "http_req_duration:p(95)");
+      if (p95?.baseline != null) {
+        baselineP95.set(labels, p95.baseline / 1000);
+        if (p95.observed !== null && p95.baseline > 0)
+          p95Change.set(labels, (p95.observed - p95.baseline) / p95.baseline);
+      }
     }
   }
 
@@ -135,7 +155,7 @@ export function createApiMetrics({ config, store, queue, waiter, logger }: AppDe
         // Still answer: the webhook counters matter most exactly when Redis is away.
         logger.warn({ err: error }, "metrics: Redis not readable");
         redisUp.set(0);
-        for (const gauge of [canaries, queueJobs, lastP95, lastErrorRate, workers, oldestRunning])
+        for (const gauge of [canaries, queueJobs, workers, oldestRunning, ...lastRunGauges])
           gauge.reset();
       }
       return { text: await registry.metrics(), contentType: registry.contentType };

@@ -1,5 +1,12 @@
 import type { Context } from "hono";
-import { identityOf, runPath, runUrl, verdictText, type RunRecord } from "@k6-gate/shared";
+import {
+  identityOf,
+  runPath,
+  runUrl,
+  verdictText,
+  type RunK6Progress,
+  type RunRecord,
+} from "@k6-gate/shared";
 import type { AppEnv } from "./deps";
 
 export function wantsJson(c: Context<AppEnv>): boolean {
@@ -78,14 +85,16 @@ export function acceptedResponse(
 
 /**
  * A run that has no verdict yet, machine-readably, for the JSON of a 503: `state` (queued
- * or running), `elapsed` (ms since it was queued), `expected` (ms the canary's last judged
- * run took, null when none did), `position` (1 = next to start; null once running).
+ * or running), `elapsed` (ms since it was queued), `expected` (ms its scenarios should
+ * take, else the canary's last judged run took; null when neither is known), `position`
+ * (1 = next to start; null once running), `progress` (k6's, while it runs).
  */
 export interface RunProgress {
   state: RunRecord["status"];
   elapsed: number;
   expected: number | null;
   position: number | null;
+  progress: RunK6Progress | null;
 }
 
 export function runJson(run: RunRecord) {
@@ -106,6 +115,9 @@ export function runJson(run: RunRecord) {
     runTimeMs: run.startedAt && run.finishedAt ? run.finishedAt - run.startedAt : null,
     thresholds: run.result?.thresholds ?? [],
     metrics: run.result?.metrics ?? null,
+    // Against the canary's earlier revisions; k6's CPU use while it ran.
+    comparison: run.result?.comparison ?? null,
+    saturation: run.result?.saturation ?? null,
     cloudUrl: run.cloudUrl,
     supersededBy: run.supersededBy,
     cancelledBy: run.cancelledBy,

@@ -1,25 +1,22 @@
-import type { RunRecord, RunStore } from "@k6-gate/shared";
+import type { RunK6Progress, RunRecord, RunStore } from "@k6-gate/shared";
 
 /**
- * Seconds until a run in flight is likely done, from the canary's last finished run (for a
- * queued run, from its estimated start); short and bounded so Flagger's retries reattach
- * soon after the verdict exists.
+ * Seconds until a run in flight is likely done: a running run's expected time left (the
+ * script's time, else the canary's last run time; run-progress.ts), a queued run's
+ * estimated start; short and bounded so Flagger's retries reattach soon after the verdict
+ * exists.
  */
-export async function retryAfterSeconds(
-  store: RunStore,
+export function retryAfterSeconds(
   run: RunRecord,
+  progress: RunK6Progress | null,
   now = Date.now(),
   queue: QueueEstimate | null = null,
-): Promise<number> {
+): number {
   if (run.status === "queued" && queue?.estimatedStartAt != null) {
     return Math.min(30, Math.max(1, Math.ceil((queue.estimatedStartAt - now) / 1000)));
   }
-  const previous = (await store.list(run.namespace, run.name, 10)).find(
-    (r) => r.result && r.id !== run.id,
-  );
-  const expectedMs = previous?.result?.durationMs;
-  if (expectedMs === undefined || run.startedAt === null) return 2;
-  const remainingMs = run.startedAt + expectedMs - now;
+  if (progress?.expectedMs == null) return 2;
+  const remainingMs = progress.expectedMs - progress.elapsedMs;
   return Math.min(30, Math.max(1, Math.ceil(remainingMs / 1000)));
 }
 

@@ -1,4 +1,4 @@
-import type { RunRecord, RunStore } from "@k6-gate/shared";
+import { progressOf, type RunK6Progress, type RunRecord, type RunStore } from "@k6-gate/shared";
 import type { RunProgress } from "./respond";
 
 /** How long the canary's last judged run took: what the next one is expected to take. */
@@ -9,17 +9,36 @@ export async function expectedRunMs(store: RunStore, run: RunRecord): Promise<nu
   return previous?.result?.durationMs ?? null;
 }
 
-/** Where a run without a verdict is (respond.ts RunProgress); `position` from the queue estimate. */
+/**
+ * A running run's k6 progress (elapsed, expected, VUs, iterations); null when it is not
+ * running. The expected time is the script's, else the canary's last run time.
+ */
+export async function k6RunProgress(
+  store: RunStore,
+  run: RunRecord,
+  now = Date.now(),
+): Promise<RunK6Progress | null> {
+  if (run.status !== "running") return null;
+  const previousMs = run.expectedMs === null ? await expectedRunMs(store, run) : null;
+  return progressOf(run, now, previousMs);
+}
+
+/**
+ * Where a run without a verdict is (respond.ts RunProgress); `position` from the queue
+ * estimate, `k6` from k6RunProgress (its expected time is reused).
+ */
 export async function runProgress(
   store: RunStore,
   run: RunRecord,
   position: number | null,
-  now = Date.now(),
+  now: number,
+  k6: RunK6Progress | null,
 ): Promise<RunProgress> {
   return {
     state: run.status,
     elapsed: Math.max(0, now - run.enqueuedAt),
-    expected: await expectedRunMs(store, run),
+    expected: k6 ? k6.expectedMs : await expectedRunMs(store, run),
     position: run.status === "queued" ? position : null,
+    progress: k6,
   };
 }

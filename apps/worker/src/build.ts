@@ -15,6 +15,8 @@ import { removeDeadRunDirs } from "./k6/run-dirs";
 import { kubernetesSecretsFor } from "./kubernetes-secrets";
 import { serveMetrics } from "./metrics-server";
 import { createProcessor } from "./processor";
+import { BASELINE_HISTORY } from "./regression";
+import { untilLanded } from "./until-landed";
 import { recordingInputs } from "./record-inputs";
 import { createRunMetrics } from "./run-metrics";
 import { RunStops } from "./run-stops";
@@ -90,6 +92,15 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
         config,
         pdeathsig,
         resolveSecrets: kubernetesSecrets ?? noSecrets,
+        // Read like a verdict is written: retried while Redis refuses, never skipped.
+        history: (run) =>
+          untilLanded(() => store.list(run.namespace, run.name, BASELINE_HISTORY), {
+            onRetry: (error, delayMs) =>
+              logger.error(
+                { runId: run.runId, err: error, retryInMs: delayMs },
+                "baseline not read; retrying",
+              ),
+          }),
       }),
       new RunDetailsStore(connection, config.QUEUE_PREFIX, config.HISTORY_MAX_AGE),
       logger,

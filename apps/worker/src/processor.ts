@@ -1,5 +1,5 @@
 import { UnrecoverableError } from "bullmq";
-import { runJobSchema, type RunJob, type RunResult } from "@k6-gate/shared";
+import { runJobSchema, type RunJob, type RunRecord, type RunResult } from "@k6-gate/shared";
 import type { WorkerConfig } from "./config";
 import { buildK6Environment } from "./k6/environment";
 import { prepareCloudRun } from "./k6/cloud";
@@ -7,8 +7,17 @@ import { findCloudUrl } from "./k6/cloud-url";
 import { k6VersionOf } from "./k6/k6-version";
 import { runK6 } from "./k6/run-k6";
 import { parseSummary } from "./k6/summary";
+import type { K6ProgressListener } from "./k6/k6-stdout";
 import type { TailBuffer } from "./k6/tail-buffer";
+import { judgeSaturation } from "./k6/saturation-verdict";
 import { setupFailure, verdictOf } from "./k6/verdict";
+import {
+  baselineRunsOf,
+  baselineSize,
+  compareToBaseline,
+  judgeRegression,
+  scriptDigest,
+} from "./regression";
 import type { SecretResolver } from "./secrets";
 
 export interface ProcessorDeps {
@@ -29,6 +38,8 @@ export interface ProcessorDeps {
   resolveSecrets: SecretResolver;
   /** Runs k6 (the real one; tests may hand in another). */
   runK6?: typeof runK6;
+  /** The canary's runs, newest first, to find the baseline in; none: no baseline. */
+  history?: (run: RunJob) => Promise<RunRecord[]>;
 }
 
 export interface RunExecution {
@@ -43,6 +54,8 @@ export interface RunOptions {
   signal: AbortSignal;
   /** k6's output so far, each time it grows (for the live tail). */
   onOutput?: (output: TailBuffer) => void;
+  /** k6's start (with the scenarios' expected time) and its progress, for the run page. */
+  progress?: K6ProgressListener;
 }
 
 export type RunProcessor = (run: RunJob, options: RunOptions) => Promise<RunExecution>;
@@ -65,7 +78,7 @@ export function parseRunJob(data: unknown): RunJob {
 export function createProcessor(deps: ProcessorDeps): RunProcessor {
   const { config } = deps;
   const execute = deps.runK6 ?? runK6;
-  return async (run, { signal, onOutput }) => {
+  return async (run, { signal, onOutput, progress }) => {
     const cloud = run.uploadToCloud
       ? prepareCloudRun(config, [
           ...Object.keys(run.envVars),
@@ -79,6 +92,7 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
     if (!secrets.ok) {
       return { result: setupFailure(secrets.problem), output: "", interrupted: false };
     }
+    const limits = run.maxRegression ?? {};
     const outcome = await execute({
       k6Bin: config.K6_BIN,
       script: run.script,
@@ -96,6 +110,8 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
       pdeathsig: deps.pdeathsig,
       signal,
       onOutput,
+      progress,
+      statKeys: Object.keys(limits),
     });
     const output = outcome.output.text();
     if (outcome.spawnError) {
@@ -105,14 +121,15 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
         interrupted: false,
       };
     }
-    const result = verdictOf({
+    const findings = parseSummary(outcome.summaryText, Object.keys(limits));
+    const judged = verdictOf({
       exitCode: outcome.exitCode,
       signal: outcome.signal,
       timedOut: outcome.timedOut,
       maxDurationMs: outcome.maxDurationMs,
       scriptDurationMs: outcome.scriptDurationMs,
       durationMs: outcome.durationMs,
-      findings: parseSummary(outcome.summaryText),
+      findings,
       interruptedIterations: outcome.log.interruptedIterations,
       firstInterruption: outcome.log.firstInterruption,
       maxInterruptedIterations: run.maxInterruptedIterations ?? 0,
@@ -121,11 +138,31 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
       cloudRequested: run.uploadToCloud,
       requireThresholds: config.REQUIRE_THRESHOLDS,
     });
+    const digest = scriptDigest(run.script);
+    const result = findings
+      ? judgeRegression(
+          { ...judged, stats: findings.stats },
+          compareToBaseline(
+            findings.stats,
+            baselineRunsOf((await deps.history?.(run)) ?? [], run, digest, baselineSize(run)),
+            limits,
+          ),
+          limits,
+        )
+      : judged;
     // What ran, for the run page: the k6 binary's version and the load k6 inspect read.
     const k6 = {
       version: await k6VersionOf(config.K6_BIN),
       ...(outcome.plan ?? { totalDuration: null, maxVUs: null, scenarios: [] }),
     };
-    return { result: { ...result, k6 }, output, interrupted: outcome.cancelled };
+    return {
+      result: {
+        ...judgeSaturation(result, outcome.saturation, run.failOnSaturation ?? false),
+        scriptDigest: digest,
+        k6,
+      },
+      output,
+      interrupted: outcome.cancelled,
+    };
   };
 }

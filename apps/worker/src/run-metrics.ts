@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
 import { outcomes, registerBuildInfo, type RunRecord } from "@k6-gate/shared";
+import { isSaturated } from "./k6/saturation-verdict";
 
 export interface RunMetrics {
   registry: Registry;
@@ -19,9 +20,9 @@ const ENDED_BY_API = new Set<string>(["superseded", "cancelled"]);
  * Run-level metrics live in the workers, not the API: only the worker whose finish
  * wrote the verdict counts a run, so summing over workers never double counts, however
  * many API replicas answer the webhook. Runs superseded or cancelled are counted by the
- * API that ended them (`k6gate_runs_stopped_total`). Queue wait is labelled by namespace,
- * for the first `maxNamespaces` this worker sees (the rest as "other"), so a cluster with
- * thousands of namespaces cannot blow up the series count.
+ * API that ended them (`k6gate_runs_stopped_total`). Queue wait and saturated runs are
+ * labelled by namespace, for the first `maxNamespaces` this worker sees (the rest as
+ * "other"), so a cluster with thousands of namespaces cannot blow up the series count.
  */
 export function createRunMetrics({
   maxNamespaces = 50,
@@ -48,6 +49,12 @@ export function createRunMetrics({
     help: "Time from the webhook enqueuing a run to a worker starting the attempt that judged it, by namespace (the first METRICS_MAX_NAMESPACES; the rest as other).",
     labelNames: ["namespace"],
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800],
+    registers: [registry],
+  });
+  const saturated = new Counter({
+    name: "k6gate_runs_saturated_total",
+    help: "Runs whose k6 used nearly all the CPU it could for a significant share of the run (their latency figures are inflated), by namespace (the first METRICS_MAX_NAMESPACES; the rest as other).",
+    labelNames: ["namespace"],
     registers: [registry],
   });
   const judgedOutcomes = outcomes.filter((outcome) => !ENDED_BY_API.has(outcome));
@@ -93,6 +100,8 @@ export function createRunMetrics({
       runs.inc({ ...canary, verdict: record.verdict, outcome: record.outcome });
       if (record.result)
         duration.observe({ verdict: record.verdict }, record.result.durationMs / 1000);
+      if (isSaturated(record.result?.saturation))
+        saturated.inc({ namespace: namespaceLabel(record.namespace) });
       if (record.startedAt !== null) {
         queueWait.observe(
           { namespace: namespaceLabel(record.namespace) },

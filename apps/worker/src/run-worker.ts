@@ -15,6 +15,7 @@ import type { WorkerConfig } from "./config";
 import type { TailBuffer } from "./k6/tail-buffer";
 import { parseRunJob, type RunProcessor } from "./processor";
 import { type RunNotifier, silentNotifier } from "./notifier";
+import { progressSaver } from "./progress-saver";
 import type { RunStops } from "./run-stops";
 import { untilLanded } from "./until-landed";
 
@@ -135,6 +136,7 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
       const execution = await deps.processRun(run, {
         signal: signal ?? new AbortController().signal,
         onOutput: (output) => flushOutput(runId, attemptToken, output),
+        progress: progressSaver(store, logger, runId, attemptToken, OUTPUT_FLUSH_MS),
       });
       stopFlushing(runId);
       if (execution.interrupted && handingBack && stoppedBecause === undefined) {

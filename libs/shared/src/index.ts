@@ -14,4 +14,7 @@ export * from "./version";
 export * from "./peer-env";
 export * from "./format";
 export * from "./k6-plan";
+export * from "./k6-progress";
 export * from "./run-details";
+export * from "./regression-limits";
+export * from "./comparison";

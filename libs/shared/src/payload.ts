@@ -1,6 +1,11 @@
 import { z } from "zod";
 import { closest } from "./closest";
 import { parseDuration } from "./duration";
+import {
+  DEFAULT_BASELINE_RUNS,
+  MAX_REGRESSION_ENTRIES,
+  regressionEntryProblem,
+} from "./regression-limits";
 
 /**
  * Flagger's webhook payload (pkg/controller/webhook.go): `{name, namespace, phase,
@@ -64,6 +69,12 @@ export interface Metadata {
    * this call supersedes nothing and its run is never superseded.
    */
   supersede: boolean;
+  /** `metric:stat` -> allowed change against the baseline (regression-limits.ts). */
+  maxRegression: Record<string, string>;
+  /** Passed runs the baseline is the median of. */
+  baselineRuns: number;
+  /** A saturated load generator fails the run instead of warning. */
+  failOnSaturation: boolean;
   /** Keys k6-gate does not know: the run goes on (other tools share the spec), but says so. */
   warnings: string[];
 }
@@ -82,6 +93,9 @@ export const METADATA_KEYS = [
   "wait_timeout",
   "max_interrupted_iterations",
   "supersede",
+  "max_regression",
+  "baseline_runs",
+  "fail_on_saturation",
 ] as const;
 
 /** "metadata key wait_timout is not one k6-gate knows (did you mean wait_timeout?)". */
@@ -201,6 +215,30 @@ function kubernetesSecrets(raw: Record<string, string>, issue: Issue): Record<st
   return result;
 }
 
+const MAX_BASELINE_RUNS = 50;
+
+function baselineRuns(raw: Record<string, string>, issue: Issue): number {
+  const runs = wholeNumber(raw, "baseline_runs", DEFAULT_BASELINE_RUNS, issue);
+  if (runs < 1 || runs > MAX_BASELINE_RUNS) {
+    issue("baseline_runs", `must be between 1 and ${MAX_BASELINE_RUNS}, got ${runs}`);
+    return DEFAULT_BASELINE_RUNS;
+  }
+  return runs;
+}
+
+function maxRegression(raw: Record<string, string>, issue: Issue): Record<string, string> {
+  const entries = Object.entries(jsonObject(raw, "max_regression", issue));
+  if (entries.length > MAX_REGRESSION_ENTRIES)
+    issue("max_regression", `at most ${MAX_REGRESSION_ENTRIES} entries`);
+  const result: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [key, limit] of entries.slice(0, MAX_REGRESSION_ENTRIES)) {
+    const problem = regressionEntryProblem(key, limit);
+    if (problem) issue("max_regression", problem);
+    else result[key] = (limit as string).trim();
+  }
+  return result;
+}
+
 /** Typed metadata, or issues keyed by metadata key. */
 export function parseMetadata(raw: Record<string, string>, issue: Issue): Metadata {
   for (const [key, value] of Object.entries(raw)) {
@@ -232,6 +270,9 @@ export function parseMetadata(raw: Record<string, string>, issue: Issue): Metada
     waitTimeoutMs,
     maxInterruptedIterations: wholeNumber(raw, "max_interrupted_iterations", 0, issue),
     supersede: bool(raw, "supersede", true, issue),
+    maxRegression: maxRegression(raw, issue),
+    baselineRuns: baselineRuns(raw, issue),
+    failOnSaturation: bool(raw, "fail_on_saturation", false, issue),
     warnings: unknownKeyWarnings(raw),
   };
 }

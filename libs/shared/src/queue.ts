@@ -3,6 +3,7 @@ import type { JobsOptions, Queue } from "bullmq";
 import type { WebhookPayload } from "./payload";
 import { runKeyOf } from "./run-key";
 import { runIdentitySchema } from "./run";
+import { DEFAULT_BASELINE_RUNS } from "./regression-limits";
 
 export const RUN_QUEUE = "k6-runs";
 
@@ -32,6 +33,12 @@ export const runSpecSchema = runIdentitySchema.extend({
   maxDurationMs: z.number().int().positive().optional(),
   /** Absent from jobs queued before the key existed. */
   maxInterruptedIterations: z.number().int().nonnegative().optional(),
+  /** Absent unless set: `metric:stat` -> allowed change against the baseline. */
+  maxRegression: z.record(z.string(), z.string()).optional(),
+  /** Absent: 5. */
+  baselineRuns: z.number().int().positive().optional(),
+  /** Absent: false (a saturated load generator warns). */
+  failOnSaturation: z.boolean().optional(),
   slackChannels: z.array(z.string()),
   notificationContext: z.string().optional(),
   /** What the call did not understand (unknown metadata keys), shown with the verdict. */
@@ -87,6 +94,12 @@ export function runSpecOf(payload: WebhookPayload): RunSpec {
     uploadToCloud: metadata.uploadToCloud,
     maxDurationMs: metadata.maxDurationMs,
     maxInterruptedIterations: metadata.maxInterruptedIterations,
+    // Left out at their defaults, so the run key of a check that does not use them is the
+    // key it had before they existed (in-flight runs keep deduplicating across an upgrade).
+    maxRegression: Object.keys(metadata.maxRegression).length ? metadata.maxRegression : undefined,
+    baselineRuns:
+      metadata.baselineRuns === DEFAULT_BASELINE_RUNS ? undefined : metadata.baselineRuns,
+    failOnSaturation: metadata.failOnSaturation || undefined,
     slackChannels: metadata.slackChannels,
     notificationContext: metadata.notificationContext,
     warnings: metadata.warnings,

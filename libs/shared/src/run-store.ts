@@ -5,11 +5,13 @@ import {
   DECIDE,
   FINISH,
   HEARTBEAT,
+  K6_PROGRESS,
   LIVE_OUTPUT,
   RELEASE,
   REQUEUE,
   START,
 } from "./commands/run-commands";
+import { k6ProgressSchema, type K6Progress } from "./k6-progress";
 import { MAX_JOB_PRIORITY, runJobSchema, type RunJob, type RunSpec } from "./queue";
 import {
   failedResult,
@@ -91,6 +93,12 @@ export interface FinishInput {
   /** Stored with the verdict; undefined leaves the output as it is. */
   output?: string;
   now?: number;
+}
+
+/** What a running attempt tells of its k6 (RunStore.setK6Progress). */
+export interface K6ProgressUpdate {
+  started?: { at: number; expectedMs: number | null };
+  progress?: K6Progress;
 }
 
 /** `recorded`: this call wrote the verdict; `stale`: another attempt holds the run. */
@@ -506,6 +514,28 @@ export class RunStore {
     return written === 1;
   }
 
+  /**
+   * The current attempt's k6 started (`started`: when, and the scenarios' expected time)
+   * or reported its progress; false when `attemptToken` no longer holds the run.
+   */
+  async setK6Progress(
+    runId: string,
+    attemptToken: string,
+    update: K6ProgressUpdate,
+  ): Promise<boolean> {
+    const written = await this.call(
+      K6_PROGRESS,
+      { runHash: this.runHash(runId) },
+      {
+        attemptToken,
+        k6StartedAt: update.started?.at ?? "",
+        expectedMs: update.started?.expectedMs ?? "",
+        progress: update.progress ? JSON.stringify(update.progress) : "",
+      },
+    );
+    return written === 1;
+  }
+
   async markDelivered(runId: string): Promise<void> {
     await this.redis.hset(this.runHash(runId), "delivered", "1");
   }
@@ -609,5 +639,8 @@ function toRecord(hash: Record<string, string>): RunRecord | null {
     priority: numberOrNull(hash.priority),
     supersededBy: hash.supersededBy || null,
     cancelledBy: hash.cancelledBy || null,
+    k6StartedAt: numberOrNull(hash.k6StartedAt),
+    expectedMs: numberOrNull(hash.expectedMs),
+    k6Progress: k6ProgressSchema.safeParse(parseJson<unknown>(hash.k6Progress, null)).data ?? null,
   };
 }

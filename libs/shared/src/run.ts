@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { k6PlanSchema } from "./k6-plan";
+import type { K6Progress } from "./k6-progress";
 
 /**
  * What a worker found out about one k6 run. `verdict` is the only thing Flagger acts on;
@@ -26,6 +27,10 @@ export const outcomes = [
   // ended before k6 judged it: a newer revision's run replaced it, or an operator stopped it
   "superseded",
   "cancelled",
+  // thresholds passed, but a `max_regression` limit against the canary's baseline did not
+  "regressed",
+  // `fail_on_saturation`: the load generator ran out of CPU, so its figures are not the target's
+  "saturated",
 ] as const;
 export type Outcome = (typeof outcomes)[number];
 
@@ -46,6 +51,42 @@ export const keyMetricsSchema = z.object({
 });
 export type KeyMetrics = z.infer<typeof keyMetricsSchema>;
 
+/** One `metric:stat` of a run against the canary's baseline (the worker's regression.ts). */
+export const comparisonEntrySchema = z.object({
+  /** `http_req_duration:p(95)`: a metric (or sub-metric) of the summary and one of its stats. */
+  key: z.string(),
+  observed: z.number().nullable(),
+  /** Median of the baseline runs' values; null with no baseline run that has it. */
+  baseline: z.number().nullable(),
+  /** The `max_regression` limit as written (`+20%`), when one applies to this key. */
+  limit: z.string().nullable(),
+  /** True when a limit applies and the change is beyond it. */
+  regressed: z.boolean(),
+});
+export type ComparisonEntry = z.infer<typeof comparisonEntrySchema>;
+
+/** A run against the median of the last passed runs of its canary, phase and script. */
+export const comparisonSchema = z.object({
+  /** Runs the baseline is the median of (0: no baseline yet). */
+  baselineRuns: z.number().int().nonnegative(),
+  /** Their revisions (checksums), newest first. */
+  revisions: z.array(z.string()),
+  entries: z.array(comparisonEntrySchema),
+});
+export type Comparison = z.infer<typeof comparisonSchema>;
+
+/** How busy the load generator was: k6's CPU use sampled against the CPU it may use. */
+export const saturationSchema = z.object({
+  /** Share of the samples (0..1) where k6 used, or waited for, nearly all the CPU available to it. */
+  share: z.number(),
+  samples: z.number().int().nonnegative(),
+  /** CPUs k6 could use (cgroup quota or cores of its affinity mask). */
+  cpus: z.number(),
+  /** Highest CPU use seen, in CPUs (1.0 = one core busy). */
+  peakCpus: z.number(),
+});
+export type Saturation = z.infer<typeof saturationSchema>;
+
 export const runResultSchema = z.object({
   verdict: z.enum(["pass", "fail"]),
   outcome: z.enum(outcomes),
@@ -59,6 +100,14 @@ export const runResultSchema = z.object({
   warnings: z.array(z.string()).optional(),
   /** The k6 that ran and the load it was asked for (k6 inspect); absent when k6 never ran. */
   k6: k6PlanSchema.optional(),
+  /** The script's digest: only runs of the same script are each other's baseline. */
+  scriptDigest: z.string().optional(),
+  /** Summary values by `metric:stat` (comparison.ts STORED_STATS and `max_regression`'s keys). */
+  stats: z.record(z.string(), z.number()).optional(),
+  /** This run against the canary's baseline; absent when k6 produced no summary. */
+  comparison: comparisonSchema.optional(),
+  /** k6's CPU use during the run; absent when it was not sampled (not Linux, k6 never ran). */
+  saturation: saturationSchema.optional(),
 });
 export type RunResult = z.infer<typeof runResultSchema>;
 
@@ -136,6 +185,14 @@ export interface RunRecord extends RunIdentity {
   supersededBy: string | null;
   /** Who cancelled it (outcome `cancelled`; the reason is in `reason`). */
   cancelledBy: string | null;
+  /**
+   * Progress of the current attempt's k6 (k6-progress.ts): when `k6 run` started, how long
+   * its scenarios should take (k6 inspect; null when iterations decide it) and its last
+   * VU and iteration counts. Null until k6 starts, and for records older than them.
+   */
+  k6StartedAt: number | null;
+  expectedMs: number | null;
+  k6Progress: K6Progress | null;
 }
 
 export interface SlackThread {

@@ -1,3 +1,4 @@
+import { comparisonLine } from "./comparison";
 import { formatDuration } from "./duration";
 import { formatMs, formatNumber, formatRate } from "./format";
 import type { RunRecord, ThresholdResult } from "./run";
@@ -36,8 +37,8 @@ const clip = (line: string, max = MAX_LINE_CHARS) =>
 
 /**
  * The verdict as Flagger shows it in `kubectl describe canary`: the verdict, canary and
- * revision first, then why (the failed thresholds, observed against their limit), what to
- * be wary of, and where to look. Under 1 KB however many thresholds fail.
+ * revision first, then why (the failed thresholds, observed against their limit), how it
+ * compares with the canary's earlier revisions, what to be wary of, and where to look. Under 1 KB however many thresholds fail.
  */
 export function verdictText(
   run: RunRecord,
@@ -53,6 +54,9 @@ export function verdictText(
   const head = `k6-gate: ${verdict}${judgedNothing ? " (no thresholds: k6 judged nothing)" : ""} ${run.namespace}/${run.name} (${run.outcome ?? "unknown"})${revision}`;
   const lines = [head];
   if (run.reason) lines.push(clip(run.reason, MAX_REASON_CHARS));
+  // A regressed run's reason is its comparison already.
+  const compared = run.outcome === "regressed" ? null : comparisonLine(result?.comparison);
+  if (compared) lines.push(clip(compared));
   const failed = result?.thresholds.filter((t) => !t.ok) ?? [];
   for (const threshold of failed.slice(0, MAX_THRESHOLD_LINES)) {
     lines.push(

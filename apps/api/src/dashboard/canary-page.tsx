@@ -1,10 +1,16 @@
 import { formatDuration, runPath, type RunRecord } from "@k6-gate/shared";
-import { TrendChart } from "./charts";
+import { chartMetrics, chartPointsOf, deltaText, p95Chart, type ChartPoint } from "./chart-data";
 import { formatMs, formatRate, shortChecksum } from "./format";
 import { Layout } from "./layout";
 import { Time } from "./time";
-import { checksRateOf, errorRateOf, judgedOldestFirst, p95Of, pointsOf } from "./trends";
+import { TrendChart } from "./trend-chart";
+import { judgedOldestFirst } from "./trends";
 import { VerdictBadge } from "./verdict-badge";
+
+/** The p95 change of each judged run from the previous revision, for the table. */
+function p95Changes(judged: RunRecord[]): Map<string, ChartPoint> {
+  return new Map(chartPointsOf(judged, p95Chart).map((point) => [point.runId, point]));
+}
 
 /** `/canaries/:namespace/:name`: its runs across revisions, trends first. */
 export function CanaryPage(props: {
@@ -15,6 +21,7 @@ export function CanaryPage(props: {
 }) {
   const judged = judgedOldestFirst(props.runs);
   const title = `${props.namespace}/${props.name}`;
+  const changes = p95Changes(judged);
   return (
     <Layout title={title} nonce={props.nonce}>
       <h1>{title}</h1>
@@ -24,23 +31,14 @@ export function CanaryPage(props: {
         <>
           <p class="muted">
             {judged.length} judged runs over {new Set(judged.map((run) => run.checksum)).size}{" "}
-            revisions; each point is a run, labelled by its revision's checksum. Click a point for
-            the run.
+            revisions; each point is a run, labelled by its revision's checksum with its change from
+            the previous revision. Red dashed lines are the latest run's thresholds; a ringed point
+            regressed against its baseline. Click a point for the run.
           </p>
           <div class="charts">
-            <TrendChart title="p95 latency" points={pointsOf(judged, p95Of)} format={formatMs} />
-            <TrendChart
-              title="Error rate (http_req_failed)"
-              points={pointsOf(judged, errorRateOf)}
-              format={formatRate}
-              fixedMax={1}
-            />
-            <TrendChart
-              title="Checks pass rate"
-              points={pointsOf(judged, checksRateOf)}
-              format={formatRate}
-              fixedMax={1}
-            />
+            {chartMetrics.map((chart) => (
+              <TrendChart chart={chart} runs={judged} />
+            ))}
           </div>
           <h2>Runs</h2>
           <div class="scroll">
@@ -53,6 +51,9 @@ export function CanaryPage(props: {
                   <th>Verdict</th>
                   <th>Outcome</th>
                   <th class="num">p95</th>
+                  <th class="num" title="p95 change from the previous revision">
+                    vs prev
+                  </th>
                   <th class="num">Errors</th>
                   <th class="num">Checks</th>
                   <th class="num">Took</th>
@@ -62,6 +63,7 @@ export function CanaryPage(props: {
               <tbody>
                 {props.runs.map((run) => {
                   const metrics = run.result?.metrics;
+                  const change = changes.get(run.id);
                   return (
                     <tr data-run-id={run.id}>
                       <td>
@@ -76,6 +78,12 @@ export function CanaryPage(props: {
                       </td>
                       <td>{run.outcome ?? ""}</td>
                       <td class="num">{formatMs(metrics?.httpReqDurationP95)}</td>
+                      <td
+                        class={change?.regressed ? "num regressed" : "num"}
+                        title={change?.previous ? `vs ${change.previous.checksum}` : undefined}
+                      >
+                        {(change && deltaText(p95Chart, change)) ?? "–"}
+                      </td>
                       <td class="num">{formatRate(metrics?.httpReqFailedRate)}</td>
                       <td class="num">{formatRate(metrics?.checksRate)}</td>
                       <td class="num">

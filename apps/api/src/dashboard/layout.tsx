@@ -7,7 +7,7 @@ import { clockScript } from "./time";
  * inside their own box (`.scroll`), long ids and checksums break, times never do.
  */
 const css = `
-:root { color-scheme: light; --fg: #1d2330; --muted: #6b7280; --line: #e5e7eb; --pass: #15803d; --fail: #b91c1c; --run: #1d4ed8; }
+:root { color-scheme: light; --fg: #1d2330; --muted: #6b7280; --line: #e5e7eb; --pass: #15803d; --fail: #b91c1c; --run: #1d4ed8; --regress: #b45309; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: #f8fafc; }
 header { display: flex; flex-wrap: wrap; gap: .25rem 1.25rem; align-items: baseline; padding: .75rem 1rem; background: #111827; }
@@ -30,13 +30,17 @@ time { white-space: nowrap; }
 .badge.running, .badge.queued { background: var(--run); }
 .sparkline { color: var(--run); vertical-align: middle; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 480px), 1fr)); gap: 1rem; }
-figure.chart { margin: 0; background: #fff; border: 1px solid var(--line); padding: .5rem; min-width: 0; }
+figure.chart { margin: 0; background: #fff; border: 1px solid var(--line); padding: .5rem; min-width: 0; container-type: inline-size; }
 figure.chart figcaption { font-weight: 600; margin-bottom: .25rem; }
-figure.chart svg { width: 100%; height: auto; font-size: 14px; }
-.grid line { stroke: var(--line); } .grid text, .revision text { fill: var(--muted); }
-.revision line { stroke: #cbd5e1; stroke-dasharray: 3 3; }
+figure.chart svg { display: block; width: 100%; height: auto; font-size: 11px; } figure.chart svg.narrow { display: none; }
+@container (max-width: 440px) { figure.chart svg.wide { display: none; } figure.chart svg.narrow { display: block; } }
+.grid line { stroke: var(--line); } .grid text, .x-axis text { fill: var(--muted); } .x-axis line { stroke: #94a3b8; }
+.level line { stroke-width: 1.5; } .level.threshold line { stroke: var(--fail); stroke-dasharray: 6 3; } .level.threshold text { fill: var(--fail); }
+.level.baseline line { stroke: var(--regress); stroke-dasharray: 2 3; } .level.baseline text { fill: var(--regress); }
 .trend { fill: none; stroke: #94a3b8; stroke-width: 1.5; }
-.point { fill: var(--muted); stroke: #fff; stroke-width: 1.5; } .point.pass { fill: var(--pass); } .point.fail { fill: var(--fail); }
+.point { fill: var(--muted); stroke: #fff; stroke-width: 1.5; } .point.pass { fill: var(--pass); } .point.fail { fill: var(--fail); } .point.regressed { fill: var(--regress); }
+.regressed-mark { fill: none; stroke: var(--regress); stroke-width: 2.5; }
+.delta { fill: var(--fg); } .delta.regressed, td.regressed { fill: var(--regress); color: var(--regress); font-weight: 600; }
 dl.facts { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: .25rem 1rem; background: #fff; border: 1px solid var(--line); padding: .75rem 1rem; margin: 0; }
 dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
 @media (max-width: 560px) { dl.facts { grid-template-columns: minmax(0, 1fr); gap: 0; } dl.facts dd { margin-bottom: .5rem; } }

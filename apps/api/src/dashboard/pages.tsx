@@ -5,6 +5,7 @@ import type { JSX } from "hono/jsx/jsx-runtime";
 import type { Queue } from "bullmq";
 import { inputsOf, RunDetailsStore, type RunInputs } from "@k6-gate/shared";
 import { canaryLimit } from "../canary-limit";
+import { k6RunProgress } from "../run-progress";
 import type { AppDeps, AppEnv } from "../deps";
 import { CanariesPage, type CanaryRow } from "./canaries-page";
 import { CanaryPage } from "./canary-page";
@@ -140,10 +141,12 @@ export function dashboardPages({ store, queue, redis, config }: AppDeps) {
           `No run ${id} is recorded: it may be past the history's retention, or the link is wrong.`,
         );
       }
-      const [inputs, attempts, neighbours] = await Promise.all([
+      const now = Date.now();
+      const [inputs, attempts, neighbours, progress] = await Promise.all([
         inputsFor(details, store, id),
         attemptsOf(queue, id),
         details.neighbours(run),
+        k6RunProgress(store, run, now),
       ]);
       return render(
         c,
@@ -151,7 +154,7 @@ export function dashboardPages({ store, queue, redis, config }: AppDeps) {
           run={run}
           output={output ?? ""}
           nonce={c.get("secureHeadersNonce")}
-          details={{ inputs, attempts, neighbours, now: Date.now() }}
+          details={{ inputs, attempts, neighbours, now, progress }}
         />,
       );
     });

@@ -6,6 +6,7 @@ import {
   type RunInputs,
   type RunNeighbours,
   type RunRecord,
+  type Saturation,
 } from "@k6-gate/shared";
 
 /** What BullMQ still knows of a run's attempts (its job is kept 24 h after it ends). */
@@ -87,7 +88,9 @@ export function WhatRan(props: {
   inputs: RunInputs | null;
   plan: K6Plan | undefined;
   judged: boolean;
+  saturation?: Saturation;
 }) {
+  const { saturation } = props;
   const { inputs, plan } = props;
   return (
     <section id="what-ran">
@@ -127,6 +130,16 @@ export function WhatRan(props: {
             </span>
           )}
         </dd>
+        {saturation && (
+          <>
+            <dt>k6 CPU</dt>
+            <dd id="k6-cpu">
+              peak {saturation.peakCpus.toFixed(2)} of {saturation.cpus}{" "}
+              {saturation.cpus === 1 ? "CPU" : "CPUs"}; saturated in{" "}
+              {Math.round(saturation.share * 100)}% of samples
+            </dd>
+          </>
+        )}
         {inputs && (
           <>
             <dt>Environment</dt>

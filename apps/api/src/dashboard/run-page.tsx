@@ -5,11 +5,14 @@ import {
   runPath,
   type RunInputs,
   type RunNeighbours,
+  type RunK6Progress,
   type RunRecord,
 } from "@k6-gate/shared";
+import { ComparisonTable } from "./comparison-table";
 import { canaryPath, formatMs, formatRate, safeHttpUrl, slackThreadUrl } from "./format";
 import { Layout } from "./layout";
 import { liveOutputScript } from "./live-output";
+import { RunProgressBar } from "./run-progress-bar";
 import { AttemptFacts, RunNeighboursNav, WhatRan, type AttemptsInfo } from "./run-details";
 import { Ago, Time } from "./time";
 import { VerdictBadge } from "./verdict-badge";
@@ -81,6 +84,8 @@ export interface RunPageDetails {
   attempts: AttemptsInfo | null;
   neighbours: RunNeighbours;
   now: number;
+  /** k6's progress while the run runs (run-progress.ts). */
+  progress: RunK6Progress | null;
 }
 
 /**
@@ -177,6 +182,7 @@ export function RunPage(props: {
             </span>
           )}
         </dd>
+        <RunProgressBar live={live} progress={details.progress} nonce={props.nonce} />
         <dt>Delivered to Flagger</dt>
         <dd>{run.delivered ? "yes" : "not yet"}</dd>
         {cloudUrl && (
@@ -276,7 +282,17 @@ export function RunPage(props: {
         </>
       )}
 
-      <WhatRan inputs={details.inputs} plan={result?.k6} judged={result !== null} />
+      <ComparisonTable
+        comparison={result?.comparison}
+        canaryRuns={canaryPath(run.namespace, run.name)}
+      />
+
+      <WhatRan
+        inputs={details.inputs}
+        plan={result?.k6}
+        judged={result !== null}
+        saturation={result?.saturation}
+      />
 
       <h2>
         Output{" "}

@@ -5,6 +5,8 @@ import {
   formatDuration,
   runSpecOf,
   webhookPayloadSchema,
+  type RunK6Progress,
+  type RunRecord,
   type WebhookPayload,
 } from "@k6-gate/shared";
 import type { AppDeps, AppEnv } from "../deps";
@@ -24,7 +26,7 @@ import {
   retryAfterSeconds,
   type QueueEstimate,
 } from "../retry-after";
-import { runProgress } from "../run-progress";
+import { k6RunProgress, runProgress } from "../run-progress";
 import { removeQueuedJobs } from "../stopped-runs";
 
 /**
@@ -158,15 +160,19 @@ export function launchTest(deps: AppDeps, metrics: Pick<ApiMetrics, "countStoppe
         const now = Date.now();
         const standing =
           record.status === "queued" ? await queueEstimate(store, run.id, now) : null;
-        const retryAfter = await retryAfterSeconds(store, record, now, standing);
-        const elapsed = formatDuration(now - record.enqueuedAt);
-        const progress = await runProgress(store, record, standing?.position ?? null, now);
+        const k6 = await k6RunProgress(store, record, now);
+        const retryAfter = retryAfterSeconds(record, k6, now, standing);
+        const progress = await runProgress(store, record, standing?.position ?? null, now, k6);
         const dashboard = dashboardLink(c, config.PUBLIC_URL, run.id);
         return problem(
           c,
           503,
-          `k6-gate: run ${run.id} is ${record.status} (${elapsed} so far); retry to get its verdict`,
-          [...(standing ? queueLines(standing, now) : []), `Dashboard: ${dashboard}`],
+          `k6-gate: run ${run.id} is ${whereItIs(record, k6, now)}; retry to get its verdict`,
+          [
+            ...(standing ? queueLines(standing, now) : []),
+            ...(k6?.vus === undefined ? [] : [k6Line(k6)]),
+            `Dashboard: ${dashboard}`,
+          ],
           retryAfter,
           { ...progress, dashboard, run: runJson(record), queue: standing },
         );
@@ -177,6 +183,22 @@ export function launchTest(deps: AppDeps, metrics: Pick<ApiMetrics, "countStoppe
       case "missing":
         return problem(c, 503, `run ${run.id} disappeared; retry`, [], 1);
     }
+  }
+
+  /**
+   * "running 8s of ~30s" (k6's time so far, of the script's or the last run's time), else
+   * "queued (12s so far)".
+   */
+  function whereItIs(record: RunRecord, k6: RunK6Progress | null, now: number): string {
+    if (k6?.expectedMs != null) {
+      return `running ${formatDuration(k6.elapsedMs)} of ~${formatDuration(k6.expectedMs)}`;
+    }
+    return `${record.status} (${formatDuration(now - record.enqueuedAt)} so far)`;
+  }
+
+  /** "k6: 10/10 VUs, 1234 iterations complete, 0 interrupted". */
+  function k6Line(k6: RunK6Progress): string {
+    return `k6: ${k6.vus ?? 0}/${k6.maxVUs ?? 0} VUs, ${k6.iterations ?? 0} iterations complete, ${k6.interrupted ?? 0} interrupted`;
   }
 
   /** "place in the queue: 3 of 14 (2 runs ahead)", "estimated start: in about 40s (...)". */

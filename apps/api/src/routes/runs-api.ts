@@ -7,6 +7,7 @@ import { canaryLimit } from "../canary-limit";
 import type { ApiMetrics } from "../metrics";
 import { isoTime, problem, runJson } from "../respond";
 import { queueEstimate } from "../retry-after";
+import { k6RunProgress } from "../run-progress";
 import { removeQueuedJobs } from "../stopped-runs";
 
 const cancelBodySchema = z.object({
@@ -32,7 +33,9 @@ export function runsApi(
       if (!run) return problem(c, 404, "no such run");
       // A queued run's place in the queue and estimated start; null once it runs.
       const standing = run.status === "queued" ? await queueEstimate(store, run.id) : null;
-      return c.json({ ...runJson(run), queue: standing });
+      // A running run's k6: elapsed, expected, VUs and iterations; null otherwise.
+      const progress = await k6RunProgress(store, run);
+      return c.json({ ...runJson(run), queue: standing, progress });
     })
     .post(
       "/runs/:id/cancel",
@@ -95,7 +98,12 @@ export function runsApi(
     .get("/runs/:id/output", async (c) => {
       const run = await store.get(c.req.param("id"));
       if (!run) return problem(c, 404, "no such run");
-      return c.json({ status: run.status, output: (await store.getOutput(run.id)) ?? "" });
+      // The run page polls this: its progress figures come with the output.
+      const [output, progress] = await Promise.all([
+        store.getOutput(run.id),
+        k6RunProgress(store, run),
+      ]);
+      return c.json({ status: run.status, output: output ?? "", progress });
     })
     .get("/canaries", async (c) => {
       const limit = canaryLimit(c.req.query("limit"));

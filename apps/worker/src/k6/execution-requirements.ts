@@ -91,12 +91,10 @@ const PERCENTILE = /\bp\(\d+(?:\.\d+)?\)/g;
 
 /**
  * `--summary-trend-stats` for the run: k6's defaults, `count` (the only way to tell an
- * empty Trend from one whose samples are all 0), and every percentile a threshold reads,
- * so the verdict can show the value it was judged on.
+ * empty Trend from one whose samples are all 0), and every percentile a threshold or a
+ * `max_regression` key reads, so the verdict can show the value it was judged on.
  */
-export function summaryTrendStats(thresholdExpressions: string[]): string {
-  const percentiles = thresholdExpressions.flatMap(
-    (expression) => expression.match(PERCENTILE) ?? [],
-  );
+export function summaryTrendStats(expressions: string[]): string {
+  const percentiles = expressions.flatMap((expression) => expression.match(PERCENTILE) ?? []);
   return [...new Set([...DEFAULT_TREND_STATS, "count", ...percentiles])].join(",");
 }

@@ -1,6 +1,8 @@
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
+import { expectedDurationMs, type Saturation } from "@k6-gate/shared";
+import { startCpuSampler } from "./cpu-sampler";
 import {
   derivedMaxDurationMs,
   parseExecutionRequirements,
@@ -8,6 +10,7 @@ import {
   type ExecutionRequirements,
 } from "./execution-requirements";
 import { K6Log } from "./k6-log";
+import { K6Stdout, type K6ProgressListener } from "./k6-stdout";
 import { makeRunDir } from "./run-dirs";
 import { TailBuffer } from "./tail-buffer";
 
@@ -19,7 +22,7 @@ export interface RunK6Options {
   k6Bin: string;
   script: string;
   env: (runDir: string) => Record<string, string>;
-  /** The k6 command and its mode flags; `run --quiet` unless told otherwise. */
+  /** The k6 command and its mode flags; `run` unless told otherwise. */
   command?: string[];
   /** Extra files for the run directory (k6's cwd), written private like the script. */
   files?: Record<string, string>;
@@ -34,6 +37,10 @@ export interface RunK6Options {
   pdeathsig: boolean;
   signal: AbortSignal;
   onOutput?: (output: TailBuffer) => void;
+  /** k6's progress (VUs, iterations), kept out of the output. */
+  progress?: K6ProgressListener;
+  /** `metric:stat` keys the verdict compares (`max_regression`): their percentiles are asked for. */
+  statKeys?: string[];
 }
 
 export interface RunK6Outcome {
@@ -55,6 +62,8 @@ export interface RunK6Outcome {
   plan: ExecutionRequirements["plan"] | null;
   /** What k6 logged: interrupted iterations, the last error. */
   log: K6Log;
+  /** k6's CPU use against the CPUs it could use; absent when not measured. */
+  saturation?: Saturation;
 }
 
 /**
@@ -89,7 +98,8 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
     const fromScript =
       options.maxDurationMs === undefined && maxDurationMs < options.maxRunDurationMs;
     const [file, args] = launch(options, [
-      ...(options.command ?? ["run", "--quiet"]),
+      // Not --quiet: k6 then prints its progress, which K6Stdout takes out of the output.
+      ...(options.command ?? ["run"]),
       "--no-color",
       // Pinned on the command line: env_vars (K6_LOG_OUTPUT=none) must not hide exceptions.
       "--log-format",
@@ -97,11 +107,15 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
       "--log-output",
       "stderr",
       "--summary-trend-stats",
-      summaryTrendStats(requirements?.thresholdExpressions ?? []),
+      summaryTrendStats([
+        ...(requirements?.thresholdExpressions ?? []),
+        ...(options.statKeys ?? []),
+      ]),
       "--summary-export",
       "summary.json",
       "script.js",
     ]);
+    options.progress?.started(requirements ? expectedDurationMs(requirements.plan) : null);
     const subprocess = execa(file, args, {
       cwd: runDir,
       env,
@@ -114,6 +128,13 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
       killSignal: "SIGTERM",
       forceKillAfterDelay: options.killGraceMs,
     });
+    const stdout = new K6Stdout(
+      (text) => {
+        output.push(text);
+        options.onOutput?.(output);
+      },
+      (progress) => options.progress?.update(progress),
+    );
     const keepHead = (chunk: Buffer) => {
       if (headBytes < HEAD_BYTES) {
         head.push(chunk.subarray(0, HEAD_BYTES - headBytes));
@@ -122,15 +143,17 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
     };
     subprocess.stdout?.on("data", (chunk: Buffer) => {
       keepHead(chunk);
-      output.push(chunk);
-      options.onOutput?.(output);
+      stdout.push(chunk);
     });
     subprocess.stderr?.on("data", (chunk: Buffer) => {
       keepHead(chunk);
       log.push(chunk);
     });
+    const sampler = startCpuSampler(subprocess.pid);
     const result = await subprocess;
+    const saturation = sampler.stop();
     log.end();
+    stdout.end();
     const summaryText = await readFile(join(runDir, "summary.json"), "utf8").catch(() => undefined);
     const spawnFailed = result.exitCode === undefined && result.signal === undefined;
     return {
@@ -147,6 +170,7 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
       scriptDurationMs: fromScript && requirements ? requirements.scenariosMs : null,
       plan: requirements?.plan ?? null,
       log,
+      saturation,
     };
   } finally {
     await rm(runDir, { recursive: true, force: true });

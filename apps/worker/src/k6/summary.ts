@@ -1,5 +1,11 @@
 import { z } from "zod";
-import { emptyMetrics, type KeyMetrics, type ThresholdResult } from "@k6-gate/shared";
+import {
+  emptyMetrics,
+  splitStatKey,
+  STORED_STATS,
+  type KeyMetrics,
+  type ThresholdResult,
+} from "@k6-gate/shared";
 
 /** The parts of k6's `--summary-export` file k6-gate reads; anything else is ignored. */
 const metricSchema = z
@@ -13,6 +19,8 @@ export interface SummaryFindings {
   /** Thresholds whose metric or sub-metric got no sample: k6 skips them, so they "pass". */
   unsampledThresholds: ThresholdResult[];
   metrics: KeyMetrics;
+  /** Values by `metric:stat`: STORED_STATS and the keys asked for, when sampled. */
+  stats: Record<string, number>;
 }
 
 function numberField(metric: Record<string, unknown> | undefined, field: string): number | null {
@@ -62,7 +70,7 @@ export function hasSamples(metric: Record<string, unknown>): boolean {
  * In the legacy summary export a threshold maps to `true` when it was crossed (failed).
  * A threshold without samples has no observed value, whatever zeros k6 reports.
  */
-export function readSummary(summary: Summary): SummaryFindings {
+export function readSummary(summary: Summary, statKeys: string[] = []): SummaryFindings {
   const thresholds: ThresholdResult[] = [];
   const unsampledThresholds: ThresholdResult[] = [];
   for (const [metricName, metric] of Object.entries(summary.metrics)) {
@@ -86,6 +94,7 @@ export function readSummary(summary: Summary): SummaryFindings {
   return {
     thresholds,
     unsampledThresholds,
+    stats: statsOf(summary, [...STORED_STATS, ...statKeys]),
     metrics: {
       ...emptyMetrics,
       httpReqDurationAvg: numberField(m.http_req_duration, "avg"),
@@ -97,12 +106,27 @@ export function readSummary(summary: Summary): SummaryFindings {
   };
 }
 
+/** The sampled values of `keys` (`http_req_duration:p(95)`, `http_req_failed:rate`). */
+function statsOf(summary: Summary, keys: string[]): Record<string, number> {
+  const stats: Record<string, number> = {};
+  for (const key of new Set(keys)) {
+    const { metric, stat } = splitStatKey(key);
+    const values = summary.metrics[metric];
+    const value = values && hasSamples(values) ? observedValue(values, stat) : null;
+    if (value !== null) stats[key] = value;
+  }
+  return stats;
+}
+
 /** Parses the file's text; undefined when it is missing or not a k6 summary. */
-export function parseSummary(text: string | undefined): SummaryFindings | undefined {
+export function parseSummary(
+  text: string | undefined,
+  statKeys: string[] = [],
+): SummaryFindings | undefined {
   if (text === undefined) return undefined;
   try {
     const parsed = summarySchema.safeParse(JSON.parse(text));
-    return parsed.success ? readSummary(parsed.data) : undefined;
+    return parsed.success ? readSummary(parsed.data, statKeys) : undefined;
   } catch {
     return undefined;
   }

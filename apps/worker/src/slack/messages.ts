@@ -1,4 +1,5 @@
 import {
+  comparisonLine,
   formatDuration,
   formatObserved,
   runUrl,
@@ -25,6 +26,7 @@ export interface SlackMessage {
 /** Slack's block limits: 3000 characters a text, 10 fields a section, 10 context elements. */
 const TEXT_MAX = 2900;
 const FAILED_THRESHOLDS_SHOWN = 15;
+const WARNINGS_SHOWN = 5;
 
 /**
  * Text from canaries and k6 is shown, never interpreted: no links, mentions or markup.
@@ -108,6 +110,13 @@ export function finishedMessage(
     if (failed.length > lines.length) lines.push(`… and ${failed.length - lines.length} more`);
     blocks.push({ type: "section", text: mrkdwn(`*Failed thresholds*\n${lines.join("\n")}`) });
   }
+  // Against earlier revisions, and what the evidence itself warns of (a saturated k6, ...).
+  const compared = comparisonLine(result.comparison);
+  const notes = [
+    ...(compared ? [`:bar_chart: ${escape(compared, 300)}`] : []),
+    ...(result.warnings ?? []).slice(0, WARNINGS_SHOWN).map((w) => `:warning: ${escape(w, 300)}`),
+  ];
+  if (notes.length) blocks.push({ type: "section", text: mrkdwn(notes.join("\n")) });
   blocks.push({
     type: "section",
     fields: [...revisionFields(run, record), field("Took", formatDuration(result.durationMs))],

@@ -165,6 +165,9 @@ export async function tryCheck(
     priority: null,
     supersededBy: null,
     cancelledBy: null,
+    k6StartedAt: null,
+    expectedMs: null,
+    k6Progress: null,
   };
   return {
     exitCode: result.verdict === "pass" ? 0 : 1,

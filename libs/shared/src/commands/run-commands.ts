@@ -183,6 +183,8 @@ redis.call('PEXPIRE', slots, leaseMs)
 redis.call('HINCRBY', runHash, 'attempt', 1)
 redis.call('HSET', runHash, 'status', 'running', 'startedAt', now, 'worker', worker,
   'attemptToken', attemptToken)
+-- A new attempt's k6 has not started yet: no progress of an earlier one shows.
+redis.call('HDEL', runHash, 'k6StartedAt', 'expectedMs', 'k6Progress')
 redis.call('SREM', queuedSet, runId)
 redis.call('SADD', runningSet, runId)
 redis.call('ZREM', queueOrder, runId)
@@ -334,6 +336,29 @@ return 1
 `,
 );
 
+/**
+ * k6's progress from the current attempt only: when `k6 run` started with the scenarios'
+ * expected time (`k6StartedAt` empty: left as it is; `expectedMs` empty: unknown), and its
+ * latest VU and iteration counts (`progress` JSON; empty: left as it is).
+ */
+export const K6_PROGRESS = luaCommand(
+  "k6Progress",
+  "store a running run's k6 start, expected time and progress, only from its current attempt",
+  ["runHash"],
+  ["attemptToken", "k6StartedAt", "expectedMs", "progress"],
+  `
+local f = redis.call('HMGET', runHash, 'status', 'attemptToken')
+if f[1] ~= 'running' or f[2] ~= attemptToken then return 0 end
+if k6StartedAt ~= '' then
+  redis.call('HSET', runHash, 'k6StartedAt', k6StartedAt)
+  if expectedMs ~= '' then redis.call('HSET', runHash, 'expectedMs', expectedMs)
+  else redis.call('HDEL', runHash, 'expectedMs') end
+end
+if progress ~= '' then redis.call('HSET', runHash, 'k6Progress', progress) end
+return 1
+`,
+);
+
 export const RUN_COMMANDS = [
   DECIDE,
   START,
@@ -343,4 +368,5 @@ export const RUN_COMMANDS = [
   HEARTBEAT,
   RELEASE,
   LIVE_OUTPUT,
+  K6_PROGRESS,
 ];

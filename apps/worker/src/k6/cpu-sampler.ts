@@ -1,0 +1,137 @@
+import { readdir, readFile } from "node:fs/promises";
+import type { Saturation } from "@k6-gate/shared";
+import {
+  allowedCpusOf,
+  availableCpus,
+  cgroup2MountOf,
+  cgroupV2PathOf,
+  cpuMaxPaths,
+  cpuSampleOf,
+  growthBetween,
+  parseCpuMax,
+  parseProcStat,
+  parseSchedstatWait,
+  processKey,
+  processTree,
+  saturationOf,
+  type CpuSample,
+  type ProcStat,
+} from "./cpu-usage";
+
+/** Often enough that a few seconds of run give a share; 25 clock ticks per CPU each. */
+const SAMPLE_EVERY_MS = 250;
+
+export interface CpuSampler {
+  /** Stops sampling: the run's saturation, or undefined when nothing could be measured. */
+  stop(): Saturation | undefined;
+}
+
+const readText = (path: string) => readFile(path, "utf8").catch(() => undefined);
+
+/** The CPUs `pid` may use: its affinity, and the quota of its cgroup and those above it. */
+async function cpusOf(pid: number): Promise<number | undefined> {
+  const [status, cgroup, mountinfo] = await Promise.all([
+    readText(`/proc/${pid}/status`),
+    readText(`/proc/${pid}/cgroup`),
+    readText("/proc/self/mountinfo"),
+  ]);
+  const path = cgroup === undefined ? undefined : cgroupV2PathOf(cgroup);
+  const mount = mountinfo === undefined ? undefined : cgroup2MountOf(mountinfo);
+  const quotas =
+    path === undefined || mount === undefined
+      ? []
+      : await Promise.all(
+          cpuMaxPaths(mount, path).map(async (file) => {
+            const text = await readText(file);
+            return text === undefined ? undefined : parseCpuMax(text);
+          }),
+        );
+  return availableCpus(status === undefined ? undefined : allowedCpusOf(status), quotas);
+}
+
+/** Every process this worker can see (in a pod: its own few). */
+async function allProcesses(): Promise<ProcStat[]> {
+  const names = await readdir("/proc").catch(() => []);
+  const stats = await Promise.all(
+    names
+      .filter((name) => /^\d+$/.test(name))
+      .map(async (name) => {
+        const text = await readText(`/proc/${name}/stat`);
+        return text === undefined ? undefined : parseProcStat(text);
+      }),
+  );
+  return stats.filter((stat) => stat !== undefined);
+}
+
+/** Run-queue wait of all of a process's threads, in ns (0 without schedstats). */
+async function waitNsOf(pid: number): Promise<number> {
+  const threads = await readdir(`/proc/${pid}/task`).catch(() => []);
+  const waits = await Promise.all(
+    threads.map(async (tid) => {
+      const text = await readText(`/proc/${pid}/task/${tid}/schedstat`);
+      return (text === undefined ? undefined : parseSchedstatWait(text)) ?? 0;
+    }),
+  );
+  return waits.reduce((sum, wait) => sum + wait, 0);
+}
+
+interface Snapshot {
+  at: number;
+  ticks: Map<string, number>;
+  waitNs: Map<string, number>;
+}
+
+/** CPU ticks and run-queue wait of `pid` and its descendants, by process. */
+async function snapshotOf(pid: number): Promise<Snapshot> {
+  const at = performance.now();
+  const tree = processTree(await allProcesses(), pid);
+  const waits = await Promise.all(tree.map((stat) => waitNsOf(stat.pid)));
+  return {
+    at,
+    ticks: new Map(tree.map((stat) => [processKey(stat), stat.cpuTicks])),
+    waitNs: new Map(tree.map((stat, i) => [processKey(stat), waits[i] ?? 0])),
+  };
+}
+
+/**
+ * Samples the CPU time and run-queue wait of `pid` and its descendants (k6 may run under
+ * a wrapper) every 250 ms, against the CPUs it may use, so a verdict can say when the load
+ * generator, not the target, was the bottleneck. Linux only (/proc); elsewhere it
+ * measures nothing.
+ */
+export function startCpuSampler(pid: number | undefined): CpuSampler {
+  if (pid === undefined || process.platform !== "linux") return { stop: () => undefined };
+  const samples: CpuSample[] = [];
+  let cpus: number | undefined;
+  let last: Snapshot | undefined;
+  let sampling = false;
+  let stopped = false;
+  const sample = async () => {
+    if (sampling) return;
+    sampling = true;
+    const next = await snapshotOf(pid);
+    sampling = false;
+    if (stopped || next.ticks.size === 0) return;
+    if (last) {
+      samples.push(
+        cpuSampleOf(
+          growthBetween(last.ticks, next.ticks),
+          growthBetween(last.waitNs, next.waitNs),
+          next.at - last.at,
+        ),
+      );
+    }
+    last = next;
+  };
+  void cpusOf(pid).then((found) => (cpus = found));
+  void sample();
+  const timer = setInterval(() => void sample(), SAMPLE_EVERY_MS);
+  timer.unref();
+  return {
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+      return cpus === undefined || samples.length === 0 ? undefined : saturationOf(samples, cpus);
+    },
+  };
+}

@@ -1,0 +1,150 @@
+import { createHash } from "node:crypto";
+import {
+  beyondLimit,
+  COMPARED_BY_DEFAULT,
+  DEFAULT_BASELINE_RUNS,
+  formatChange,
+  formatStat,
+  parseLimit,
+  type Comparison,
+  type ComparisonEntry,
+  type RunJob,
+  type RunRecord,
+  type RunResult,
+} from "@k6-gate/shared";
+import { isSaturated } from "./k6/saturation-verdict";
+
+/** Runs of a canary read to find its baseline: enough for 50 revisions of a few phases. */
+export const BASELINE_HISTORY = 200;
+
+/** A script's identity for baselines: a baseline only compares runs of the same test. */
+export function scriptDigest(script: string): string {
+  return createHash("sha256").update(script).digest("hex").slice(0, 16);
+}
+
+interface BaselineRun {
+  checksum: string;
+  stats: Record<string, number>;
+}
+
+/**
+ * The runs a run is compared with (design: one per revision, newest first): the newest
+ * passed run of each of the last `count` other revisions of the same canary and phase that
+ * ran the same script on a load generator that had the CPU it needed. One per revision, because a rollout phase runs a revision's check
+ * every interval: per-run, the last revision alone would be the baseline.
+ */
+export function baselineRunsOf(
+  history: RunRecord[],
+  run: Pick<RunJob, "runId" | "phase" | "checksum">,
+  digest: string,
+  count: number,
+): BaselineRun[] {
+  const revisions = new Set<string>();
+  const chosen: BaselineRun[] = [];
+  for (const record of history) {
+    if (chosen.length >= count) break;
+    const result = record.result;
+    if (
+      record.id === run.runId ||
+      record.phase !== run.phase ||
+      record.checksum === run.checksum ||
+      record.verdict !== "pass" ||
+      !result?.stats ||
+      result.scriptDigest !== digest ||
+      // Its figures measured a starved load generator, not the revision.
+      isSaturated(result.saturation) ||
+      revisions.has(record.checksum)
+    ) {
+      continue;
+    }
+    revisions.add(record.checksum);
+    chosen.push({ checksum: record.checksum, stats: result.stats });
+  }
+  return chosen;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** This run's stats against the baseline's medians, for the default keys and every limit. */
+export function compareToBaseline(
+  stats: Record<string, number>,
+  baseline: BaselineRun[],
+  limits: Record<string, string>,
+): Comparison {
+  const keys = [...new Set<string>([...COMPARED_BY_DEFAULT, ...Object.keys(limits)])];
+  const entries = keys.map((key): ComparisonEntry => {
+    const observed = stats[key] ?? null;
+    const values = baseline.flatMap((run) => (key in run.stats ? [run.stats[key] as number] : []));
+    const base = values.length ? median(values) : null;
+    const limitText = limits[key] ?? null;
+    const limit = limitText === null ? undefined : parseLimit(limitText);
+    const regressed =
+      limit !== undefined &&
+      observed !== null &&
+      base !== null &&
+      beyondLimit(observed, base, limit);
+    return { key, observed, baseline: base, limit: limitText, regressed };
+  });
+  return { baselineRuns: baseline.length, revisions: baseline.map((run) => run.checksum), entries };
+}
+
+const describeRegression = (entry: ComparisonEntry, runs: number) =>
+  `${entry.key} ${formatStat(entry.key, entry.observed)} against a baseline of ${formatStat(entry.key, entry.baseline)} (median of ${runs} passed revisions): ${formatChange(entry) ?? "?"}, beyond max_regression ${entry.limit}`;
+
+/**
+ * The verdict after the comparison: a pass that regressed beyond a `max_regression` limit
+ * fails (`regressed`); a limit on a stat this run did not produce fails for lack of evidence
+ * (it was asked to gate on it); no baseline yet passes and says so.
+ */
+export function judgeRegression(
+  result: RunResult,
+  comparison: Comparison,
+  limits: Record<string, string>,
+): RunResult {
+  const judged = { ...result, comparison };
+  if (result.verdict !== "pass" || Object.keys(limits).length === 0) return judged;
+  const limited = comparison.entries.filter((entry) => entry.limit !== null);
+  const absent = limited.filter((entry) => entry.observed === null);
+  if (absent.length) {
+    return {
+      ...judged,
+      verdict: "fail",
+      outcome: "no_evidence",
+      reason: absent
+        .map((entry) => `max_regression ${entry.key}: the run has no such metric or stat`)
+        .join("; "),
+    };
+  }
+  const regressed = limited.filter((entry) => entry.regressed);
+  if (regressed.length) {
+    return {
+      ...judged,
+      verdict: "fail",
+      outcome: "regressed",
+      reason: regressed
+        .map((entry) => describeRegression(entry, comparison.baselineRuns))
+        .join("; "),
+    };
+  }
+  const warnings = [...(result.warnings ?? [])];
+  if (comparison.baselineRuns === 0) {
+    warnings.push(
+      "no baseline yet (no passed run of an earlier revision with this script): max_regression not applied",
+    );
+  }
+  const unknown = limited.filter((entry) => entry.baseline === null && comparison.baselineRuns > 0);
+  for (const entry of unknown) {
+    warnings.push(`max_regression ${entry.key}: not in the baseline runs yet, not applied`);
+  }
+  return { ...judged, warnings };
+}
+
+/** The baseline's size from the run's metadata. */
+export const baselineSize = (run: Pick<RunJob, "baselineRuns">) =>
+  run.baselineRuns ?? DEFAULT_BASELINE_RUNS;
