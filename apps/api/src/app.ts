@@ -13,8 +13,27 @@ import { runsApi } from "./routes/runs-api";
 import { DASHBOARD_PATHS, dashboardAuth } from "./dashboard/basic-auth";
 import { errorPage, wantsHtml } from "./dashboard/error-page";
 import { dashboardPages } from "./dashboard/pages";
-import { QUEUE_BOARD_PATH, queueBoard } from "./dashboard/queue-board";
+import { QUEUE_BOARD_PATH } from "./dashboard/queue-board-path";
 import { createApiMetrics } from "./metrics";
+
+/**
+ * bull-board (about 10 MB once loaded) is loaded on the board's first request, not at
+ * start: most API replicas never serve it.
+ */
+function lazyQueueBoard(deps: AppDeps, options: { writable: boolean }) {
+  let board: Promise<Hono<AppEnv>> | undefined;
+  const load = async () => {
+    const { queueBoard } = await import("./dashboard/queue-board");
+    return new Hono<AppEnv>().route(QUEUE_BOARD_PATH, queueBoard(deps.queue, options));
+  };
+  return new Hono<AppEnv>().all("*", async (c) => {
+    board ??= load().catch((error: unknown) => {
+      board = undefined;
+      throw error;
+    });
+    return (await board).fetch(c.req.raw, c.env);
+  });
+}
 
 /** The whole HTTP surface; main.ts only builds deps, listens and handles signals. */
 export function createApp(deps: AppDeps) {
@@ -53,7 +72,7 @@ export function createApp(deps: AppDeps) {
   app.route("/api", runsApi(deps, metrics));
   app.route(
     QUEUE_BOARD_PATH,
-    queueBoard(deps.queue, { writable: auth !== undefined && deps.config.QUEUE_BOARD_WRITE }),
+    lazyQueueBoard(deps, { writable: auth !== undefined && deps.config.QUEUE_BOARD_WRITE }),
   );
   app.route("/", dashboardPages(deps));
   // No dead ends: a person gets a page with a way back, a program its usual answer.

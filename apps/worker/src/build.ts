@@ -12,7 +12,7 @@ import {
 } from "@k6-gate/shared";
 import type { WorkerConfig } from "./config";
 import { removeDeadRunDirs } from "./k6/run-dirs";
-import { kubernetesSecretsFor } from "./kubernetes-secrets";
+import { kubernetesSecretsFor } from "./kubernetes-access";
 import { serveMetrics } from "./metrics-server";
 import { createProcessor } from "./processor";
 import { BASELINE_HISTORY } from "./regression";
@@ -67,7 +67,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
   });
   const metricsServer = await serveMetrics(runMetrics.registry, config.WORKER_METRICS_PORT, logger);
   const kubernetesSecrets = kubernetesSecretsFor(config);
-  const slack = slackNotifierFor(config, store, logger);
+  const slack = await slackNotifierFor(config, store, logger);
 
   // Its own connection: a subscribed connection takes no other command.
   const subscriber = connection.duplicate();

@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import {
   ApiException,
   CoreV1Api,
@@ -6,41 +5,21 @@ import {
   Observable,
   type ConfigurationOptions,
 } from "@kubernetes/client-node";
-import type { WorkerConfig } from "./config";
 import { accepted, refused } from "@k6-gate/shared";
 import type { SecretResolver } from "./secrets";
 
-const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+/** Where the worker's Kubernetes credentials come from (kubernetes-access.ts decides). */
+export type KubeConfigSource = { kind: "in-cluster" } | { kind: "file"; path: string };
 
-/**
- * The resolver for this worker, per KUBERNETES_CLIENT: `auto` uses the kubeconfig at
- * KUBECONFIG, else the in-cluster service account; `in-cluster` requires the latter;
- * `none` (or `auto` with neither) gives undefined: no Kubernetes access.
- */
-export function kubernetesSecretsFor(
-  config: Pick<
-    WorkerConfig,
-    "KUBECONFIG" | "KUBERNETES_CLIENT" | "SECRET_NAMESPACES" | "KUBERNETES_TIMEOUT"
-  >,
-): SecretResolver | undefined {
-  if (config.KUBERNETES_CLIENT === "none") return undefined;
-  const inCluster =
-    Boolean(process.env.KUBERNETES_SERVICE_HOST) && existsSync(SERVICE_ACCOUNT_TOKEN);
+/** The resolver for credentials from `source`; loading this module loads the client. */
+export function kubernetesSecretResolverFrom(
+  source: KubeConfigSource,
+  options: KubernetesSecretsOptions,
+): SecretResolver {
   const kubeConfig = new KubeConfig();
-  if (config.KUBERNETES_CLIENT === "in-cluster") {
-    if (!inCluster) {
-      throw new Error(
-        "KUBERNETES_CLIENT is in-cluster but this worker has no service account token (not in a pod?)",
-      );
-    }
-    kubeConfig.loadFromCluster();
-  } else if (config.KUBECONFIG) kubeConfig.loadFromFile(config.KUBECONFIG);
-  else if (inCluster) kubeConfig.loadFromCluster();
-  else return undefined;
-  return kubernetesSecretResolver(kubeConfig, {
-    allowedNamespaces: config.SECRET_NAMESPACES,
-    timeoutMs: config.KUBERNETES_TIMEOUT,
-  });
+  if (source.kind === "in-cluster") kubeConfig.loadFromCluster();
+  else kubeConfig.loadFromFile(source.path);
+  return kubernetesSecretResolver(kubeConfig, options);
 }
 
 export interface KubernetesSecretsOptions {

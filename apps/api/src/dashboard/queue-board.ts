@@ -9,7 +9,7 @@ import { runPath } from "@k6-gate/shared";
 import type { AppEnv } from "../deps";
 import { BOARD_DATE_FORMATS } from "./time";
 
-export const QUEUE_BOARD_PATH = "/admin/queues";
+import { QUEUE_BOARD_PATH } from "./queue-board-path";
 
 /**
  * bull-board's page loads its own scripts and styles; its config is a JSON data block,

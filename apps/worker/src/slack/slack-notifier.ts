@@ -3,7 +3,6 @@ import type { Logger, RunJob, RunRecord, RunResult, RunStore, SlackThread } from
 import type { WorkerConfig } from "../config";
 import type { RunNotifier } from "../notifier";
 import { finishedMessage, startedMessage, type SlackMessage } from "./messages";
-import { createSlackClient } from "./slack-client";
 
 export interface SlackNotifierDeps {
   client: WebClient;
@@ -14,13 +13,17 @@ export interface SlackNotifierDeps {
   publicUrl: string | undefined;
 }
 
-/** The notifier for this worker; undefined without SLACK_TOKEN. */
-export function slackNotifierFor(
+/**
+ * The notifier for this worker; undefined without SLACK_TOKEN, and then Slack's client
+ * (@slack/web-api and its HTTP stack) is never loaded.
+ */
+export async function slackNotifierFor(
   config: Pick<WorkerConfig, "SLACK_TOKEN" | "SLACK_API_URL" | "SLACK_TIMEOUT" | "PUBLIC_URL">,
   store: SlackNotifierDeps["store"],
   logger: Logger,
-): SlackNotifier | undefined {
+): Promise<SlackNotifier | undefined> {
   if (!config.SLACK_TOKEN) return undefined;
+  const { createSlackClient } = await import("./slack-client");
   return new SlackNotifier({
     client: createSlackClient({
       token: config.SLACK_TOKEN,
