@@ -16,10 +16,12 @@ core busy (caches, frequency), so compare runs only at similar "other work" figu
 measured with them in): the run-record read before k6 starts and the separate output write
 (run-worker.ts), pruning in the background, jittered long-poll re-checks (run-waiter.ts),
 and the prune bug (only finished runs are pruned; a job without a run record is skipped).
-Not applied: spawning k6 with \`node:child_process\` instead of execa (execa's
-\`cancelSignal\` + \`forceKillAfterDelay\` is the one cancellation path the design asks
-for; ~2 ms of worker CPU per run is its price) and lazy imports of the Kubernetes and Slack
-clients (a smaller idle worker; left for when memory per pod matters).
+Applied later (issue 19): lazy imports of the Kubernetes and Slack clients and bull-board
+(decision 36; section 6 has the memory), the baseline read made while k6 runs, and list
+pages reading each run's figures instead of its whole record (section 8). Not applied:
+spawning k6 with \`node:child_process\` instead of execa (execa's \`cancelSignal\` +
+\`forceKillAfterDelay\` is the one cancellation path the design asks for; ~2 ms of worker
+CPU per run is its price).
 
 ### A gated verdict (section 1)
 

@@ -31,7 +31,8 @@ export async function closedLoop(
       const response: Timed = await launchTest(apiUrl, {
         name: "queue-bench",
         checksum: `${tag}-${++sequence}`,
-        metadata: { script },
+        // One canary, many revisions at once: none may end another's run (`supersede`).
+        metadata: { script, supersede: "false" },
       });
       if (response.status === 200) latencies.push(response.ms);
       else failures.set(response.status, (failures.get(response.status) ?? 0) + 1);

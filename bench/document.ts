@@ -63,6 +63,10 @@ export function renderDocument({
     ANALYSIS,
     RUNTIME_COMPARISON,
     "",
+    "## Side by side with flagger-k6-webhook",
+    "",
+    "Measured once by hand, with the peer built from its source outside this repository: figures, method and commit in [peer-comparison.md](peer-comparison.md).",
+    "",
     "## How the numbers were taken",
     "",
     "Every process is started by the test harness (test/support) exactly as in the integration tests: a fresh queue prefix per benchmark, `LOG_LEVEL=info` (production's level: the per-call log lines are part of the cost).",
@@ -70,7 +74,7 @@ export function renderDocument({
     codeBlock(
       [
         "make bench                         # = npx tsx bench/main.ts; rewrites this file",
-        "npx tsx bench/main.ts overhead     # one benchmark (overhead|queue|longpoll|scaling|dedup|memory), printed only",
+        "npx tsx bench/main.ts overhead     # one benchmark (overhead|queue|longpoll|scaling|dedup|memory|recovery|dashboard|capacity), printed only",
         "",
         "# what the harness starts (ports are free ones picked at run time):",
         "redis-server $TMP/redis.conf --port $P --bind 127.0.0.1 --dir $TMP --save '' --appendonly no --maxmemory-policy noeviction   # redis.conf: requirepass <random>",

@@ -3,7 +3,9 @@ import { join } from "node:path";
 import { ROOT } from "../test/support/paths";
 import { startRedis, type TestRedis } from "../test/support/redis";
 import { startTarget } from "../test/support/target";
+import { capacity } from "./capacity";
 import { cpuWindow } from "./cpu-window";
+import { dashboardScale } from "./dashboard-scale";
 import { dedup } from "./dedup";
 import { longPollCapacity } from "./long-poll";
 import { memory } from "./memory";
@@ -28,6 +30,8 @@ const BENCHMARKS: Record<string, Benchmark> = {
   dedup,
   memory,
   recovery,
+  dashboard: dashboardScale,
+  capacity,
 };
 
 /**

@@ -7,4 +7,12 @@ export const options = { vus: 1, iterations: 1, thresholds: { http_req_failed: [
 export default function () { http.get('http://127.0.0.1:${port}/ok'); }
 `;
 
+/** The same request, then 2.5 s of think time: a check whose k6 run outlasts the gate's work. */
+export const longRequestScript = (port: number) => `
+import http from 'k6/http';
+import { sleep } from 'k6';
+export const options = { vus: 1, iterations: 1, thresholds: { http_req_failed: ['rate<0.01'] } };
+export default function () { http.get('http://127.0.0.1:${port}/ok'); sleep(2.5); }
+`;
+
 export { sleepingScript } from "../test/support/scripts";

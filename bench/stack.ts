@@ -102,9 +102,17 @@ export class Stack {
     };
   }
 
-  /** Jobs in BullMQ's wait list: enqueued, not yet taken by a worker. */
-  waitingJobs(): Promise<number> {
-    return this.redis.llen(`${this.env.QUEUE_PREFIX}:${RUN_QUEUE}:wait`);
+  /**
+   * Jobs enqueued and not yet taken by a worker: BullMQ's wait list, and its prioritized
+   * set, where jobs with a priority (every run since fair sharing, decision 34) wait.
+   */
+  async waitingJobs(): Promise<number> {
+    const queue = `${this.env.QUEUE_PREFIX}:${RUN_QUEUE}`;
+    const [waiting, prioritized] = await Promise.all([
+      this.redis.llen(`${queue}:wait`),
+      this.redis.zcard(`${queue}:prioritized`),
+    ]);
+    return waiting + prioritized;
   }
 
   /** Calls so far per Redis command (INFO commandstats), e.g. { hgetall: 1234 }. */
@@ -142,7 +150,7 @@ export async function withStack<T>(
 
 /**
  * A K6_BIN that does the least a k6 can for a passing verdict: `inspect` prints a one-second
- * expected duration, `run` writes a summary with one completed iteration and exits 0. What
+ * expected duration, `version` a version (read once per worker), `run` writes a summary with one completed iteration and exits 0. What
  * is left to measure is API + Redis + queue + worker + process spawns.
  */
 export function stubK6(): string {
@@ -154,6 +162,7 @@ export function stubK6(): string {
     [
       "#!/bin/sh",
       'if [ "$1" = inspect ]; then echo \'{"totalDuration":"1s","maxVUs":1}\'; exit 0; fi',
+      'if [ "$1" = version ]; then echo \'{"version":"v0.0.0-stub"}\'; exit 0; fi',
       'echo \'{"metrics":{"iterations":{"count":1}}}\' > summary.json',
       "exit 0",
       "",

@@ -46,7 +46,7 @@ import http from 'k6/http';
 import { check } from 'k6';
 export const options = {
   vus: 1,
-  iterations: 8,
+  iterations: 16,
   thresholds: { http_req_duration: ['p(95)<500'], checks: ['rate==1'] },
 };
 export default function () {
@@ -55,7 +55,12 @@ export default function () {
 }
 `;
 
-const LIMITS = JSON.stringify({ "http_req_duration:p(95)": "+20%" });
+/**
+ * The median, not p95: with a few requests a p95 is their slowest one, and the target lives
+ * in this (busy) test process, whose timers can fire late. The p95 line is checked below.
+ */
+const GATED = "http_req_duration:med";
+const LIMITS = JSON.stringify({ [GATED]: "+20%" });
 
 const check = (name: string, revision: number, metadata: Record<string, string> = {}) =>
   postWebhook(
@@ -77,8 +82,8 @@ interface VerdictJson {
   };
 }
 
-const p95Of = (body: VerdictJson) =>
-  body.run.comparison?.entries.find((e) => e.key === "http_req_duration:p(95)");
+const entryOf = (body: VerdictJson, key: string) =>
+  body.run.comparison?.entries.find((e) => e.key === key);
 
 describe("regressions between revisions (real k6)", () => {
   it("refuses a max_regression it cannot read, naming the entry", async () => {
@@ -118,9 +123,9 @@ describe("regressions between revisions (real k6)", () => {
     // The reason says it all: no second line restating the comparison.
     expect(failed.message).not.toContain("vs baseline");
     expect(failed.run.reason).toMatch(
-      /^http_req_duration:p\(95\) \d+(\.\d+)? ms against a baseline of \d+(\.\d+)? ms \(median of 5 passed revisions\): \+\d+%, beyond max_regression \+20%$/,
+      /^http_req_duration:med \d+(\.\d+)? ms against a baseline of \d+(\.\d+)? ms \(median of 5 passed revisions\): \+\d+%, beyond max_regression \+20%$/,
     );
-    const entry = p95Of(failed);
+    const entry = entryOf(failed, GATED);
     expect(failed.run.comparison?.baselineRuns).toBe(5);
     expect(entry?.regressed).toBe(true);
     expect(entry!.baseline).toBeGreaterThanOrEqual(50);
@@ -136,6 +141,6 @@ describe("regressions between revisions (real k6)", () => {
     );
     expect(change, passed.message).not.toBeNull();
     expect(Number(change![2])).toBeGreaterThanOrEqual(40);
-    expect(p95Of(passed)?.regressed).toBe(false);
+    expect(entryOf(passed, "http_req_duration:p(95)")?.regressed).toBe(false);
   });
 });

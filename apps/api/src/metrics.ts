@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
-import { registerBuildInfo, type RunRecord } from "@k6-gate/shared";
+import { registerBuildInfo, type RunSummary } from "@k6-gate/shared";
 import type { AppDeps, AppEnv } from "./deps";
 
 export interface ApiMetrics {
@@ -106,14 +106,11 @@ export function createApiMetrics({ config, store, queue, waiter, logger }: AppDe
     const [counts, canaryCount, lastRuns, workerCount, running] = await Promise.all([
       queue.getJobCounts(),
       store.canaryCount(),
-      store.listCanaries(config.METRICS_MAX_CANARIES).then((canaries) =>
-        Promise.all(
-          canaries.map(async ({ namespace, name }) =>
-            // The newest runs may still be in flight; the last verdict is among the next few.
-            (await store.list(namespace, name, 5)).find((run) => run.result !== null),
-          ),
-        ),
-      ),
+      store
+        .listCanaries(config.METRICS_MAX_CANARIES)
+        // The newest runs may still be in flight; the last verdict is among the next few.
+        .then((canaries) => store.summariesOfCanaries(canaries, 5))
+        .then((recent) => recent.map((runs) => runs.find((run) => run.result !== null))),
       queue.getWorkersCount(),
       store.runningRuns(),
     ]);
@@ -125,7 +122,7 @@ export function createApiMetrics({ config, store, queue, waiter, logger }: AppDe
     queueJobs.reset();
     for (const [state, count] of Object.entries(counts)) queueJobs.set({ state }, count);
     for (const gauge of lastRunGauges) gauge.reset();
-    for (const run of lastRuns.filter((r): r is RunRecord => r !== undefined)) {
+    for (const run of lastRuns.filter((r): r is RunSummary => r !== undefined)) {
       const labels = { namespace: run.namespace, name: run.name, checksum: run.checksum };
       const metrics = run.result?.metrics;
       if (metrics?.httpReqDurationP95 != null) {

@@ -15,7 +15,6 @@ import { removeDeadRunDirs } from "./k6/run-dirs";
 import { kubernetesSecretsFor } from "./kubernetes-access";
 import { serveMetrics } from "./metrics-server";
 import { createProcessor } from "./processor";
-import { BASELINE_HISTORY } from "./regression";
 import { untilLanded } from "./until-landed";
 import { recordingInputs } from "./record-inputs";
 import { createRunMetrics } from "./run-metrics";
@@ -86,15 +85,15 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     logger,
     notifier: slack,
     onFinished: (record) => runMetrics.observe(record),
-    // What a run was given is kept for its page before k6 starts (record-inputs.ts).
+    // What a run was given is kept for its page as k6 starts (record-inputs.ts).
     processRun: recordingInputs(
       createProcessor({
         config,
         pdeathsig,
         resolveSecrets: kubernetesSecrets ?? noSecrets,
         // Read like a verdict is written: retried while Redis refuses, never skipped.
-        history: (run) =>
-          untilLanded(() => store.list(run.namespace, run.name, BASELINE_HISTORY), {
+        history: (run, limit) =>
+          untilLanded(() => store.summaries(run.namespace, run.name, limit), {
             onRetry: (error, delayMs) =>
               logger.error(
                 { runId: run.runId, err: error, retryInMs: delayMs },

@@ -1,5 +1,5 @@
 import { UnrecoverableError } from "bullmq";
-import { runJobSchema, type RunJob, type RunRecord, type RunResult } from "@k6-gate/shared";
+import { runJobSchema, type RunJob, type RunResult, type RunSummary } from "@k6-gate/shared";
 import type { WorkerConfig } from "./config";
 import { buildK6Environment } from "./k6/environment";
 import { prepareCloudRun } from "./k6/cloud";
@@ -12,10 +12,10 @@ import type { TailBuffer } from "./k6/tail-buffer";
 import { judgeSaturation } from "./k6/saturation-verdict";
 import { setupFailure, verdictOf } from "./k6/verdict";
 import {
-  baselineRunsOf,
-  baselineSize,
+  baselineOf,
   compareToBaseline,
   judgeRegression,
+  RECENT_HISTORY,
   scriptDigest,
 } from "./regression";
 import type { SecretResolver } from "./secrets";
@@ -38,8 +38,8 @@ export interface ProcessorDeps {
   resolveSecrets: SecretResolver;
   /** Runs k6 (the real one; tests may hand in another). */
   runK6?: typeof runK6;
-  /** The canary's runs, newest first, to find the baseline in; none: no baseline. */
-  history?: (run: RunJob) => Promise<RunRecord[]>;
+  /** The canary's newest `limit` runs, newest first, to find the baseline in; none: no baseline. */
+  history?: (run: RunJob, limit: number) => Promise<RunSummary[]>;
 }
 
 export interface RunExecution {
@@ -93,6 +93,11 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
       return { result: setupFailure(secrets.problem), output: "", interrupted: false };
     }
     const limits = run.maxRegression ?? {};
+    // Read while k6 runs, so the comparison adds nothing to the verdict's latency; the
+    // newest runs first, the rest of the history only when they hold too few revisions.
+    const history = deps.history?.(run, RECENT_HISTORY) ?? Promise.resolve([]);
+    // Its failure is met where it is awaited; until then it must not count as unhandled.
+    history.catch(() => undefined);
     const outcome = await execute({
       k6Bin: config.K6_BIN,
       script: run.script,
@@ -144,7 +149,7 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
           { ...judged, stats: findings.stats },
           compareToBaseline(
             findings.stats,
-            baselineRunsOf((await deps.history?.(run)) ?? [], run, digest, baselineSize(run)),
+            await baselineOf(run, digest, await history, deps.history),
             limits,
           ),
           limits,

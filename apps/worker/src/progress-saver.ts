@@ -17,10 +17,8 @@ export function progressSaver(
   let latest: K6Progress | undefined;
   let pending: NodeJS.Timeout | undefined;
   return {
-    started(expectedMs) {
-      store
-        .setK6Progress(runId, attemptToken, { started: { at: Date.now(), expectedMs } })
-        .catch(warn);
+    started(at, expectedMs) {
+      store.setK6Progress(runId, attemptToken, { started: { at, expectedMs } }).catch(warn);
     },
     update(progress) {
       latest = progress;

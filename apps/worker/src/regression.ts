@@ -9,12 +9,14 @@ import {
   type Comparison,
   type ComparisonEntry,
   type RunJob,
-  type RunRecord,
   type RunResult,
+  type RunSummary,
 } from "@k6-gate/shared";
 import { isSaturated } from "./k6/saturation-verdict";
 
-/** Runs of a canary read to find its baseline: enough for 50 revisions of a few phases. */
+/** Runs of a canary read first to find its baseline: most canaries' last revisions. */
+export const RECENT_HISTORY = 40;
+/** Read when those hold too few revisions: enough for 50 revisions of a few phases. */
 export const BASELINE_HISTORY = 200;
 
 /** A script's identity for baselines: a baseline only compares runs of the same test. */
@@ -34,7 +36,7 @@ interface BaselineRun {
  * every interval: per-run, the last revision alone would be the baseline.
  */
 export function baselineRunsOf(
-  history: RunRecord[],
+  history: RunSummary[],
   run: Pick<RunJob, "runId" | "phase" | "checksum">,
   digest: string,
   count: number,
@@ -145,6 +147,18 @@ export function judgeRegression(
   return { ...judged, warnings };
 }
 
-/** The baseline's size from the run's metadata. */
-export const baselineSize = (run: Pick<RunJob, "baselineRuns">) =>
-  run.baselineRuns ?? DEFAULT_BASELINE_RUNS;
+/**
+ * The baseline of `run` from its canary's newest runs, read further back (up to
+ * BASELINE_HISTORY) only when they hold fewer revisions than the baseline wants.
+ */
+export async function baselineOf(
+  run: RunJob,
+  digest: string,
+  recent: RunSummary[],
+  history: ((run: RunJob, limit: number) => Promise<RunSummary[]>) | undefined,
+): Promise<BaselineRun[]> {
+  const size = run.baselineRuns ?? DEFAULT_BASELINE_RUNS;
+  const chosen = baselineRunsOf(recent, run, digest, size);
+  if (chosen.length >= size || recent.length < RECENT_HISTORY || !history) return chosen;
+  return baselineRunsOf(await history(run, BASELINE_HISTORY), run, digest, size);
+}

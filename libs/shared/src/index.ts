@@ -18,3 +18,4 @@ export * from "./k6-progress";
 export * from "./run-details";
 export * from "./regression-limits";
 export * from "./comparison";
+export * from "./run-figures";

@@ -12,6 +12,7 @@ import {
   START,
 } from "./commands/run-commands";
 import { k6ProgressSchema, type K6Progress } from "./k6-progress";
+import { figuresOf, runFiguresSchema, type RunSummary } from "./run-figures";
 import { MAX_JOB_PRIORITY, runJobSchema, type RunJob, type RunSpec } from "./queue";
 import {
   failedResult,
@@ -339,6 +340,59 @@ export class RunStore {
     return this.getMany(ids);
   }
 
+  /**
+   * Runs of one canary for lists, newest first: identity, state and figures only (a tenth
+   * of a record's bytes). Runs recorded before figures were stored, or ended by an API
+   * (superseded, cancelled), have theirs derived from the result in a second round trip.
+   */
+  async summaries(namespace: string, name: string, limit = 50): Promise<RunSummary[]> {
+    const ids = await this.redis.zrevrange(this.canaryRuns(namespace, name), 0, limit - 1);
+    return this.summariesOf(ids);
+  }
+
+  /** `summaries` for many canaries in two round trips, each canary's runs newest first. */
+  async summariesOfCanaries(
+    canaries: { namespace: string; name: string }[],
+    limit: number,
+  ): Promise<RunSummary[][]> {
+    const pipeline = this.redis.pipeline();
+    for (const { namespace, name } of canaries) {
+      pipeline.zrevrange(this.canaryRuns(namespace, name), 0, limit - 1);
+    }
+    const idLists = ((await pipeline.exec()) ?? []).map(([, ids]) => (ids as string[]) ?? []);
+    const all = await this.summariesOf(idLists.flat());
+    const byId = new Map(all.map((run) => [run.id, run]));
+    return idLists.map((ids) => ids.flatMap((id) => byId.get(id) ?? []));
+  }
+
+  private async summariesOf(runIds: string[]): Promise<RunSummary[]> {
+    if (runIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of runIds) pipeline.hmget(this.runHash(id), ...SUMMARY_FIELDS);
+    const rows = ((await pipeline.exec()) ?? []).map(([, values]) =>
+      Object.fromEntries(
+        SUMMARY_FIELDS.flatMap((field, i) => {
+          const value = (values as (string | null)[] | null)?.[i];
+          return value == null ? [] : [[field, value]];
+        }),
+      ),
+    );
+    const unfigured = rows.filter((row) => row.status === "finished" && !row.figures);
+    if (unfigured.length) {
+      const results = this.redis.pipeline();
+      for (const row of unfigured) results.hget(this.runHash(row.id as string), "result");
+      const found = (await results.exec()) ?? [];
+      unfigured.forEach((row, i) => {
+        const parsed = runResultSchema.safeParse(parseJson<unknown>(found[i]?.[1] as string, null));
+        if (parsed.success) row.figures = JSON.stringify(figuresOf(parsed.data));
+      });
+    }
+    return rows.flatMap((row) => {
+      const summary = toSummary(row);
+      return summary ? [summary] : [];
+    });
+  }
+
   async canaryCount(): Promise<number> {
     return this.redis.zcard(this.canaries);
   }
@@ -489,6 +543,7 @@ export class RunStore {
         outcome: result.outcome,
         reason: result.reason,
         result: JSON.stringify(result),
+        figures: JSON.stringify(figuresOf(result)),
         cloudUrl: result.cloudUrl ?? "",
         output: input.output ?? "",
         writeOutput: input.output === undefined ? 0 : 1,
@@ -614,6 +669,38 @@ function parseJson<T>(text: string | undefined, fallback: T): T {
 }
 
 /** A run's hash as a record; null when it is not one (a field of its identity missing). */
+/** The fields of a run's hash a summary is built from. */
+const SUMMARY_FIELDS = [
+  "id",
+  "runKey",
+  "namespace",
+  "name",
+  "phase",
+  "checksum",
+  "status",
+  "verdict",
+  "outcome",
+  "enqueuedAt",
+  "finishedAt",
+  "figures",
+] as const;
+
+function toSummary(hash: Record<string, string>): RunSummary | null {
+  const identity = runIdentitySchema.safeParse(hash);
+  if (!hash.id || !identity.success) return null;
+  const figures = runFiguresSchema.safeParse(parseJson<unknown>(hash.figures, null));
+  return {
+    ...identity.data,
+    id: hash.id,
+    status: runStatuses.find((status) => status === hash.status) ?? "queued",
+    verdict: (hash.verdict as RunSummary["verdict"]) ?? null,
+    outcome: (hash.outcome as RunSummary["outcome"]) ?? null,
+    enqueuedAt: Number(hash.enqueuedAt ?? 0),
+    finishedAt: numberOrNull(hash.finishedAt),
+    result: figures.success ? figures.data : null,
+  };
+}
+
 function toRecord(hash: Record<string, string>): RunRecord | null {
   const identity = runIdentitySchema.safeParse(hash);
   if (!hash.id || !identity.success) return null;

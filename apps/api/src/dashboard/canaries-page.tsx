@@ -1,4 +1,4 @@
-import { runPath, type InFlightCounts, type RunRecord } from "@k6-gate/shared";
+import { runPath, type InFlightCounts, type RunSummary } from "@k6-gate/shared";
 import { Sparkline } from "./charts";
 import { canaryPath, formatMs, formatRate } from "./format";
 import { MAX_CANARY_LIMIT } from "../canary-limit";
@@ -12,9 +12,9 @@ export interface CanaryRow {
   name: string;
   lastRunAt: number;
   /** The newest judged run. */
-  lastJudged: RunRecord | undefined;
+  lastJudged: RunSummary | undefined;
   /** One judged run per recent revision, oldest first. */
-  revisions: RunRecord[];
+  revisions: RunSummary[];
   inFlight: InFlightCounts;
 }
 

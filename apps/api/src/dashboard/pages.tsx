@@ -87,19 +87,19 @@ export function dashboardPages({ store, queue, redis, config }: AppDeps) {
         store.canaryCount(),
         store.inFlight(),
       ]);
-      const rows: CanaryRow[] = await Promise.all(
-        canaries.map(async ({ namespace, name, lastRunAt }) => {
-          const runs = await store.list(namespace, name, RECENT_RUNS);
-          return {
-            namespace,
-            name,
-            lastRunAt,
-            lastJudged: runs.find((run) => run.result !== null),
-            revisions: latestPerRevision(runs).slice(-SPARKLINE_REVISIONS),
-            inFlight: inFlight.get(`${namespace}/${name}`) ?? { queued: 0, running: 0 },
-          };
-        }),
-      );
+      // Summaries, not records: a page of 200 canaries reads 8,000 runs.
+      const recent = await store.summariesOfCanaries(canaries, RECENT_RUNS);
+      const rows: CanaryRow[] = canaries.map(({ namespace, name, lastRunAt }, i) => {
+        const runs = recent[i] ?? [];
+        return {
+          namespace,
+          name,
+          lastRunAt,
+          lastJudged: runs.find((run) => run.result !== null),
+          revisions: latestPerRevision(runs).slice(-SPARKLINE_REVISIONS),
+          inFlight: inFlight.get(`${namespace}/${name}`) ?? { queued: 0, running: 0 },
+        };
+      });
       return render(
         c,
         <CanariesPage

@@ -123,9 +123,16 @@ export function startCpuSampler(pid: number | undefined): CpuSampler {
     }
     last = next;
   };
-  void cpusOf(pid).then((found) => (cpus = found));
-  void sample();
-  const timer = setInterval(() => void sample(), SAMPLE_EVERY_MS);
+  // The first reading after one interval, not at once: a run shorter than that (most
+  // one-shot checks) costs no /proc reads, and could not be judged on one sample anyway.
+  let cpusAsked = false;
+  const timer = setInterval(() => {
+    if (!cpusAsked) {
+      cpusAsked = true;
+      void cpusOf(pid).then((found) => (cpus = found));
+    }
+    void sample();
+  }, SAMPLE_EVERY_MS);
   timer.unref();
   return {
     stop() {

@@ -7,8 +7,11 @@ import {
 
 /** What the worker does with k6's progress (run-worker.ts stores it on the run). */
 export interface K6ProgressListener {
-  /** `k6 run` is starting; `expectedMs` is how long its scenarios should take (k6-progress.ts). */
-  started(expectedMs: number | null): void;
+  /**
+   * `k6 run` started at `at` (epoch ms); `expectedMs` is how long its scenarios should
+   * take (k6-progress.ts), null until `k6 inspect` has said. Called again when it has.
+   */
+  started(at: number, expectedMs: number | null): void;
   /** A `running (…)` line's figures, about once a second. */
   update(progress: K6Progress): void;
 }

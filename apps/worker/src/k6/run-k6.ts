@@ -9,6 +9,7 @@ import {
   summaryTrendStats,
   type ExecutionRequirements,
 } from "./execution-requirements";
+import { inspectKey, rememberedInspect, rememberInspect } from "./inspect-cache";
 import { K6Log } from "./k6-log";
 import { K6Stdout, type K6ProgressListener } from "./k6-stdout";
 import { makeRunDir } from "./run-dirs";
@@ -69,7 +70,7 @@ export interface RunK6Outcome {
 /**
  * Runs k6 once in a fresh private directory (its cwd and HOME), with arguments as an
  * array (no shell), and always removes the directory. `k6 inspect` reads the script's
- * duration and thresholds first, in the same directory and environment. Stopping
+ * duration and load meanwhile, in the same directory and environment. Stopping
  * (deadline or `signal`) sends SIGTERM, so k6 still writes its summary, then SIGKILL
  * after `killGraceMs`.
  */
@@ -90,13 +91,9 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
       await writeFile(join(runDir, name), content, { mode: 0o600 });
     }
     const env = options.env(runDir);
-    const requirements = await inspectScript(options, runDir, env);
-    const derivedMs = requirements
-      ? derivedMaxDurationMs(requirements, options.maxRunDurationMs)
-      : options.maxRunDurationMs;
-    const maxDurationMs = options.maxDurationMs ?? derivedMs;
-    const fromScript =
-      options.maxDurationMs === undefined && maxDurationMs < options.maxRunDurationMs;
+    const inspectCacheKey = inspectKey(options.k6Bin, files, env, runDir);
+    const remembered = rememberedInspect(inspectCacheKey);
+    const limitMs = options.maxDurationMs ?? options.maxRunDurationMs;
     const [file, args] = launch(options, [
       // Not --quiet: k6 then prints its progress, which K6Stdout takes out of the output.
       ...(options.command ?? ["run"]),
@@ -107,15 +104,15 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
       "--log-output",
       "stderr",
       "--summary-trend-stats",
-      summaryTrendStats([
-        ...(requirements?.thresholdExpressions ?? []),
-        ...(options.statKeys ?? []),
-      ]),
+      // Every p(N) the script's text names, thresholds among them, and those compared.
+      summaryTrendStats([options.script, ...(options.statKeys ?? [])]),
       "--summary-export",
       "summary.json",
       "script.js",
     ]);
-    options.progress?.started(requirements ? expectedDurationMs(requirements.plan) : null);
+    // Stops k6 at the limit derived from the script, once inspect has derived it.
+    const deadline = new AbortController();
+    const spawnedAt = Date.now();
     const subprocess = execa(file, args, {
       cwd: runDir,
       env,
@@ -123,10 +120,32 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
       stdin: "ignore",
       buffer: false,
       reject: false,
-      timeout: maxDurationMs,
-      cancelSignal: options.signal,
+      timeout: limitMs,
+      cancelSignal: AbortSignal.any([options.signal, deadline.signal]),
       killSignal: "SIGTERM",
       forceKillAfterDelay: options.killGraceMs,
+    });
+    options.progress?.started(spawnedAt, null);
+    // `k6 inspect` (a whole k6 start, 30 ms or more) runs beside `k6 run`, not before it,
+    // and only for a script (and environment) this worker has not inspected yet.
+    const inspecting = remembered
+      ? Promise.resolve(remembered)
+      : inspectScript(options, runDir, env).then((requirements) => {
+          if (requirements) rememberInspect(inspectCacheKey, requirements);
+          return requirements;
+        });
+    let derivedTimer: NodeJS.Timeout | undefined;
+    const planned = inspecting.then((requirements) => {
+      const derivedMs =
+        options.maxDurationMs === undefined && requirements
+          ? derivedMaxDurationMs(requirements, options.maxRunDurationMs)
+          : undefined;
+      if (derivedMs !== undefined && derivedMs < limitMs) {
+        const left = spawnedAt + derivedMs - Date.now();
+        derivedTimer = setTimeout(() => deadline.abort(), Math.max(0, left));
+      }
+      if (requirements) options.progress?.started(spawnedAt, expectedDurationMs(requirements.plan));
+      return { requirements, maxDurationMs: Math.min(derivedMs ?? limitMs, limitMs) };
     });
     const stdout = new K6Stdout(
       (text) => {
@@ -152,6 +171,11 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
     const sampler = startCpuSampler(subprocess.pid);
     const result = await subprocess;
     const saturation = sampler.stop();
+    clearTimeout(derivedTimer);
+    // Inspect is done by now unless k6 run ended first (a script that fails at once).
+    const { requirements, maxDurationMs } = await planned;
+    clearTimeout(derivedTimer);
+    const hitDerivedLimit = deadline.signal.aborted && !options.signal.aborted;
     log.end();
     stdout.end();
     const summaryText = await readFile(join(runDir, "summary.json"), "utf8").catch(() => undefined);
@@ -159,15 +183,18 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
     return {
       exitCode: result.exitCode ?? null,
       signal: result.signal ?? null,
-      timedOut: result.timedOut,
-      cancelled: result.isCanceled,
+      timedOut: result.timedOut || hitDerivedLimit,
+      cancelled: result.isCanceled && !hitDerivedLimit,
       summaryText,
       output,
       head: Buffer.concat(head).toString("utf8"),
       durationMs: Math.round(performance.now() - started),
       spawnError: spawnFailed ? (result.shortMessage ?? "unknown error") : null,
       maxDurationMs,
-      scriptDurationMs: fromScript && requirements ? requirements.scenariosMs : null,
+      scriptDurationMs:
+        options.maxDurationMs === undefined && maxDurationMs < options.maxRunDurationMs
+          ? (requirements?.scenariosMs ?? null)
+          : null,
       plan: requirements?.plan ?? null,
       log,
       saturation,

@@ -235,6 +235,7 @@ export const FINISH = luaCommand(
     "outcome",
     "reason",
     "result",
+    "figures",
     "cloudUrl",
     "output",
     "writeOutput",
@@ -256,7 +257,7 @@ if f[1] == 'finished' then
   return {'already', redis.call('HGETALL', runHash)}
 end
 redis.call('HSET', runHash, 'status', 'finished', 'finishedAt', finishedAt, 'verdict', verdict,
-  'outcome', outcome, 'reason', reason, 'result', result, 'cloudUrl', cloudUrl)
+  'outcome', outcome, 'reason', reason, 'result', result, 'figures', figures, 'cloudUrl', cloudUrl)
 local keyHash = gate .. 'key:' .. f[3]
 if redis.call('HGET', keyHash, 'current') == runId then redis.call('HDEL', keyHash, 'current') end
 redis.call('SREM', queuedSet, runId)

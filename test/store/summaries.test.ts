@@ -1,0 +1,89 @@
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RunStore, type RunResult } from "@k6-gate/shared";
+import { startRedis, type TestRedis } from "../support/redis";
+import { createRun, passedResult, specOf } from "../support/run-fixtures";
+
+/**
+ * Lists read runs' figures, stored beside the result when the verdict is recorded, and
+ * derive them from the result for runs that have none (recorded before figures existed).
+ */
+let redis: TestRedis;
+let client: Redis;
+let store: RunStore;
+let prefix: string;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  client = new Redis(redis.url);
+  prefix = `test-${randomUUID().slice(0, 8)}`;
+  store = new RunStore(client, prefix, {
+    maxRunsPerCanary: 10,
+    maxAgeMs: 3_600_000,
+    maxOutputsPerCanary: 10,
+  });
+});
+afterAll(async () => {
+  client?.disconnect();
+  await redis?.destroy();
+});
+
+const result = (p95: number): RunResult => ({
+  ...passedResult,
+  thresholds: [{ metric: "http_req_duration", expression: "p(95)<500", ok: true, observed: p95 }],
+  metrics: { ...passedResult.metrics, httpReqDurationP95: p95 },
+  stats: { "http_req_duration:p(95)": p95 },
+  scriptDigest: "digest",
+});
+
+async function judged(name: string, checksum: string, p95: number, at: number) {
+  const run = await createRun(store, specOf({ name, checksum }), at);
+  await store.start(run.id, { worker: "w", attemptToken: "t", now: at + 1 });
+  await store.finish(run.id, { result: result(p95), attemptToken: "t", now: at + 2 });
+  return run.id;
+}
+
+describe("run summaries", () => {
+  it("carry the figures of the result, not its thresholds, newest first", async () => {
+    const older = await judged("shop", "rev-1", 40, 1000);
+    const newer = await judged("shop", "rev-2", 50, 2000);
+    const queued = await createRun(store, specOf({ name: "shop", checksum: "rev-3" }), 3000);
+    const summaries = await store.summaries("ns", "shop");
+    expect(summaries.map((run) => run.id)).toEqual([queued.id, newer, older]);
+    expect(summaries[0]).toMatchObject({ status: "queued", verdict: null, result: null });
+    expect(summaries[1]).toMatchObject({
+      checksum: "rev-2",
+      status: "finished",
+      verdict: "pass",
+      outcome: "passed",
+      result: { stats: { "http_req_duration:p(95)": 50 }, scriptDigest: "digest" },
+    });
+    expect(summaries[1]?.result).not.toHaveProperty("thresholds");
+  });
+
+  it("derive the figures from the result of a run recorded without them", async () => {
+    const id = await judged("legacy", "rev-1", 60, 1000);
+    await client.hdel(`${prefix}:gate:run:${id}`, "figures");
+    const [summary] = await store.summaries("ns", "legacy");
+    expect(summary?.result?.metrics.httpReqDurationP95).toBe(60);
+  });
+
+  it("for many canaries come back per canary, in the order asked", async () => {
+    await judged("a", "rev-1", 10, 1000);
+    await judged("b", "rev-1", 20, 1000);
+    const lists = await store.summariesOfCanaries(
+      [
+        { namespace: "ns", name: "b" },
+        { namespace: "ns", name: "nothing" },
+        { namespace: "ns", name: "a" },
+      ],
+      5,
+    );
+    expect(lists.map((runs) => runs.map((run) => run.result?.metrics.httpReqDurationP95))).toEqual([
+      [20],
+      [],
+      [10],
+    ]);
+  });
+});
