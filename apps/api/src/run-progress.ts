@@ -3,7 +3,7 @@ import type { RunProgress } from "./respond";
 
 /** How long the canary's last judged run took: what the next one is expected to take. */
 export async function expectedRunMs(store: RunStore, run: RunRecord): Promise<number | null> {
-  const previous = (await store.list(run.namespace, run.name, 10)).find(
+  const previous = (await store.summaries(run.namespace, run.name, 10)).find(
     (r) => r.result && r.id !== run.id,
   );
   return previous?.result?.durationMs ?? null;

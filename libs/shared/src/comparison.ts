@@ -1,4 +1,4 @@
-import { formatMs, formatNumber, formatRate } from "./format";
+import { formatMs, formatNumber, formatRate, TIME_METRIC } from "./format";
 import { parseLimit, splitStatKey } from "./regression-limits";
 import type { Comparison, ComparisonEntry } from "./run";
 
@@ -13,8 +13,6 @@ export const STORED_STATS = [
   "iteration_duration:p(95)",
   "checks:rate",
 ] as const;
-
-const TIME_METRIC = /duration|waiting|connecting|blocked|sending|receiving|tls/;
 
 /** How a key's values read: "52.9 ms" for times, "0.50%" for rates, plain otherwise. */
 export function formatStat(key: string, value: number | null): string {
@@ -51,7 +49,8 @@ export function formatChange(entry: ComparisonEntry): string | null {
   return `${percent >= 0 ? "+" : ""}${percent.toFixed(Math.abs(percent) < 10 ? 1 : 0)}%`;
 }
 
-const revisionsText = (count: number) =>
+/** "5 passed revisions": what a baseline is the median of. */
+export const passedRevisionsText = (count: number) =>
   `${count} passed ${count === 1 ? "revision" : "revisions"}`;
 
 /**
@@ -70,5 +69,5 @@ export function comparisonLine(comparison: Comparison | undefined): string | nul
   const change = formatChange(entry);
   if (change === null) return `${observed}, not in the baseline`;
   const limit = entry.limit ? ` (max_regression ${entry.limit})` : "";
-  return `${observed}, ${change} vs baseline of ${revisionsText(comparison.baselineRuns)}${limit}`;
+  return `${observed}, ${change} vs baseline of ${passedRevisionsText(comparison.baselineRuns)}${limit}`;
 }

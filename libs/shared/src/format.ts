@@ -25,3 +25,6 @@ export function formatNumber(value: number | null | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return "–";
   return trim(value, 4);
 }
+
+/** k6 metrics measured in milliseconds (http_req_duration, http_req_waiting, ...). */
+export const TIME_METRIC = /duration|waiting|connecting|blocked|sending|receiving|tls/;

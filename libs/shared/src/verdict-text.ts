@@ -1,6 +1,6 @@
 import { comparisonLine } from "./comparison";
 import { formatDuration } from "./duration";
-import { formatMs, formatNumber, formatRate } from "./format";
+import { formatMs, formatNumber, formatRate, TIME_METRIC } from "./format";
 import type { RunRecord, ThresholdResult } from "./run";
 
 /** "812.35 ms" for time metrics, "4.50%" for rates, plain numbers otherwise (format.ts). */
@@ -9,10 +9,7 @@ export function formatObserved(threshold: ThresholdResult): string {
   if (value === null) return "n/a";
   const aggregate = threshold.expression.trim().split(/[<>=!\s]/)[0] ?? "";
   if (aggregate === "rate") return formatRate(value);
-  if (
-    /duration|waiting|connecting|blocked|sending|receiving|tls/.test(threshold.metric) &&
-    aggregate !== "count"
-  ) {
+  if (TIME_METRIC.test(threshold.metric) && aggregate !== "count") {
     return formatMs(value);
   }
   return formatNumber(value);

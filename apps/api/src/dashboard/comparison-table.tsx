@@ -1,7 +1,4 @@
-import { formatChange, formatStat, type Comparison } from "@k6-gate/shared";
-
-const revisionsText = (count: number) =>
-  `${count} passed ${count === 1 ? "revision" : "revisions"}`;
+import { formatChange, formatStat, passedRevisionsText, type Comparison } from "@k6-gate/shared";
 
 /**
  * "Against earlier revisions": metric | this run | baseline | change, the baseline being
@@ -20,8 +17,8 @@ export function ComparisonTable(props: { comparison: Comparison | undefined; can
         </p>
       ) : (
         <p id="baseline" class="muted">
-          Baseline: the median of the last {revisionsText(comparison.baselineRuns)} (same phase and
-          script); see the <a href={props.canaryRuns}>canary's runs</a>.
+          Baseline: the median of the last {passedRevisionsText(comparison.baselineRuns)} (same
+          phase and script); see the <a href={props.canaryRuns}>canary's runs</a>.
         </p>
       )}
       <div class="scroll">
