@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { Queue } from "bullmq";
 import {
-  assertRedisRequiresAuth,
+  checkRedisAtStart,
   producerConnection,
   RUN_QUEUE,
   RunStore,
@@ -31,16 +31,16 @@ export interface BuiltApi {
 export async function buildApi(config: ApiConfig, logger: Logger): Promise<BuiltApi> {
   for (const notice of config.envNotices ?? []) logger.warn(notice);
   // Any k6 script could write into a Redis that takes commands without a password.
-  await assertRedisRequiresAuth(config);
-  const redis = producerConnection(config.REDIS_URL);
-  const subscriber = producerConnection(config.REDIS_URL, {
+  await checkRedisAtStart(config);
+  const redis = producerConnection(config.redis);
+  const subscriber = producerConnection(config.redis, {
     enableOfflineQueue: true,
     maxRetriesPerRequest: null,
     commandTimeout: undefined,
   });
   // The queue's own connection may buffer while connecting (BullMQ checks the server at
   // construction); calls still fail fast because the run decision uses `redis` first.
-  const queueConnection = producerConnection(config.REDIS_URL, { enableOfflineQueue: true });
+  const queueConnection = producerConnection(config.redis, { enableOfflineQueue: true });
   // Connection errors become the callers' 503s, not crashes.
   redis.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
   subscriber.on("error", (error) => logger.warn({ err: error }, "redis subscriber error"));

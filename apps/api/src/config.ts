@@ -9,7 +9,7 @@ import {
   parseConfig,
   positiveInt,
   wholeMatchPattern,
-  withRedisPassword,
+  withRedisTarget,
 } from "@k6-gate/shared";
 import { loadWebhookTokens, tokenDigest } from "./webhook-tokens";
 
@@ -70,7 +70,7 @@ export const apiConfigSchema = apiConfigShape
       path: ["WEBHOOK_TOKENS_FILE"],
     },
   )
-  .transform(withRedisPassword);
+  .transform(withRedisTarget);
 
 /** Notices about the environment (flagger-k6-webhook names read as ours), logged at start. */
 export type ApiConfig = z.output<typeof apiConfigSchema> & { envNotices?: string[] };

@@ -1,5 +1,5 @@
+import type { RedisClient } from "@k6-gate/shared";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import type { HttpBindings } from "@hono/node-server";
 import type { Logger, RunStore } from "@k6-gate/shared";
 import type { ApiConfig } from "./config";
@@ -10,7 +10,7 @@ import type { WebhookCaller } from "./webhook-tokens";
 /** Everything the API needs, built by main.ts (or a test) and handed to createApp. */
 export interface AppDeps {
   config: ApiConfig;
-  redis: Redis;
+  redis: RedisClient;
   store: RunStore;
   queue: Queue;
   waiter: RunWaiter;

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@k6-gate/shared";
 import type { RunRecord, RunStore } from "@k6-gate/shared";
 
 export type WaitOutcome =
@@ -19,7 +19,7 @@ export class RunWaiter {
   private closed = false;
 
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisClient,
     private readonly store: RunStore,
     private readonly recheckMs = 3000,
   ) {}

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { Queue } from "bullmq";
 import {
-  assertRedisRequiresAuth,
+  checkRedisAtStart,
   RUN_QUEUE,
   RunDetailsStore,
   RunStore,
@@ -45,9 +45,9 @@ const HEARTBEAT_MS = 1000;
 export async function buildWorker(config: WorkerConfig, logger: Logger): Promise<BuiltWorker> {
   for (const notice of config.envNotices ?? []) logger.warn(notice);
   // Any k6 script could write into a Redis that takes commands without a password.
-  await assertRedisRequiresAuth(config);
+  await checkRedisAtStart(config);
   const workerName = `${hostname()}-${process.pid}`;
-  const connection = workerConnection(config.REDIS_URL);
+  const connection = workerConnection(config.redis);
   const store = new RunStore(connection, config.QUEUE_PREFIX, {
     maxRunsPerCanary: config.HISTORY_MAX_RUNS_PER_CANARY,
     maxAgeMs: config.HISTORY_MAX_AGE,

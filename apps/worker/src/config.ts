@@ -8,7 +8,7 @@ import {
   parseConfig,
   positiveInt,
   wholeMatchPattern,
-  withRedisPassword,
+  withRedisTarget,
 } from "@k6-gate/shared";
 import { tmpdir } from "node:os";
 
@@ -75,7 +75,7 @@ const workerConfigShape = z.object({
   SECRET_NAMESPACES: wholeMatchPattern,
 });
 
-export const workerConfigSchema = workerConfigShape.transform(withRedisPassword);
+export const workerConfigSchema = workerConfigShape.transform(withRedisTarget);
 
 /** Notices about the environment (flagger-k6-webhook names read as ours), logged at start. */
 export type WorkerConfig = z.output<typeof workerConfigSchema> & { envNotices?: string[] };

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@k6-gate/shared";
 import type { Logger, RunStore } from "@k6-gate/shared";
 
 /** How a running attempt learned that its run ended under it. */
@@ -30,7 +30,7 @@ export class RunStops {
   private readonly watched = new Map<string, Watched>();
 
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisClient,
     private readonly store: RunStore,
     private readonly logger: Logger,
     private readonly options: RunStopsOptions,

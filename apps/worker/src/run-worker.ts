@@ -1,5 +1,5 @@
+import type { RedisClient } from "@k6-gate/shared";
 import { DelayedError, type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
-import type { Redis } from "ioredis";
 import {
   failedResult,
   RUN_QUEUE,
@@ -28,7 +28,7 @@ export interface RunWorkerDeps {
     | "STALLED_INTERVAL"
     | "MAX_RUNS_PER_NAMESPACE"
   >;
-  connection: Redis;
+  connection: RedisClient;
   store: RunStore;
   processRun: RunProcessor;
   logger: Logger;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseDuration } from "./duration";
 import { applyPeerAliases, type PeerAlias } from "./peer-env";
+import { redisTargetOf, type RedisSettings, type RedisTarget } from "./redis-target";
 
 function toMs(text: string, ctx: z.RefinementCtx): number {
   const ms = parseDuration(text);
@@ -48,17 +49,32 @@ export const flag = (fallback: boolean) =>
 
 /** Settings both processes read. */
 export const commonConfigShape = {
+  /**
+   * The Redis server (`rediss://` for TLS); with REDIS_SENTINELS, only its user, password,
+   * database and scheme are used; with REDIS_CLUSTER, it is the seed node.
+   */
   REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
   /**
    * Redis's password when REDIS_URL carries none (Kubernetes: from the Secret, while the
-   * URL stays in the ConfigMap). Any characters; it is URL-encoded into REDIS_URL.
+   * URL stays in the ConfigMap). Any characters.
    */
   REDIS_PASSWORD: optionalText,
   /** Start even when Redis runs commands without a password (see SECURITY.md). */
   REDIS_ALLOW_UNAUTHENTICATED: flag(false),
+  /** `host:port,host:port`: find the primary through these Redis Sentinels. */
+  REDIS_SENTINELS: optionalText,
+  /** The primary set's name in Sentinel (`sentinel monitor <name> ...`). */
+  REDIS_SENTINEL_NAME: z.string().min(1).default("mymaster"),
+  REDIS_SENTINEL_USERNAME: optionalText,
+  /** The sentinels' own password (`requirepass` in sentinel.conf), when they have one. */
+  REDIS_SENTINEL_PASSWORD: optionalText,
+  /** REDIS_URL is a node of a Redis Cluster; QUEUE_PREFIX must then hold a hash tag (`{k6gate}`). */
+  REDIS_CLUSTER: flag(false),
+  /** PEM file of the CA(s) that signed Redis's TLS certificate (with `rediss://`). */
+  REDIS_TLS_CA: optionalText,
   QUEUE_PREFIX: z
     .string()
-    .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only")
+    .regex(/^[A-Za-z0-9_{}-]+$/, "letters, digits, _, - and a {hash tag} only")
     .default("k6gate"),
   /** pino's levels; logrus's `warning` and `panic` (flagger-k6-webhook's) are read as warn, fatal. */
   LOG_LEVEL: z.preprocess(
@@ -75,26 +91,12 @@ export const commonConfigShape = {
   RECONCILE_INTERVAL: durationMs("5s"),
 };
 
-/**
- * Puts REDIS_PASSWORD into REDIS_URL, so every connection is built from one URL. A URL
- * with its own, different password is a configuration error: which one is meant?
- */
-export function withRedisPassword<C extends { REDIS_URL: string; REDIS_PASSWORD?: string }>(
+/** Adds `redis`, where every connection goes (redis-target.ts); a bad setting is named. */
+export function withRedisTarget<C extends RedisSettings>(
   config: C,
   ctx: z.RefinementCtx,
-): C {
-  if (config.REDIS_PASSWORD === undefined) return config;
-  const url = new URL(config.REDIS_URL);
-  if (url.password && decodeURIComponent(url.password) !== config.REDIS_PASSWORD) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["REDIS_PASSWORD"],
-      message: "REDIS_URL carries a different password; set the password in one place",
-    });
-    return config;
-  }
-  url.password = encodeURIComponent(config.REDIS_PASSWORD);
-  return { ...config, REDIS_URL: url.toString() };
+): C & { redis: RedisTarget } {
+  return { ...config, redis: redisTargetOf(config, ctx) };
 }
 
 export class ConfigError extends Error {

@@ -4,6 +4,8 @@ export * from "./logger";
 export * from "./payload";
 export * from "./queue";
 export * from "./redis";
+export * from "./redis-target";
+export * from "./redis-preflight";
 export * from "./run";
 export * from "./run-key";
 export * from "./run-store";

@@ -17,6 +17,8 @@ const SECRET_FIELDS = [
   "DASHBOARD_PASSWORD",
   "REDIS_URL",
   "REDIS_PASSWORD",
+  "REDIS_SENTINEL_PASSWORD",
+  "sentinelPassword",
 ];
 
 /**

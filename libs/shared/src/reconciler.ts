@@ -1,13 +1,13 @@
+import type { RedisClient } from "./redis";
 import { randomUUID } from "node:crypto";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import type { Logger } from "./logger";
 import { enqueueRun } from "./queue";
 import { failedResult } from "./run";
 import type { InFlightRun, RunStore } from "./run-store";
 
 export interface ReconcilerDeps {
-  redis: Redis;
+  redis: RedisClient;
   store: RunStore;
   queue: Queue;
   logger: Logger;

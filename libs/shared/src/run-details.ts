@@ -1,5 +1,5 @@
+import type { RedisClient } from "./redis";
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
 import type { RunSpec } from "./queue";
 
 /**
@@ -59,7 +59,7 @@ export class RunDetailsStore {
   private readonly gate: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
     private readonly maxAgeMs: number,
   ) {

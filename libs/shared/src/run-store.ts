@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis";
 import { callLua, type LuaCommand } from "./commands/lua-command";
 import {
   CANCEL,
@@ -148,7 +148,7 @@ export class RunStore {
   private readonly gate: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
     private readonly retention: RetentionPolicy,
   ) {

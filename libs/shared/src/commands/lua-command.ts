@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis";
 
 /**
  * A Lua script with named KEYS and ARGV. The script's prelude binds each name to its
@@ -42,7 +42,7 @@ type Invoke = (...argv: (string | number)[]) => Promise<unknown>;
 
 /** Runs `command` with arguments taken by name; registers it on first use. */
 export async function callLua<K extends string, A extends string>(
-  redis: Redis,
+  redis: RedisClient,
   command: LuaCommand<K, A>,
   keys: Record<K, string>,
   args: Record<A, string | number>,
