@@ -58,11 +58,13 @@ $(FLAGGER_CLIENT): test/flagger-client/main.go test/flagger-client/go.mod test/f
 $(FLAGGER_SIM): $(wildcard test/flagger-sim/*.go) test/flagger-sim/go.mod test/flagger-sim/go.sum
 	cd test/flagger-sim && go build -o $(FLAGGER_SIM) .
 
-# Debian packages: redis-server for every test and the demo, chromium for dashboard tests.
+# Debian packages: redis-server for every test and the demo, redis-sentinel for the failover
+# tests and the soak, chromium for dashboard tests.
 .PHONY: system-packages
 system-packages:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v redis-sentinel >/dev/null || missing="$$missing redis-sentinel"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \

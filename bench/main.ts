@@ -14,6 +14,7 @@ import { verdictOverhead } from "./overhead";
 import { cpuOf, redisServerPid } from "./proc";
 import { queueThroughput } from "./queue-throughput";
 import { recovery } from "./recovery";
+import { redisSizing } from "./redis-sizing";
 import { waitForQuiet } from "./quiet";
 import { renderDocument, type SectionRun } from "./document";
 import type { Section } from "./report";
@@ -32,6 +33,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   recovery,
   dashboard: dashboardScale,
   capacity,
+  sizing: redisSizing,
 };
 
 /**

@@ -48,7 +48,8 @@ async function portOr(preferred: number): Promise<number> {
 async function main(): Promise<boolean> {
   let redisUrl = process.env.REDIS_URL;
   if (!redisUrl) {
-    const redis = await startRedis({ appendonly: true });
+    // As the ACL user of deploy/redis/k6gate.acl, as shipped (the default QUEUE_PREFIX).
+    const redis = await startRedis({ appendonly: true, aclPrefix: "k6gate" });
     cleanups.push(() => redis.destroy());
     redisUrl = redis.url;
     // With a random password, as every shipped configuration runs Redis (SECURITY.md).

@@ -19,7 +19,7 @@ const PUBLIC_URL = "https://k6-gate.example.com";
 
 beforeAll(async () => {
   redis = await startRedis();
-  api = await inProcessApi(redis.url, { PUBLIC_URL });
+  api = await inProcessApi(redis, { PUBLIC_URL });
   client = new Redis(redis.url);
   queue = new Queue(RUN_QUEUE, { connection: client, prefix: api.prefix });
 });

@@ -1,7 +1,6 @@
-import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { RUN_QUEUE } from "@k6-gate/shared";
+import { runsWithoutJob } from "../support/in-flight";
 import { startApi, startWorker, testEnv } from "../support/k6gate";
 import type { ManagedProcess } from "../support/process";
 import { startRedis, type TestRedis } from "../support/redis";
@@ -23,7 +22,8 @@ let processes: ManagedProcess[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
-  client = new Redis(redis.url);
+  // CONFIG SET and KEYS are not k6-gate's commands: the default user inspects.
+  client = new Redis(redis.adminUrl);
   target = await startTarget();
 });
 afterAll(async () => {
@@ -37,21 +37,6 @@ afterEach(async () => {
 });
 
 const quickScript = "export default function () {}";
-
-/** Queued/running set members whose BullMQ job does not exist. */
-async function runsWithoutJob(prefix: string): Promise<string[]> {
-  const queue = new Queue(RUN_QUEUE, { connection: client, prefix });
-  try {
-    const ids = [
-      ...(await client.smembers(`${prefix}:gate:queued`)),
-      ...(await client.smembers(`${prefix}:gate:running`)),
-    ];
-    const states = await Promise.all(ids.map((id) => queue.getJobState(id)));
-    return ids.filter((_, i) => states[i] === "unknown");
-  } finally {
-    await queue.close();
-  }
-}
 
 describe("a crash between deciding a run and queueing its job", () => {
   it("leaves no run counted without a job: re-queued within the reconcile interval, then run", async () => {
@@ -78,7 +63,7 @@ describe("a crash between deciding a run and queueing its job", () => {
     );
     await api.stop("SIGKILL");
     await Promise.all(calls);
-    const orphans = await runsWithoutJob(prefix);
+    const orphans = await runsWithoutJob(client, prefix);
     console.info(`runs left without a job by the crash: ${orphans.length}`);
 
     // The API comes back; no worker yet: the reconciler re-queues every orphan.
@@ -86,7 +71,7 @@ describe("a crash between deciding a run and queueing its job", () => {
     processes.push(restarted);
     await waitFor(
       "every run counted as queued to have a job",
-      async () => ((await runsWithoutJob(prefix)).length === 0 ? true : undefined),
+      async () => ((await runsWithoutJob(client, prefix)).length === 0 ? true : undefined),
       { timeoutMs: 5000 },
     );
     const fresh = await postWebhook(

@@ -1,10 +1,12 @@
 import type { Hono } from "hono";
+import { Redis } from "ioredis";
 import { createLogger } from "@k6-gate/shared";
 import { buildApi } from "../../apps/api/src/build";
 import { apiConfigSchema, type ApiConfig } from "../../apps/api/src/config";
 import type { AppEnv } from "../../apps/api/src/deps";
 import type { RunWaiter } from "../../apps/api/src/run-waiter";
 import { testEnv } from "../support/k6gate";
+import type { TestRedis } from "../support/redis";
 
 export interface InProcessApi {
   app: Hono<AppEnv>;
@@ -22,18 +24,25 @@ export interface InProcessApi {
  * seconds.
  */
 export async function inProcessApi(
-  redisUrl: string,
+  redis: Pick<TestRedis, "url" | "adminUrl">,
   env: Record<string, string> = {},
 ): Promise<InProcessApi> {
-  const config = apiConfigSchema.parse(testEnv(redisUrl, { LOG_LEVEL: "silent", ...env }));
+  const config = apiConfigSchema.parse(testEnv(redis.url, { LOG_LEVEL: "silent", ...env }));
   const api = await buildApi(config, createLogger("k6-gate-api", config.LOG_LEVEL));
-  const { redis, waiter } = api.deps;
   return {
     app: api.app,
     config,
-    waiter,
+    waiter: api.deps.waiter,
     prefix: config.QUEUE_PREFIX,
-    keys: () => redis.keys(`${config.QUEUE_PREFIX}:*`),
+    // KEYS is not one of k6-gate's commands (its ACL user is refused it): the default user reads.
+    keys: async () => {
+      const admin = new Redis(redis.adminUrl);
+      try {
+        return await admin.keys(`${config.QUEUE_PREFIX}:*`);
+      } finally {
+        admin.disconnect();
+      }
+    },
     close: () => api.close(),
   };
 }

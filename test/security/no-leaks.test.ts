@@ -44,7 +44,7 @@ function expectNoSecret(where: string, text: string): void {
 
 /** Every value under `pattern`, as text, whatever the key's type. */
 async function dumpRedis(pattern: string): Promise<string> {
-  const client = new Redis(redis.url);
+  const client = new Redis(redis.adminUrl); // KEYS: the default user
   try {
     const parts: string[] = [];
     for (const key of await client.keys(pattern)) {

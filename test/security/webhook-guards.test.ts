@@ -16,7 +16,7 @@ let guarded: InProcessApi;
 
 beforeAll(async () => {
   redis = await startRedis();
-  guarded = await inProcessApi(redis.url, {
+  guarded = await inProcessApi(redis, {
     WEBHOOK_TOKEN: TOKEN,
     ALLOWED_NAMESPACES: "team-a|team-b",
   });
@@ -96,7 +96,7 @@ describe("webhook token", () => {
   });
 
   it("is not asked for when no token is configured", async () => {
-    const open = await inProcessApi(redis.url);
+    const open = await inProcessApi(redis);
     try {
       expect(
         (await post(open, body({ namespace: "anywhere" }), { path: "/launch-test" })).status,
@@ -219,7 +219,7 @@ describe("limits, each a 4xx naming the problem", () => {
   });
 
   it("429 with Retry-After past MAX_LONG_POLLS calls waiting on one API process", async () => {
-    const small = await inProcessApi(redis.url, { MAX_LONG_POLLS: "1" });
+    const small = await inProcessApi(redis, { MAX_LONG_POLLS: "1" });
     try {
       // No worker runs: the first call waits on its run and holds the only slot.
       const waiting = post(

@@ -20,6 +20,8 @@ import { waitFor } from "../support/wait";
  */
 let redis: TestRedis;
 let client: Redis;
+/** The default user: KEYS is not one of k6-gate's commands (client is its ACL user). */
+let admin: Redis;
 let prefix: string;
 let store: RunStore;
 let queue: Queue;
@@ -37,10 +39,12 @@ const storeWith = (retention: Partial<RetentionPolicy> = {}) =>
 beforeAll(async () => {
   redis = await startRedis();
   client = new Redis(redis.url);
+  admin = new Redis(redis.adminUrl);
 });
 afterAll(async () => {
   await queue?.close();
   client?.disconnect();
+  admin?.disconnect();
   await redis?.destroy();
 });
 beforeEach(async () => {
@@ -62,7 +66,7 @@ describe("decide", () => {
 
   it("answers busy past the backlog limit, and writes nothing", async () => {
     await createRun(store, specOf({ name: "a", checksum: "1" }), 1000);
-    const before = await client.keys(`${prefix}:*`);
+    const before = await admin.keys(`${prefix}:*`);
     const busy = await store.decide({
       job: specOf({ name: "b", checksum: "1" }),
       minFailureDelayMs: 0,
@@ -70,7 +74,7 @@ describe("decide", () => {
       now: 2000,
     });
     expect(busy).toEqual({ action: "busy" });
-    expect((await client.keys(`${prefix}:*`)).sort()).toEqual(before.sort());
+    expect((await admin.keys(`${prefix}:*`)).sort()).toEqual(before.sort());
   });
 });
 
@@ -409,7 +413,7 @@ describe("supersede, cancel and fair sharing", () => {
 
 describe("listing canaries", () => {
   it("says how many canaries exist beyond a listing's limit, in the JSON, the page and /metrics", async () => {
-    const api = await inProcessApi(redis.url, { METRICS_MAX_CANARIES: "2" });
+    const api = await inProcessApi(redis, { METRICS_MAX_CANARIES: "2" });
     try {
       const apiStore = new RunStore(client, api.prefix, {
         maxRunsPerCanary: 10,

@@ -86,4 +86,26 @@ describe("run summaries", () => {
       [10],
     ]);
   });
+
+  it("for many canaries are each canary's `summaries`, a run whose record is gone left out", async () => {
+    await judged("c", "rev-1", 30, 1000);
+    const gone = await judged("c", "rev-2", 31, 2000);
+    await judged("c", "rev-3", 32, 3000);
+    await createRun(store, specOf({ name: "c", checksum: "rev-4" }), 4000);
+    const legacy = await judged("d", "rev-1", 40, 1000);
+    await client.hdel(`${prefix}:gate:run:${legacy}`, "figures");
+    await client.del(`${prefix}:gate:run:${gone}`);
+    const canaries = [
+      { namespace: "ns", name: "c" },
+      { namespace: "ns", name: "d" },
+    ];
+    for (const limit of [1, 3, 40]) {
+      const each = await Promise.all(
+        canaries.map(({ namespace, name }) => store.summaries(namespace, name, limit)),
+      );
+      expect(await store.summariesOfCanaries(canaries, limit)).toEqual(each);
+    }
+    const [c] = await store.summariesOfCanaries(canaries, 40);
+    expect(c?.map((run) => run.checksum)).toEqual(["rev-4", "rev-3", "rev-1"]);
+  });
 });

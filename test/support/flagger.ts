@@ -17,6 +17,8 @@ export interface FlaggerResult {
   /** CallWebhook's error text (for a 4xx: the response body, as Kubernetes events show it). */
   error: string;
   durationMs: number;
+  /** The payload's `checksum` (Flagger's hash of `revision`), as run records carry it. */
+  checksum: string;
 }
 
 /** Calls k6-gate through Flagger's real `controller.CallWebhook`. */
@@ -36,15 +38,17 @@ export function callFlagger(call: FlaggerCall): Promise<FlaggerResult> {
     call.revision ?? "rev1",
     "-meta",
     JSON.stringify(call.metadata),
+    "-print-checksum",
   ];
   const started = Date.now();
   return new Promise((resolve) => {
-    execFile(FLAGGER_CLIENT, args, { timeout: 180_000 }, (_error, stdout) => {
+    execFile(FLAGGER_CLIENT, args, { timeout: 180_000 }, (_error, stdout, stderr) => {
       const text = stdout.trim();
       resolve({
         ok: text === "ok",
         error: text.startsWith("error: ") ? text.slice("error: ".length) : "",
         durationMs: Date.now() - started,
+        checksum: /^checksum: (\S+)$/m.exec(stderr)?.[1] ?? "",
       });
     });
   });

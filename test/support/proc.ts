@@ -55,6 +55,41 @@ export function k6ProcessesOf(workerPids: ReadonlySet<number>): number[] {
   return realK6Processes().filter((pid) => workerPids.has(parentOf(pid) ?? -1));
 }
 
+/** A process's working directory, or undefined once it is gone. */
+export function cwdOf(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's environment, or undefined once it is gone (or not ours to read). */
+export function environOf(pid: number): Record<string, string> | undefined {
+  try {
+    const entries = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean);
+    return Object.fromEntries(
+      entries.map((entry) => [
+        entry.slice(0, entry.indexOf("=")),
+        entry.slice(entry.indexOf("=") + 1),
+      ]),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every real k6 process (`k6 run` and `k6 inspect`) working in a directory under `dir`:
+ * the worker runs k6 in a fresh directory under its RUN_TMP_DIR, so a test that gives its
+ * workers a RUN_TMP_DIR of their own finds their k6 here, whichever process is its parent.
+ */
+export function k6ProcessesUnder(dir: string): number[] {
+  return pidsWhere(([argv0]) => argv0 === K6_BIN).filter((pid) =>
+    (cwdOf(pid) ?? "").startsWith(dir),
+  );
+}
+
 /** Samples `read` every `everyMs` until stopped; returns every sample taken. */
 export function sampler<T>(read: () => T, everyMs: number): { stop(): T[] } {
   const samples: T[] = [read()];

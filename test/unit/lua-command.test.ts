@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { callLua, luaCommand, type LuaCommand } from "../../libs/shared/src/commands/lua-command";
+import { READ_COMMANDS } from "../../libs/shared/src/commands/read-commands";
 import { RUN_COMMANDS } from "../../libs/shared/src/commands/run-commands";
 
 /**
@@ -50,11 +51,15 @@ class RecordingRedis {
 
 const names = (command: AnyCommand) => [...command.keys, ...command.args];
 
-describe.each(RUN_COMMANDS.map((command) => [command.name, command] as const))(
+const COMMANDS: AnyCommand[] = [...RUN_COMMANDS, ...READ_COMMANDS];
+const readers = new Set<AnyCommand>(READ_COMMANDS);
+
+describe.each(COMMANDS.map((command) => [command.name, command] as const))(
   "%s",
   (_name, command: AnyCommand) => {
-    it("starts with #!lua, so Redis refuses it whole when out of memory", () => {
-      expect(command.lua.startsWith("#!lua\n")).toBe(true);
+    it("starts with #!lua, so Redis refuses a writer whole when out of memory; a reader says no-writes", () => {
+      const shebang = readers.has(command) ? "#!lua flags=no-writes" : "#!lua";
+      expect(command.lua.startsWith(`${shebang}\n`)).toBe(true);
     });
 
     it("binds KEYS and ARGV only in its generated prelude, in declared order", () => {
@@ -121,9 +126,9 @@ describe.each(RUN_COMMANDS.map((command) => [command.name, command] as const))(
   },
 );
 
-describe("RUN_COMMANDS", () => {
+describe("RUN_COMMANDS and READ_COMMANDS", () => {
   it("have distinct ioredis names, none an ioredis method (callLua would call that instead)", () => {
-    const commandNames = RUN_COMMANDS.map((command) => command.name);
+    const commandNames = COMMANDS.map((command) => command.name);
     expect(new Set(commandNames).size).toBe(commandNames.length);
     for (const name of commandNames) {
       expect(name).toMatch(/^k6gate[A-Z]\w*$/);

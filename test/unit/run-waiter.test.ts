@@ -238,11 +238,94 @@ describe("RunWaiter: re-checks and deadlines", () => {
 
   it("passes a read's error on, leaving nothing behind", async () => {
     store.set("r1", "running");
-    const error = new Error("Connection is closed.");
+    const error = new Error("ERR unknown command");
     store.failWith = error;
     await expect(waiter.wait("r1", 60_000)).rejects.toBe(error);
     expect(vi.getTimerCount()).toBe(0);
     expect(() => publish("r1")).not.toThrow();
+  });
+});
+
+describe("RunWaiter: Redis away for a moment (a Sentinel failover)", () => {
+  const unavailable = () => new Error("Connection is closed.");
+
+  it("keeps waiting, reads again every half second or so, and answers once Redis is back", async () => {
+    store.set("r1", "running");
+    const wait = track(waiter.wait("r1", 60_000));
+    await elapse();
+    store.failWith = unavailable();
+    publish("r1"); // a wake-up while Redis is away
+    await elapse();
+    expect(store.reads).toBe(2);
+    await elapse(500);
+    expect(store.reads).toBe(3);
+    expect(wait.outcome).toBeUndefined();
+    expect(wait.error).toBeUndefined();
+
+    // Back, with the verdict recorded meanwhile (its message lost): found at the next read.
+    store.failWith = undefined;
+    const finished = store.set("r1", "finished");
+    await elapse(500);
+    expect(wait.outcome).toEqual({ state: "finished", record: finished });
+    expect(store.reads).toBe(4);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("is still woken by the verdict's message between those reads", async () => {
+    store.set("r1", "running");
+    store.failWith = unavailable();
+    const wait = track(waiter.wait("r1", 60_000));
+    await elapse();
+    expect(store.reads).toBe(1);
+    store.failWith = undefined;
+    const finished = store.set("r1", "finished");
+    publish("r1");
+    await elapse();
+    expect(wait.outcome).toEqual({ state: "finished", record: finished });
+    expect(store.reads).toBe(2);
+  });
+
+  it("reads every waited-on run again when the subscription is back: a verdict's message may be lost", async () => {
+    store.set("r1", "running");
+    store.set("r2", "running");
+    const waits = [track(waiter.wait("r1", 60_000)), track(waiter.wait("r2", 60_000))];
+    await elapse();
+    const finished = store.set("r1", "finished"); // published while the subscriber was away
+    subscriber.emit("ready");
+    await elapse();
+    expect(waits[0]?.outcome).toEqual({ state: "finished", record: finished });
+    expect(waits[1]?.outcome).toBeUndefined();
+    expect(store.reads).toBe(4);
+  });
+
+  it("answers with the error at the deadline when Redis is still away", async () => {
+    store.set("r1", "running");
+    const error = unavailable();
+    store.failWith = error;
+    const wait = track(waiter.wait("r1", 2000));
+    await elapse(1999);
+    expect(wait.error).toBeUndefined();
+    await elapse(1);
+    expect(wait.error).toBe(error);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("stops when the caller leaves or the API shuts down", async () => {
+    store.set("r1", "running");
+    store.set("r2", "running");
+    const error = unavailable();
+    store.failWith = error;
+    const caller = new AbortController();
+    const left = track(waiter.wait("r1", 60_000, caller.signal));
+    const other = track(waiter.wait("r2", 60_000));
+    await elapse();
+    caller.abort();
+    await elapse();
+    expect(left.outcome).toEqual({ state: "aborted" });
+    waiter.releaseAll();
+    await elapse();
+    expect(other.error).toBe(error);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });
 

@@ -98,7 +98,8 @@ describe.each(files)("Redis data written by %s", (file) => {
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    redis = await startRedis();
+    // The ACL user with the fixture's own prefix (the file's line as shipped for `k6gate`).
+    redis = await startRedis({ aclPrefix: fixture.prefix });
     await load(redis.url, fixture);
     // The fixture's prefix, and a retention long enough for data of any age (a fixture is
     // a snapshot: its runs get older with every day the repository lives).

@@ -1,5 +1,9 @@
 import type { RedisClient } from "@k6-gate/shared";
 import type { RunRecord, RunStore } from "@k6-gate/shared";
+import { isRedisUnavailable } from "./redis-errors";
+
+/** How soon a wait reads again after Redis could not be reached (jittered like re-checks). */
+const UNAVAILABLE_RETRY_MS = 500;
 
 export type WaitOutcome =
   | { state: "finished"; record: RunRecord }
@@ -26,6 +30,12 @@ export class RunWaiter {
 
   async start(): Promise<void> {
     this.subscriber.on("message", (_channel: string, runId: string) => this.wake(runId));
+    // A verdict published while the subscription was down (a failover) never arrives: once
+    // ioredis has subscribed again, every waited-on run is read again rather than at its
+    // next re-check.
+    this.subscriber.on("ready", () => {
+      for (const runId of [...this.waiters.keys()]) this.wake(runId);
+    });
     await this.subscriber.subscribe(this.store.finishedChannel);
   }
 
@@ -91,10 +101,26 @@ export class RunWaiter {
         Math.max(1, Math.min(deadline - Date.now(), this.recheckMs * (0.5 + Math.random()))),
         signal,
       );
-      const record = await this.store.get(runId).catch((error: unknown) => {
+      let record: RunRecord | null;
+      try {
+        record = await this.store.get(runId);
+      } catch (error) {
         next.cancel();
-        throw error;
-      });
+        // Redis away for a moment (a Sentinel failover takes seconds): a 503 now would fail
+        // every held call at once, and a retry after a sibling call took the verdict starts
+        // the check again. Read again shortly instead; at the deadline, answer with the error.
+        if (!isRedisUnavailable(error) || Date.now() >= deadline || this.closed) throw error;
+        const retry = this.nextWake(
+          runId,
+          Math.max(
+            1,
+            Math.min(deadline - Date.now(), UNAVAILABLE_RETRY_MS * (0.5 + Math.random())),
+          ),
+          signal,
+        );
+        await retry.woken;
+        continue;
+      }
       if (!record || record.status === "finished" || Date.now() >= deadline || this.closed) {
         next.cancel();
         if (!record) return { state: "missing" };

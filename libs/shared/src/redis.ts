@@ -8,13 +8,23 @@ const retryStrategy = (attempt: number) => Math.min(attempt * 200, 2000);
 
 /**
  * One connection to `target` with `options` (the per-connection behaviour below). Sentinel:
- * ioredis asks the sentinels for the primary, follows `+switch-master` at once
- * (`failoverDetector`), and reconnects when a demoted primary answers READONLY. Cluster:
+ * ioredis asks the sentinels for the primary whenever it (re)connects, and
+ * reconnects when a demoted primary answers READONLY. Not ioredis's `failoverDetector`: a
+ * lost connection's detector stays subscribed, and a `+switch-master` that arrives while
+ * the client is still asking the sentinels ends the client for good ("Connection is
+ * closed."; ioredis#1683, seen in test/redis/sentinel.test.ts). Cluster:
  * the seed node tells ioredis the rest; every key shares one hash tag, so one node answers.
  */
 function connect(target: RedisTarget, options: RedisOptions): RedisClient {
   const tls = target.tls && { ca: target.tls.ca };
-  const auth = { username: target.username, password: target.password, tls };
+  // No CLIENT SETINFO: not in the ACL user's commands (deploy/redis/k6gate.acl), and Redis
+  // 7.2+ would log each refusal in ACL LOG.
+  const auth = {
+    username: target.username,
+    password: target.password,
+    tls,
+    disableClientInfo: true,
+  };
   if (target.mode === "cluster") {
     const { enableOfflineQueue, ...perNode } = options;
     return new Cluster(target.nodes, {
@@ -31,7 +41,6 @@ function connect(target: RedisTarget, options: RedisOptions): RedisClient {
       sentinelUsername: target.sentinelUsername,
       sentinelPassword: target.sentinelPassword,
       enableTLSForSentinelMode: tls !== undefined,
-      failoverDetector: true,
       sentinelRetryStrategy: retryStrategy,
       db: target.db,
       reconnectOnError,

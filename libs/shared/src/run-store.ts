@@ -1,5 +1,6 @@
 import type { RedisClient } from "./redis";
-import { callLua, type LuaCommand } from "./commands/lua-command";
+import { callLua, callLuaMany, type LuaCommand } from "./commands/lua-command";
+import { CANARY_SUMMARIES, SUMMARY_FIELDS } from "./commands/read-commands";
 import {
   CANCEL,
   DECIDE,
@@ -172,6 +173,9 @@ export class RunStore {
   private specKey(runId: string): string {
     return `${this.gate}spec:${runId}`;
   }
+  private namespaceSlots(namespace: string): string {
+    return `${this.gate}slots:${namespace}`;
+  }
   private get canaries(): string {
     return `${this.gate}canaries`;
   }
@@ -209,7 +213,7 @@ export class RunStore {
         canaries: this.canaries,
         canaryInFlight: `${this.gate}canary-inflight:${job.namespace}/${job.name}`,
         namespaceQueued: `${this.gate}ns-queued:${job.namespace}`,
-        namespaceSlots: `${this.gate}slots:${job.namespace}`,
+        namespaceSlots: this.namespaceSlots(job.namespace),
         queueOrder: this.queueOrder,
         queueCounter: `${this.gate}queue-counter`,
       },
@@ -350,33 +354,48 @@ export class RunStore {
     return this.summariesOf(ids);
   }
 
-  /** `summaries` for many canaries in two round trips, each canary's runs newest first. */
+  /**
+   * `summaries` for many canaries in one round trip: a read script per canary
+   * (CANARY_SUMMARIES), not a command per run. Each canary's runs newest first.
+   */
   async summariesOfCanaries(
     canaries: { namespace: string; name: string }[],
     limit: number,
   ): Promise<RunSummary[][]> {
-    const pipeline = this.redis.pipeline();
-    for (const { namespace, name } of canaries) {
-      pipeline.zrevrange(this.canaryRuns(namespace, name), 0, limit - 1);
-    }
-    const idLists = ((await pipeline.exec()) ?? []).map(([, ids]) => (ids as string[]) ?? []);
-    const all = await this.summariesOf(idLists.flat());
-    const byId = new Map(all.map((run) => [run.id, run]));
-    return idLists.map((ids) => ids.flatMap((id) => byId.get(id) ?? []));
+    const replies = await callLuaMany(
+      this.redis,
+      CANARY_SUMMARIES,
+      canaries.map(({ namespace, name }) => ({
+        keys: { canaryRuns: this.canaryRuns(namespace, name) },
+        args: { gate: this.gate, limit },
+      })),
+    );
+    const perCanary = replies.map((runs) => (runs as FieldValues[] | null) ?? []);
+    const all = await this.summariesFrom(perCanary.flat());
+    let at = 0;
+    return perCanary.map((runs) =>
+      all.slice(at, (at += runs.length)).flatMap((summary) => summary ?? []),
+    );
   }
 
   private async summariesOf(runIds: string[]): Promise<RunSummary[]> {
     if (runIds.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const id of runIds) pipeline.hmget(this.runHash(id), ...SUMMARY_FIELDS);
-    const rows = ((await pipeline.exec()) ?? []).map(([, values]) =>
-      Object.fromEntries(
-        SUMMARY_FIELDS.flatMap((field, i) => {
-          const value = (values as (string | null)[] | null)?.[i];
-          return value == null ? [] : [[field, value]];
-        }),
-      ),
-    );
+    const replies = ((await pipeline.exec()) ?? []).map(([, values]) => values as FieldValues);
+    return (await this.summariesFrom(replies)).flatMap((summary) => summary ?? []);
+  }
+
+  /** HMGET replies of SUMMARY_FIELDS as summaries, in their order (null: no run there). */
+  private async summariesFrom(replies: (FieldValues | null)[]): Promise<(RunSummary | null)[]> {
+    const rows = replies.map((values) => {
+      const row: Record<string, string> = {};
+      SUMMARY_FIELDS.forEach((field, i) => {
+        const value = values?.[i];
+        if (value != null) row[field] = value;
+      });
+      return row;
+    });
     const unfigured = rows.filter((row) => row.status === "finished" && !row.figures);
     if (unfigured.length) {
       const results = this.redis.pipeline();
@@ -387,10 +406,7 @@ export class RunStore {
         if (parsed.success) row.figures = JSON.stringify(figuresOf(parsed.data));
       });
     }
-    return rows.flatMap((row) => {
-      const summary = toSummary(row);
-      return summary ? [summary] : [];
-    });
+    return rows.map(toSummary);
   }
 
   async canaryCount(): Promise<number> {
@@ -470,8 +486,8 @@ export class RunStore {
   async releaseSlot(runId: string, namespace: string, attemptToken: string): Promise<void> {
     await this.call(
       RELEASE,
-      { runHash: this.runHash(runId) },
-      { gate: this.gate, runId, namespace, attemptToken },
+      { runHash: this.runHash(runId), namespaceSlots: this.namespaceSlots(namespace) },
+      { runId, attemptToken },
     );
   }
 
@@ -485,6 +501,7 @@ export class RunStore {
       CANCEL,
       {
         runHash: this.runHash(runId),
+        specKey: this.specKey(runId),
         queuedSet: this.queued,
         runningSet: this.running,
         queueOrder: this.queueOrder,
@@ -668,23 +685,10 @@ function parseJson<T>(text: string | undefined, fallback: T): T {
   }
 }
 
-/** A run's hash as a record; null when it is not one (a field of its identity missing). */
-/** The fields of a run's hash a summary is built from. */
-const SUMMARY_FIELDS = [
-  "id",
-  "runKey",
-  "namespace",
-  "name",
-  "phase",
-  "checksum",
-  "status",
-  "verdict",
-  "outcome",
-  "enqueuedAt",
-  "finishedAt",
-  "figures",
-] as const;
+/** One HMGET reply: a value per field asked for, null where the hash has none. */
+type FieldValues = (string | null)[];
 
+/** A run's hash as a record; null when it is not one (a field of its identity missing). */
 function toSummary(hash: Record<string, string>): RunSummary | null {
   const identity = runIdentitySchema.safeParse(hash);
   if (!hash.id || !identity.success) return null;

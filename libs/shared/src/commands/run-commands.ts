@@ -7,8 +7,13 @@ import { luaCommand } from "./lua-command";
  * `#!lua` makes Redis refuse a script whole when it is out of memory, rather than fail it
  * half-way through its writes.
  *
- * Keys per namespace and per canary are built from `gate` and the run's own fields, as the
- * per-run keys are (Redis Cluster is not supported, decision 10):
+ * Every key a caller can name is declared in KEYS. The others are built inside a script
+ * from `gate` and what the script reads: the records of runs whose ids it finds in an index
+ * (the run a key has in flight, the runs a new revision supersedes, the new run's id from
+ * its key's counter), and a run's namespace, canary and run key from its record, where the
+ * caller has only the run id. Redis Cluster runs them: every key starts with QUEUE_PREFIX,
+ * whose hash tag puts them all in one slot, and Redis 7 refuses only an undeclared key of
+ * another slot (decision 10). The indexes per namespace and per canary:
  * - `canary-inflight:<ns>/<name>`: SET of the canary's queued and running runs (supersede);
  * - `ns-queued:<ns>`: ZSET of the namespace's queued runs by priority (fair ordering);
  * - `slots:<ns>`: ZSET of the namespace's running k6, each a lease renewed by its worker
@@ -28,21 +33,23 @@ end
  * Ends a queued or running run before k6 judged it (superseded, cancelled): a verdict that
  * fails, the run out of every in-flight index, its callers woken (`finishedChannel`) and,
  * when it is running, its worker told to stop k6 (`stopChannel`). Returns the status it had.
+ * `at`: the run's keys (`run`, `spec`) and its namespace's and canary's indexes
+ * (`namespaceQueued`, `canaryInFlight`), declared where the caller knows them.
  */
 const END_EARLY = `
-local function endEarly(endedId, outcome, reason, result, byField, byValue)
-  local run = gate .. 'run:' .. endedId
-  local f = redis.call('HMGET', run, 'status', 'runKey', 'namespace', 'name')
-  redis.call('HSET', run, 'status', 'finished', 'finishedAt', now, 'verdict', 'fail',
+local function endEarly(endedId, at, outcome, reason, result, byField, byValue)
+  local f = redis.call('HMGET', at.run, 'status', 'runKey')
+  redis.call('HSET', at.run, 'status', 'finished', 'finishedAt', now, 'verdict', 'fail',
     'outcome', outcome, 'reason', reason, 'result', result, byField, byValue)
+  -- Its run key is in its record only.
   local endedKey = gate .. 'key:' .. f[2]
   if redis.call('HGET', endedKey, 'current') == endedId then redis.call('HDEL', endedKey, 'current') end
   redis.call('SREM', queuedSet, endedId)
   redis.call('SREM', runningSet, endedId)
   redis.call('ZREM', queueOrder, endedId)
-  redis.call('ZREM', gate .. 'ns-queued:' .. f[3], endedId)
-  redis.call('SREM', gate .. 'canary-inflight:' .. f[3] .. '/' .. f[4], endedId)
-  redis.call('DEL', gate .. 'spec:' .. endedId)
+  redis.call('ZREM', at.namespaceQueued, endedId)
+  redis.call('SREM', at.canaryInFlight, endedId)
+  redis.call('DEL', at.spec)
   redis.call('PUBLISH', finishedChannel, endedId)
   if f[1] == 'running' then
     redis.call('PUBLISH', stopChannel, cjson.encode({runId = endedId, reason = reason}))
@@ -119,7 +126,10 @@ for _, other in ipairs(redis.call('SMEMBERS', canaryInFlight)) do
   if f[1] ~= 'queued' and f[1] ~= 'running' then
     redis.call('SREM', canaryInFlight, other)
   elseif supersede == '1' and f[4] ~= '0' and f[2] == fields.phase and f[3] ~= fields.checksum then
-    local was = endEarly(other, 'superseded', supersededReason, supersededResult, 'supersededBy', id)
+    -- A run of this canary, so of its namespace: only its own keys are built from its id.
+    local at = {run = gate .. 'run:' .. other, spec = gate .. 'spec:' .. other,
+      namespaceQueued = namespaceQueued, canaryInFlight = canaryInFlight}
+    local was = endEarly(other, at, 'superseded', supersededReason, supersededResult, 'supersededBy', id)
     table.insert(superseded, other)
     table.insert(superseded, was)
   end
@@ -278,13 +288,15 @@ return {'recorded', redis.call('HGETALL', runHash)}
 export const CANCEL = luaCommand(
   "cancel",
   "end a queued or running run as cancelled, recording why and by whom",
-  ["runHash", "queuedSet", "runningSet", "queueOrder"],
+  ["runHash", "specKey", "queuedSet", "runningSet", "queueOrder"],
   ["gate", "runId", "now", "reason", "result", "cancelledBy", "finishedChannel", "stopChannel"],
   `${END_EARLY}
-local status = redis.call('HGET', runHash, 'status')
-if not status then return {'missing', {}, ''} end
-if status == 'finished' then return {'finished', redis.call('HGETALL', runHash), ''} end
-local was = endEarly(runId, 'cancelled', reason, result, 'cancelledBy', cancelledBy)
+local f = redis.call('HMGET', runHash, 'status', 'namespace', 'name')
+if not f[1] then return {'missing', {}, ''} end
+if f[1] == 'finished' then return {'finished', redis.call('HGETALL', runHash), ''} end
+local at = {run = runHash, spec = specKey, namespaceQueued = gate .. 'ns-queued:' .. f[2],
+  canaryInFlight = gate .. 'canary-inflight:' .. f[2] .. '/' .. f[3]}
+local was = endEarly(runId, at, 'cancelled', reason, result, 'cancelledBy', cancelledBy)
 return {'cancelled', redis.call('HGETALL', runHash), was}
 `,
 );
@@ -314,12 +326,12 @@ return {'ended', f[4] or ''}
 export const RELEASE = luaCommand(
   "release",
   "free an attempt's namespace slot",
-  ["runHash"],
-  ["gate", "runId", "namespace", "attemptToken"],
+  ["runHash", "namespaceSlots"],
+  ["runId", "attemptToken"],
   `
 local f = redis.call('HMGET', runHash, 'status', 'attemptToken')
 if f[1] == 'running' and f[2] ~= attemptToken then return 0 end
-return redis.call('ZREM', gate .. 'slots:' .. namespace, runId)
+return redis.call('ZREM', namespaceSlots, runId)
 `,
 );
 

@@ -1,0 +1,151 @@
+// Redis over TLS (issue 16): `rediss://` with REDIS_TLS_CA naming the CA that signed the
+// server's certificate. A redis-server that takes TLS only (test/support/redis-tls.ts: a
+// throwaway CA made with openssl) and k6-gate as the ACL user of deploy/redis/k6gate.acl.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startApi, startWorker, testEnv } from "../support/k6gate";
+import { ROOT } from "../support/paths";
+import { startProcess, type ManagedProcess } from "../support/process";
+import { startTlsRedis, type TestTlsRedis } from "../support/redis-tls";
+import { failingScript, passingScript } from "../support/scripts";
+import { startTarget, type Target } from "../support/target";
+import { payloadOf, postWebhook } from "../support/webhook";
+
+let redis: TestTlsRedis;
+let target: Target;
+/** The default user over TLS, trusting the right CA: to look at what k6-gate wrote. */
+let admin: Redis;
+let processes: ManagedProcess[] = [];
+
+beforeAll(async () => {
+  [redis, target] = await Promise.all([startTlsRedis(), startTarget()]);
+  admin = new Redis(redis.adminUrl, { tls: { ca: readFileSync(redis.ca, "utf8") } });
+});
+afterEach(async () => {
+  await Promise.allSettled(processes.map((p) => p.stop("SIGKILL")));
+  processes = [];
+});
+afterAll(async () => {
+  admin?.disconnect();
+  await Promise.allSettled([redis?.destroy(), target?.close()]);
+});
+
+/** The API or worker as `npm run api|worker` starts it, without waiting for it to be up. */
+function launch(app: "api" | "worker", env: Record<string, string>): ManagedProcess {
+  const child = startProcess(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, `apps/${app}/src/main.ts`)],
+    {
+      name: app,
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, PORT: "0", HOST: "127.0.0.1" },
+    },
+  );
+  processes.push(child);
+  return child;
+}
+
+describe("k6-gate on a Redis that takes TLS only", () => {
+  it("judges real k6 runs end to end with rediss:// and REDIS_TLS_CA", async () => {
+    const env = testEnv(redis.url, { REDIS_TLS_CA: redis.ca });
+    expect(env.REDIS_URL).toMatch(/^rediss:\/\/k6gate:[0-9a-f]+@127\.0\.0\.1:\d+$/);
+    const api = await startApi(env);
+    processes.push(api);
+    processes.push(await startWorker(env));
+
+    const passed = await postWebhook(
+      api.url,
+      payloadOf({ checksum: "tls-1", metadata: { script: passingScript(target.port) } }),
+    );
+    expect(passed.status).toBe(200);
+    expect(passed.text).toContain("PASS test/podinfo");
+    const failed = await postWebhook(
+      api.url,
+      payloadOf({ checksum: "tls-2", metadata: { script: failingScript(target.port) } }),
+    );
+    expect(failed.status).toBe(422);
+    expect(failed.text).toContain("FAIL test/podinfo (thresholds_failed)");
+
+    // The verdicts are in this Redis, written over TLS by k6-gate's ACL user.
+    const runKeys = await admin.keys(`${env.QUEUE_PREFIX}:gate:run:*`);
+    const verdicts = await Promise.all(runKeys.map((key) => admin.hget(key, "verdict")));
+    expect(verdicts.sort()).toEqual(["fail", "pass"]);
+    const clients = (await admin.client("LIST")) as string;
+    const users = [...clients.matchAll(/ user=(\S+)/g)];
+    expect(new Set(users.map(([, user]) => user))).toEqual(new Set(["default", "k6gate"]));
+  });
+
+  const UNTRUSTED =
+    /Redis at 127\.0\.0\.1:\d+ presented a TLS certificate that is not trusted \([A-Z_]+\): set REDIS_TLS_CA to the PEM file of the CA that signed it/;
+
+  it.each(["api", "worker"] as const)(
+    "%s: exits 1 at start naming REDIS_TLS_CA when that CA did not sign Redis's certificate, before writing anything",
+    async (app) => {
+      const env = testEnv(redis.url, { REDIS_TLS_CA: redis.otherCa });
+      const child = launch(app, env);
+      expect(await child.exited).toBe(1);
+      const output = child.output();
+      expect(output).toMatch(UNTRUSTED);
+      expect(output).toContain("(the one set does not)");
+      // A JSON log line at level fatal (60), not a stack trace.
+      const line = output.split("\n").find((text) => UNTRUSTED.test(text)) ?? "";
+      expect(JSON.parse(line)).toMatchObject({ level: 60 });
+      expect(output).not.toMatch(/api listening|worker started/);
+      expect(await admin.keys(`${env.QUEUE_PREFIX}:*`)).toEqual([]);
+    },
+  );
+
+  it("without REDIS_TLS_CA (the system's CAs do not know a private CA) says to set it", async () => {
+    const env = testEnv(redis.url);
+    const child = launch("api", env);
+    expect(await child.exited).toBe(1);
+    expect(child.output()).toMatch(UNTRUSTED);
+    expect(child.output()).not.toContain("(the one set does not)");
+    expect(await admin.keys(`${env.QUEUE_PREFIX}:*`)).toEqual([]);
+  });
+});
+
+describe("a REDIS_TLS_CA that cannot be used", () => {
+  it.each(["api", "worker"] as const)(
+    "%s: a file that cannot be read is a configuration error naming REDIS_TLS_CA (exit 1)",
+    async (app) => {
+      const missing = join(dirname(redis.ca), "missing-ca.pem");
+      const child = launch(app, testEnv(redis.url, { REDIS_TLS_CA: missing }));
+      expect(await child.exited).toBe(1);
+      const output = child.output();
+      expect(output).toContain("invalid configuration");
+      expect(output).toContain(`REDIS_TLS_CA: cannot read ${missing}: ENOENT`);
+    },
+  );
+
+  it.each([
+    // As root (the CI container) no file mode keeps a file from being read: a directory is
+    // a path that exists and still cannot be read as a file.
+    [
+      "a directory",
+      (dir: string) => (mkdirSync(join(dir, "ca.d")), join(dir, "ca.d")),
+      /cannot read .*EISDIR/,
+    ],
+    [
+      "a file without a PEM certificate",
+      (dir: string) => (
+        writeFileSync(join(dir, "not.pem"), "not a certificate\n"),
+        join(dir, "not.pem")
+      ),
+      /holds no PEM certificate/,
+    ],
+  ] as const)("api: %s is a configuration error naming REDIS_TLS_CA", async (_, make, problem) => {
+    const path = make(dirname(redis.ca));
+    const child = launch("api", testEnv(redis.url, { REDIS_TLS_CA: path }));
+    expect(await child.exited).toBe(1);
+    const line =
+      child
+        .output()
+        .split("\n")
+        .find((text) => text.includes("REDIS_TLS_CA:")) ?? "";
+    expect(line).toMatch(problem);
+    expect(line).toContain(path);
+  });
+});
