@@ -26,6 +26,8 @@ import {
   type SlackThread,
 } from "./run";
 
+/** Runs just past a canary's output budget whose output a prune drops (see `prune`). */
+const OUTPUT_PRUNE_WINDOW = 20;
 /** A run ended by a newer revision's run, and the status it had then. */
 export interface SupersededRun {
   id: string;
@@ -624,18 +626,27 @@ export class RunStore {
    * Drops a canary's runs beyond the retention count or age, the output of runs beyond the
    * newest `maxOutputsPerCanary` (the byte budget: that many x OUTPUT_MAX_BYTES), and
    * canaries with no run within the retention age (their index expires with their last run).
+   * Outputs are looked for only among the `OUTPUT_PRUNE_WINDOW` runs just past the budget,
+   * the ones that crossed it since the last prune, not in the whole history: that re-check
+   * was 360 of a verdict's 540 Redis commands at 200 runs per canary. An output missed
+   * there (prunes that failed) goes when its run's record does.
    */
   async prune(namespace: string, name: string, now = Date.now()): Promise<number> {
     const zset = this.canaryRuns(namespace, name);
+    const { maxAgeMs, maxRunsPerCanary, maxOutputsPerCanary } = this.retention;
     const [tooOld, tooMany, outputless] = await Promise.all([
-      this.redis.zrangebyscore(zset, 0, now - this.retention.maxAgeMs),
-      this.redis.zrange(zset, 0, -(this.retention.maxRunsPerCanary + 1)),
-      this.redis.zrange(zset, 0, -(this.retention.maxOutputsPerCanary + 1)),
+      this.redis.zrangebyscore(zset, 0, now - maxAgeMs),
+      this.redis.zrange(zset, 0, -(maxRunsPerCanary + 1)),
+      this.redis.zrange(
+        zset,
+        -(maxOutputsPerCanary + OUTPUT_PRUNE_WINDOW),
+        -(maxOutputsPerCanary + 1),
+      ),
     ]);
     await this.redis
       .multi()
-      .pexpire(zset, this.retention.maxAgeMs)
-      .zremrangebyscore(this.canaries, 0, now - this.retention.maxAgeMs)
+      .pexpire(zset, maxAgeMs)
+      .zremrangebyscore(this.canaries, 0, now - maxAgeMs)
       .exec();
     const candidates = [...new Set([...tooOld, ...tooMany, ...outputless])];
     if (candidates.length === 0) return 0;
