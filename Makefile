@@ -33,6 +33,7 @@ help:
 	@echo "make demo   - start Redis, API, 2 workers, a demo target; judge a good and a bad canary"
 	@echo "make test   - install what is missing, typecheck, lint, run every test"
 	@echo "make bench  - run the benchmarks and rewrite docs/benchmarks.md"
+	@echo "make soak   - kill APIs, workers and the Redis primary while canaries run; rewrite docs/soak.md"
 
 $(NODE):
 	scripts/install-node.sh $(NODE_VERSION) $(NPM_VERSION) $(NODE_DIR)

@@ -1,7 +1,7 @@
 import type { CpuUse } from "./cpu-window";
 import type { Quiet } from "./quiet";
 import { codeBlock, table, type Section } from "./report";
-import { ANALYSIS } from "./analysis";
+import { ANALYSIS, TARGETS_NOT_MET } from "./analysis";
 import { RUNTIME_COMPARISON } from "./runtime-comparison";
 
 export interface SectionRun {
@@ -26,6 +26,7 @@ export function renderDocument({
 }): string {
   const otherLoad = ({ cpu, quiet }: SectionRun) =>
     `_Machine load while this ran (${(cpu.wallMs / 1000).toFixed(0)} s): ${share(cpu.machineBusy, cpu.wallMs)} of 200% busy, of which other processes (not this benchmark's) ${share(cpu.other, cpu.wallMs)}. Before it started the machine was ${quiet.busyPercent.toFixed(0)}% busy${quiet.waitedMs > 1500 ? ` after waiting ${(quiet.waitedMs / 1000).toFixed(0)} s for it to quieten` : ""}._`;
+  const missed = runs.some(({ section }) => section.targets.some((target) => !target.met));
   return [
     "# Benchmarks",
     "",
@@ -52,6 +53,12 @@ export function renderDocument({
       ),
     ),
     "",
+    ...(missed
+      ? [
+          'Why each **MISSED** row is missed, with the profiles that show where the time or memory goes: "Targets not met, and why", below the benchmarks.',
+          "",
+        ]
+      : []),
     ...runs.flatMap((run) => [
       `## ${run.section.title}`,
       "",
@@ -60,6 +67,7 @@ export function renderDocument({
       otherLoad(run),
       "",
     ]),
+    ...(missed ? [TARGETS_NOT_MET] : []),
     ANALYSIS,
     RUNTIME_COMPARISON,
     "",
@@ -75,6 +83,7 @@ export function renderDocument({
       [
         "make bench                         # = npx tsx bench/main.ts; rewrites this file",
         "npx tsx bench/main.ts overhead     # one benchmark (overhead|queue|longpoll|scaling|dedup|memory|recovery|dashboard|capacity), printed only",
+        'npx tsx bench/profile.ts overhead  # the profiles behind "Targets not met, and why" (overhead|queue|memory|hold|modules), printed only',
         "",
         "# what the harness starts (ports are free ones picked at run time):",
         "redis-server $TMP/redis.conf --port $P --bind 127.0.0.1 --dir $TMP --save '' --appendonly no --maxmemory-policy noeviction   # redis.conf: requirepass <random>",

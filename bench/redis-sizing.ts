@@ -7,7 +7,7 @@ import { withStack, type Services } from "./stack";
 const CANARIES = 20;
 const RUNS_PER_CANARY = 10;
 
-async function usedMemory(redis: Redis): Promise<number> {
+export async function usedMemory(redis: Redis): Promise<number> {
   const info = await redis.info("memory");
   return Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? Number.NaN);
 }
@@ -16,7 +16,7 @@ async function usedMemory(redis: Redis): Promise<number> {
  * Bytes Redis holds per kind of key under `prefix` (MEMORY USAGE), the kind being the key's
  * name with its run id, canary or job id cut off: `gate:run`, `gate:output`, `job`, `queue:events`.
  */
-async function bytesByKind(redis: Redis, prefix: string): Promise<Map<string, number>> {
+export async function bytesByKind(redis: Redis, prefix: string): Promise<Map<string, number>> {
   const kinds = new Map<string, number>();
   const stream = redis.scanStream({ match: `${prefix}:*`, count: 1000 });
   for await (const names of stream as AsyncIterable<string[]>) {

@@ -17,6 +17,8 @@ export async function inFlightIds(
 /** Queued/running set members whose BullMQ job does not exist. */
 export async function runsWithoutJob(client: Redis, prefix: string): Promise<string[]> {
   const queue = new Queue(RUN_QUEUE, { connection: client, prefix });
+  // A connection error fails the reads below; BullMQ would also print it.
+  queue.on("error", () => undefined);
   try {
     const { queued, running } = await inFlightIds(client, prefix);
     const ids = [...queued, ...running];

@@ -31,6 +31,7 @@ export function luaCommand<const K extends string, const A extends string>(
     `-- KEYS: ${keys.join(", ")}`,
     `-- ARGV: ${args.join(", ")}`,
   ];
+  const shebang = readOnly ? "#!lua flags=no-writes" : "#!lua";
   const prelude = [
     ...keys.map((key, i) => `local ${key} = KEYS[${i + 1}]`),
     ...args.map((arg, i) => `local ${arg} = ARGV[${i + 1}]`),
@@ -39,7 +40,7 @@ export function luaCommand<const K extends string, const A extends string>(
     name: `k6gate${name[0]?.toUpperCase() ?? ""}${name.slice(1)}`,
     keys,
     args,
-    lua: [readOnly ? "#!lua flags=no-writes" : "#!lua", ...header, ...prelude, body.trim()].join("\n"),
+    lua: [shebang, ...header, ...prelude, body.trim()].join("\n"),
   };
 }
 
