@@ -217,23 +217,23 @@ library's figure depends on what loaded before it (zod 18.3 MB first,
 
 ### Row by row
 
-- **Overhead, gate - its own k6 (short test), median 19.0 ms:** the four hops outside k6,
+- **Overhead, gate - its own k6 (short test), median (19.0 ms at e5e5ed0):** the four hops outside k6,
   3.0 + 3.0 + 5.0 + 4.7 ms of Node work in the API and worker (phase table above); 5 ms
   would need those layers gone, which is not an option (above).
-- **Overhead, gate - its own k6 (short test), p95 29.1 ms:** the same hops waiting for a
+- **Overhead, gate - its own k6 (short test), p95 (29.1 ms at e5e5ed0):** the same hops waiting for a
   core: k6 and setpriv take 68 ms of CPU per run (\`overhead\`), close to a whole core for
   the run's length, while the worker spends 11.8 ms beside it; the p95 follows the
   machine's load (40.5 ms in the \`overhead\` run above, at load average 9).
-- **Overhead per pair (short test), median 28.9 ms:** the row above plus what the worker's
+- **Overhead per pair (short test), median (28.9 ms at e5e5ed0):** the row above plus what the worker's
   k6 time holds beyond a bare \`k6 run\`: the spawn through execa and \`setpriv\` (2.9 + 1.2 ms
   sampled per call), the script file and the summary read, and k6 sharing the two cores
   with the worker, the API and Redis. Spawning with \`node:child_process\` would save about
   2 ms of worker CPU per run (2026-11-27's table below); not applied, execa's cancellation
   is the design's one path.
-- **Overhead per pair (short test), p95 64.2 ms:** the median's causes plus bare k6's own
+- **Overhead per pair (short test), p95 (64.2 ms at e5e5ed0):** the median's causes plus bare k6's own
   spread, which a pairwise difference keeps (section 1: bare k6 p95 81.1 against median
   58.7 ms).
-- **Overhead, gate - its own k6 (2.5 s test), median 21.3 ms, and p95 48.5 ms:** the short
+- **Overhead, gate - its own k6 (2.5 s test), median and p95 (21.3 and 48.5 ms at e5e5ed0, before the sampler change):** the short
   test's hops, plus the worker's saturation sampler (apps/worker/src/k6/cpu-sampler.ts):
   from 250 ms into a run it reads /proc/<pid>/stat of every process the worker can see,
   every 250 ms. On this VM that is 122-141 processes (\`ls /proc | grep -c '^[0-9]'\`) and
@@ -243,10 +243,10 @@ library's figure depends on what loaded before it (zod 18.3 MB first,
   sampler looks for k6's descendants among all processes every 2 s and reads only the ones
   it knows in between (/proc/<pid>/task/*/children, which would avoid the scan, is missing
   on kernels without CONFIG_PROC_CHILDREN, this VM's included).
-- **Overhead per pair (2.5 s test), median 44.3 ms, and p95 84.0 ms:** the two rows above
+- **Overhead per pair (2.5 s test), median and p95 (44.3 and 84.0 ms at e5e5ed0, before the sampler change):** the two rows above
   plus the per-pair causes of the short test; the sampler is inside the worker's k6 time,
   so it weighs more here (23 ms between the two medians, 10 ms in the short test).
-- **Verdict throughput, stub k6, 75/s:** 24 ms of CPU per verdict where 150/s needs 13.3
+- **Verdict throughput, stub k6 (75/s at e5e5ed0, before the prune change):** 24 ms of CPU per verdict where 150/s needs 13.3
   (CPU section above). Pruning only what crossed a line since the last verdict (the run
   that just passed the 20-output mark, runs past age or count) removes those 360
   commands and about a tenth of the worker's time (applied since); spawning with \`node:child_process\` about
@@ -254,26 +254,33 @@ library's figure depends on what loaded before it (zod 18.3 MB first,
   the load generator alone take 9.6 ms. Tried: \`queue --node-flags=--max-semi-space-size=1\`
   (workers 17.0 ms per verdict) and \`--node-flags=--lite-mode\` (26.4 ms), against 14.4-16.1
   ms without: both worse.
-- **API RSS holding 1,000 calls, 265 MB:** V8's young generation, which grows to 128 MB
+- **API RSS holding 1,000 calls (265 MB at e5e5ed0):** V8's young generation, which grows to 128 MB
   committed (35 MB in use) while 1,000 calls attach (memory table: 254 MB in the container
   form; section 3 runs the harness form, \`hold --harness\` 303 MB). Capped at 16 MB per
   semi-space the same hold peaked 198 MB, and attaching took 2140 ms of API CPU against 1950
   ms uncapped. Closes the row: start the API with \`--max-semi-space-size=16\` (image command
   or NODE_OPTIONS, and in section 3's harness); not applied in this pass.
-- **API RSS idle, 105 MB:** 52 MB of node's own code pages and 53 MB anonymous, most of it
+- **API RSS idle (105 MB):** 52 MB of node's own code pages and 53 MB anonymous, most of it
   V8's heap for the libraries (memory table); 70 MB is 10 MB above what Node alone takes
   with its network modules. Dropping libraries is not an option: BullMQ is the queue and
   requires ioredis; zod is the one statement of the rules; Hono serves the dashboard. Tried
   (\`memory --node-flags=...\`): \`--max-semi-space-size=1\` 92 MB (verdicts cost more CPU, above),
   \`--lite-mode\` (no optimizing compiler) 75 MB at +3.0 ms API CPU per verdict.
-- **Worker RSS idle, 107 MB:** as the API: 105 MB here, 52 file-backed, heap 56 / 23 MB;
+- **Worker RSS idle (107 MB):** as the API: 105 MB here, 52 file-backed, heap 56 / 23 MB;
   60 MB is what Node takes with the modules it needs before any library, so no library
   choice reaches it. execa stays (the design's one cancellation path: SIGTERM, then SIGKILL
   after KILL_GRACE). Tried: \`--max-semi-space-size=1\` 92 MB, \`--lite-mode\` 77 MB at +12 ms
   worker CPU per verdict (26.4 against 14.4 ms).
-- **Worker RSS while k6 runs, 114 MB:** idle plus what a run adds: 116 MB peak against 105
+- **Worker RSS while k6 runs (114 MB at e5e5ed0):** idle plus what a run adds: 116 MB peak against 105
   idle (\`memory\`), and 106 MB with the worker in its own PID namespace (\`memory --pidns\`):
   the 11 MB is the heap growing with the saturation sampler's reads of this VM's process
   table. In a pod the gap is the idle one. \`--lite-mode\` meets this row (80 MB) at the CPU
   cost above.
+- **\`/\` with 10,000 runs, median:** at the target, either side of it from run to run: 53.6 ms
+  at e5e5ed0; 35.8 and 37.2 ms by hand (\`npx tsx bench/main.ts dashboard\`) after a canary's
+  runs became one read-only script call each, all in one pipeline; 50.6 ms in the
+  \`make bench\` run of 2026-11-29 22:26 UTC. What is left is the page itself: 50 canaries' summaries parsed
+  and checked (about 9 ms of API CPU) and rendered (about 5 ms), and Redis running 50 short
+  scripts (12.8 ms of redis-server CPU per page), on two cores shared with the benchmark's
+  own client.
 `;
