@@ -19,6 +19,9 @@ function openssl(dir: string, ...args: string[]): void {
   execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
 }
 
+/** openssl's arguments for a fresh P-256 key, the one kind every certificate here has. */
+const NEW_P256_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+
 /** A self-signed CA (P-256, one day) as `<name>.pem` and `<name>.key` in `dir`. */
 function makeCa(dir: string, name: string, subject: string): void {
   openssl(
@@ -27,10 +30,7 @@ function makeCa(dir: string, name: string, subject: string): void {
     "-x509",
     "-new",
     "-nodes",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
+    ...NEW_P256_KEY,
     "-keyout",
     `${name}.key`,
     "-out",
@@ -59,10 +59,7 @@ export function makeTestCertificates(): TestCertificates {
     "req",
     "-new",
     "-nodes",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
+    ...NEW_P256_KEY,
     "-keyout",
     "server.key",
     "-out",
