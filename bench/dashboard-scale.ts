@@ -28,7 +28,7 @@ function resultOf(i: number): RunResult {
     },
     durationMs: 30_000,
     warnings: [],
-    scriptDigest: "0123456789abcdef",
+    testDigest: "0123456789abcdef",
     stats: { "http_req_duration:p(95)": p95, "http_req_failed:rate": 0 },
     comparison: {
       baselineRuns: 5,

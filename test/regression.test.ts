@@ -104,7 +104,7 @@ describe("regressions between revisions (real k6)", () => {
     const body = JSON.parse(response.text) as VerdictJson;
     expect(response.status, body.message).toBe(200);
     expect(body.message).toMatch(/p95 \d+(\.\d+)? ms, no baseline yet/);
-    expect(body.message).toContain("no baseline yet (no passed run of an earlier revision");
+    expect(body.message).toContain("max_regression NOT applied: no baseline yet");
     expect(body.run.comparison?.baselineRuns).toBe(0);
   });
 

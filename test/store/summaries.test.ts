@@ -34,7 +34,7 @@ const result = (p95: number): RunResult => ({
   thresholds: [{ metric: "http_req_duration", expression: "p(95)<500", ok: true, observed: p95 }],
   metrics: { ...passedResult.metrics, httpReqDurationP95: p95 },
   stats: { "http_req_duration:p(95)": p95 },
-  scriptDigest: "digest",
+  testDigest: "digest",
 });
 
 async function judged(name: string, checksum: string, p95: number, at: number) {
@@ -57,7 +57,7 @@ describe("run summaries", () => {
       status: "finished",
       verdict: "pass",
       outcome: "passed",
-      result: { stats: { "http_req_duration:p(95)": 50 }, scriptDigest: "digest" },
+      result: { stats: { "http_req_duration:p(95)": 50 }, testDigest: "digest" },
     });
     expect(summaries[1]?.result).not.toHaveProperty("thresholds");
   });

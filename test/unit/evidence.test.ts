@@ -152,10 +152,12 @@ describe("no pass without evidence (verdictOf)", () => {
     expect(result.reason).toBe("no iteration completed");
   });
 
-  it("fails when k6 wrote no summary it can read", () => {
+  it("fails when k6's metric stream is missing or holds a line k6 did not write", () => {
     const result = verdictOf(passedExit({ findings: undefined }));
     expect(result.outcome).toBe("no_evidence");
-    expect(result.reason).toBe("k6 wrote no readable summary, so nothing shows the test ran");
+    expect(result.reason).toBe(
+      "k6's metric stream is missing or holds what k6 does not write, so nothing shows what it measured",
+    );
   });
 
   it("allows exceptions up to max_interrupted_iterations, and no more", () => {
@@ -211,7 +213,10 @@ describe("k6 inspect --execution-requirements", () => {
       scenariosMs: 90_000,
       setupTimeoutMs: 5_000,
       teardownTimeoutMs: 60_000,
-      thresholdExpressions: ["rate>0.9", "p(99.9)<300"],
+      thresholds: [
+        { metric: "checks", expression: "rate>0.9" },
+        { metric: "http_req_duration", expression: "p(99.9)<300" },
+      ],
       plan: { totalDuration: "1m30s", maxVUs: 1, scenarios: [] },
     });
     expect(parseExecutionRequirements("not json")).toBeUndefined();

@@ -1,11 +1,9 @@
-import { parseSummary, type SummaryFindings } from "../../apps/worker/src/k6/summary";
+import { readSummary, type SummaryFindings } from "../../apps/worker/src/k6/summary";
 import type { K6Exit } from "../../apps/worker/src/k6/verdict";
 
-/** A summary file's findings, from its `metrics` object as k6 writes it. */
-export function findingsOf(metrics: Record<string, unknown>): SummaryFindings {
-  const findings = parseSummary(JSON.stringify({ metrics }));
-  if (!findings) throw new Error("not a summary");
-  return findings;
+/** A run's findings, from its `metrics` object in the shape of k6's summary export. */
+export function findingsOf(metrics: Record<string, Record<string, unknown>>): SummaryFindings {
+  return readSummary({ metrics });
 }
 
 /** How a k6 process ended, for `verdictOf`: a clean exit 0 with `findings`, unless overridden. */

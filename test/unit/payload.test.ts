@@ -55,6 +55,7 @@ describe("defaults (Flagger's minimal Canary: a script only)", () => {
       maxRegression: {},
       baselineRuns: 5,
       failOnSaturation: false,
+      allowFailedRequests: false,
       warnings: [],
     });
   });

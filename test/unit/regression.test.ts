@@ -59,7 +59,7 @@ function historic(
     checksum,
     status: "finished",
     verdict: "pass",
-    result: { ...passed, scriptDigest: digest, stats: { [P95]: p95 } },
+    result: { ...passed, testDigest: digest, stats: { [P95]: p95 } },
     ...overrides,
   } as RunRecord;
 }
@@ -133,7 +133,7 @@ describe("the baseline", () => {
       historic("v3", 53, {
         result: {
           ...passed,
-          scriptDigest: "script-a",
+          testDigest: "script-a",
           stats: { [P95]: 53 },
           saturation: { share: 0.9, samples: 20, cpus: 1, peakCpus: 1 },
         },
@@ -189,8 +189,8 @@ describe("the verdict after the comparison", () => {
     const limits = { [P95]: "+20%" };
     const result = judgeRegression(passed, compareToBaseline({ [P95]: 100 }, [], limits), limits);
     expect(result.verdict).toBe("pass");
-    expect(result.warnings).toContain(
-      "no baseline yet (no passed run of an earlier revision with this script): max_regression not applied",
+    expect(result.reason).toBe(
+      "all 2 thresholds passed; max_regression NOT applied: no baseline yet (no passed run of an earlier revision of this test; a passed run becomes the baseline)",
     );
     expect(comparisonLine(result.comparison)).toBe("p95 100 ms, no baseline yet");
   });

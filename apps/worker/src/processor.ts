@@ -6,7 +6,7 @@ import { prepareCloudRun } from "./k6/cloud";
 import { findCloudUrl } from "./k6/cloud-url";
 import { k6VersionOf } from "./k6/k6-version";
 import { runK6 } from "./k6/run-k6";
-import { parseSummary } from "./k6/summary";
+import { findingsOf } from "./k6/findings";
 import type { K6ProgressListener } from "./k6/k6-stdout";
 import type { TailBuffer } from "./k6/tail-buffer";
 import { judgeSaturation } from "./k6/saturation-verdict";
@@ -16,7 +16,7 @@ import {
   compareToBaseline,
   judgeRegression,
   RECENT_HISTORY,
-  scriptDigest,
+  testDigest,
 } from "./regression";
 import type { SecretResolver } from "./secrets";
 
@@ -126,7 +126,7 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
         interrupted: false,
       };
     }
-    const findings = parseSummary(outcome.summaryText, Object.keys(limits));
+    const findings = findingsOf(outcome, Object.keys(limits));
     const judged = verdictOf({
       exitCode: outcome.exitCode,
       signal: outcome.signal,
@@ -142,8 +142,9 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
       cloudUrl: cloud ? findCloudUrl(outcome.head) : null,
       cloudRequested: run.uploadToCloud,
       requireThresholds: config.REQUIRE_THRESHOLDS,
+      allowFailedRequests: run.allowFailedRequests ?? false,
     });
-    const digest = scriptDigest(run.script);
+    const digest = testDigest(run);
     const result = findings
       ? judgeRegression(
           { ...judged, stats: findings.stats },
@@ -163,7 +164,7 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
     return {
       result: {
         ...judgeSaturation(result, outcome.saturation, run.failOnSaturation ?? false),
-        scriptDigest: digest,
+        testDigest: digest,
         k6,
       },
       output,

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { tokenizer } from "acorn";
 import {
   beyondLimit,
   COMPARED_BY_DEFAULT,
@@ -19,9 +20,47 @@ export const RECENT_HISTORY = 40;
 /** Read when those hold too few revisions: enough for 50 revisions of a few phases. */
 export const BASELINE_HISTORY = 200;
 
-/** A script's identity for baselines: a baseline only compares runs of the same test. */
-export function scriptDigest(script: string): string {
-  return createHash("sha256").update(script).digest("hex").slice(0, 16);
+/**
+ * The script as its tokens: comments, blank lines, indentation and line breaks changed in
+ * a script leave them as they were. A script that does not parse is its own text.
+ */
+function scriptTokens(script: string): string {
+  try {
+    const tokens: string[] = [];
+    for (const token of tokenizer(script, { ecmaVersion: "latest", sourceType: "module" })) {
+      // A string by its value, so quotes ('a' or "a") are style too; the rest by its text.
+      const text =
+        token.type.label === "string" && "value" in token
+          ? String(token.value)
+          : script.slice(token.start, token.end);
+      tokens.push(`${token.type.label}\u0000${text}`);
+    }
+    return tokens.join("\u0001");
+  } catch {
+    return script;
+  }
+}
+
+/**
+ * What makes two runs the same test, so one may be the other's baseline (decisions.md):
+ * the script's tokens (what it does: requests, load, thresholds), and `env_vars` and
+ * `kubernetes_secrets` (where it goes and with what load, when the script reads them from
+ * `__ENV`). A comment or reformatting keeps the baseline; another target, load or
+ * threshold starts a new one.
+ */
+export function testDigest(run: Pick<RunJob, "script" | "envVars" | "kubernetesSecrets">): string {
+  const sorted = (object: Record<string, unknown>) =>
+    Object.entries(object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return createHash("sha256")
+    .update(
+      JSON.stringify([
+        scriptTokens(run.script),
+        sorted(run.envVars),
+        sorted(run.kubernetesSecrets),
+      ]),
+    )
+    .digest("hex")
+    .slice(0, 16);
 }
 
 interface BaselineRun {
@@ -52,7 +91,7 @@ export function baselineRunsOf(
       record.checksum === run.checksum ||
       record.verdict !== "pass" ||
       !result?.stats ||
-      result.scriptDigest !== digest ||
+      result.testDigest !== digest ||
       // Its figures measured a starved load generator, not the revision.
       isSaturated(result.saturation) ||
       revisions.has(record.checksum)
@@ -99,6 +138,9 @@ export function compareToBaseline(
 const describeRegression = (entry: ComparisonEntry, runs: number) =>
   `${entry.key} ${formatStat(entry.key, entry.observed)} against a baseline of ${formatStat(entry.key, entry.baseline)} (median of ${runs} passed revisions): ${formatChange(entry) ?? "?"}, beyond max_regression ${entry.limit}`;
 
+const NO_BASELINE =
+  "max_regression NOT applied: no baseline yet (no passed run of an earlier revision of this test; a passed run becomes the baseline)";
+
 /**
  * The verdict after the comparison: a pass that regressed beyond a `max_regression` limit
  * fails (`regressed`); a limit on a stat this run did not produce fails for lack of evidence
@@ -134,12 +176,11 @@ export function judgeRegression(
         .join("; "),
     };
   }
-  const warnings = [...(result.warnings ?? [])];
+  // In the reason, not among the warnings: the gate the canary asked for did not apply.
   if (comparison.baselineRuns === 0) {
-    warnings.push(
-      "no baseline yet (no passed run of an earlier revision with this script): max_regression not applied",
-    );
+    return { ...judged, reason: `${result.reason}; ${NO_BASELINE}` };
   }
+  const warnings = [...(result.warnings ?? [])];
   const unknown = limited.filter((entry) => entry.baseline === null && comparison.baselineRuns > 0);
   for (const entry of unknown) {
     warnings.push(`max_regression ${entry.key}: not in the baseline runs yet, not applied`);

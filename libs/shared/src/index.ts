@@ -21,3 +21,4 @@ export * from "./run-details";
 export * from "./regression-limits";
 export * from "./comparison";
 export * from "./run-figures";
+export * from "./k6-settings";

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { closest } from "./closest";
 import { parseDuration } from "./duration";
+import { k6SettingProblem } from "./k6-settings";
 import {
   DEFAULT_BASELINE_RUNS,
   MAX_REGRESSION_ENTRIES,
@@ -32,15 +33,10 @@ const RESERVED_ENV = new Set([
   "K6_AUTO_EXTENSION_RESOLUTION",
 ]);
 /**
- * Variables that would undo k6's isolation: its REST API and web dashboard (listeners in
- * the worker pod), downloading extensions (code k6-gate never vetted), k6/browser's
- * executable and arguments (k6 would start any program in the image, e.g. node, with
- * them), and the dynamic loader's LD_* (code loaded into setpriv).
+ * The dynamic loader's LD_* would load code into setpriv and k6; k6's own `K6_*` settings
+ * go through their allow-list (k6-settings.ts).
  */
-const FORBIDDEN_ENV =
-  /^(?:K6_ADDRESS$|K6_WEB_DASHBOARD|K6_BUILD_SERVICE|K6_PROVISION|K6_BROWSER_(?:EXECUTABLE_PATH|ARGS|IGNORE_DEFAULT_ARGS)$|LD_)/;
-/** Variables that would take away the evidence a verdict is judged on. */
-const VERDICT_ENV = /^K6_(?:NO_THRESHOLDS|NO_SUMMARY|SUMMARY_EXPORT|LOG_FORMAT|LOG_OUTPUT)$/;
+const LOADER_ENV = /^LD_/;
 const SECRET_REF =
   /^(?:([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/)?([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\/([-._a-zA-Z0-9]+)$/;
 const K8S_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -75,6 +71,8 @@ export interface Metadata {
   baselineRuns: number;
   /** A saturated load generator fails the run instead of warning. */
   failOnSaturation: boolean;
+  /** A test that expects every HTTP request to fail (a blocked route) may pass. */
+  allowFailedRequests: boolean;
   /** Keys k6-gate does not know: the run goes on (other tools share the spec), but says so. */
   warnings: string[];
 }
@@ -96,6 +94,7 @@ export const METADATA_KEYS = [
   "max_regression",
   "baseline_runs",
   "fail_on_saturation",
+  "allow_failed_requests",
 ] as const;
 
 /** "metadata key wait_timout is not one k6-gate knows (did you mean wait_timeout?)". */
@@ -175,10 +174,8 @@ function envNameProblem(name: string): string | undefined {
   if (!ENV_NAME.test(name) || name === "__proto__")
     return `${JSON.stringify(name.slice(0, 40))} is not a valid variable name`;
   if (RESERVED_ENV.has(name)) return `${name} is set by k6-gate and cannot be overridden`;
-  if (FORBIDDEN_ENV.test(name)) return `${name} is not allowed: it would weaken k6's isolation`;
-  if (VERDICT_ENV.test(name))
-    return `${name} is not allowed: k6-gate judges the run on what it controls`;
-  return undefined;
+  if (LOADER_ENV.test(name)) return `${name} is not allowed: it would weaken k6's isolation`;
+  return k6SettingProblem(name);
 }
 
 function envVars(raw: Record<string, string>, issue: Issue): Record<string, string> {
@@ -191,9 +188,6 @@ function envVars(raw: Record<string, string>, issue: Issue): Record<string, stri
     if (nameProblem) issue("env_vars", nameProblem);
     else if (typeof value !== "string")
       issue("env_vars", `${name} must be a string, got ${value === null ? "null" : typeof value}`);
-    // k6's web dashboard output listens on a port (any interface) for the whole run.
-    else if (name === "K6_OUT" && /web-dashboard/i.test(value))
-      issue("env_vars", "K6_OUT: the web-dashboard output is not allowed: it opens a listener");
     else result[name] = value;
   }
   return result;
@@ -273,6 +267,7 @@ export function parseMetadata(raw: Record<string, string>, issue: Issue): Metada
     maxRegression: maxRegression(raw, issue),
     baselineRuns: baselineRuns(raw, issue),
     failOnSaturation: bool(raw, "fail_on_saturation", false, issue),
+    allowFailedRequests: bool(raw, "allow_failed_requests", false, issue),
     warnings: unknownKeyWarnings(raw),
   };
 }

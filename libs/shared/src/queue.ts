@@ -39,6 +39,8 @@ export const runSpecSchema = runIdentitySchema.extend({
   baselineRuns: z.number().int().positive().optional(),
   /** Absent: false (a saturated load generator warns). */
   failOnSaturation: z.boolean().optional(),
+  /** Absent: false (a run whose HTTP requests all failed has no evidence of a live target). */
+  allowFailedRequests: z.boolean().optional(),
   slackChannels: z.array(z.string()),
   notificationContext: z.string().optional(),
   /** What the call did not understand (unknown metadata keys), shown with the verdict. */
@@ -100,6 +102,7 @@ export function runSpecOf(payload: WebhookPayload): RunSpec {
     baselineRuns:
       metadata.baselineRuns === DEFAULT_BASELINE_RUNS ? undefined : metadata.baselineRuns,
     failOnSaturation: metadata.failOnSaturation || undefined,
+    allowFailedRequests: metadata.allowFailedRequests || undefined,
     slackChannels: metadata.slackChannels,
     notificationContext: metadata.notificationContext,
     warnings: metadata.warnings,

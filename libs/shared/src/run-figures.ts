@@ -10,7 +10,7 @@ import { runResultSchema, type RunIdentity, type RunResult, type RunStatus } fro
 export const runFiguresSchema = runResultSchema.pick({
   metrics: true,
   durationMs: true,
-  scriptDigest: true,
+  testDigest: true,
   stats: true,
   saturation: true,
   comparison: true,
@@ -18,8 +18,8 @@ export const runFiguresSchema = runResultSchema.pick({
 export type RunFigures = z.infer<typeof runFiguresSchema>;
 
 export function figuresOf(result: RunResult): RunFigures {
-  const { metrics, durationMs, scriptDigest, stats, saturation, comparison } = result;
-  return { metrics, durationMs, scriptDigest, stats, saturation, comparison };
+  const { metrics, durationMs, testDigest, stats, saturation, comparison } = result;
+  return { metrics, durationMs, testDigest, stats, saturation, comparison };
 }
 
 /** A run as lists show it (RunStore.summaries): who it is, how it ended, its figures. */

@@ -100,8 +100,11 @@ export const runResultSchema = z.object({
   warnings: z.array(z.string()).optional(),
   /** The k6 that ran and the load it was asked for (k6 inspect); absent when k6 never ran. */
   k6: k6PlanSchema.optional(),
-  /** The script's digest: only runs of the same script are each other's baseline. */
-  scriptDigest: z.string().optional(),
+  /**
+   * What the test is (regression.ts `testDigest`): only runs of the same test are each
+   * other's baseline. Absent from runs judged before it existed: they are no one's baseline.
+   */
+  testDigest: z.string().optional(),
   /** Summary values by `metric:stat` (comparison.ts STORED_STATS and `max_regression`'s keys). */
   stats: z.record(z.string(), z.number()).optional(),
   /** This run against the canary's baseline; absent when k6 produced no summary. */

@@ -1,3 +1,5 @@
+import { k6SettingProblem } from "@k6-gate/shared";
+
 /**
  * k6's environment is built from nothing: the worker's own variables (Redis URL, Slack
  * token, cloud token, ...) never reach a script's `__ENV` or /proc/self/environ. The k6
@@ -11,12 +13,19 @@ export interface K6EnvironmentInput {
 
 export const K6_PATH = "/usr/local/bin:/usr/bin:/bin";
 
+/** The canary's variables without any `K6_*` setting outside the allow-list. */
+function allowed(variables: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(variables).filter(([name]) => k6SettingProblem(name) === undefined),
+  );
+}
+
 export function buildK6Environment(input: K6EnvironmentInput): Record<string, string> {
-  // k6-gate's own settings come last so they win even over job data the API did not
-  // validate (payload.ts refuses these names with a 400 first).
+  // The API refuses other k6 settings with a 400 (payload.ts); they are dropped here too,
+  // for job data queued by an older API. k6-gate's own settings come last so they win.
   return {
-    ...input.envVars,
-    ...input.secrets,
+    ...allowed(input.envVars),
+    ...allowed(input.secrets),
     PATH: K6_PATH,
     HOME: input.runDir,
     TMPDIR: input.runDir,

@@ -1,5 +1,6 @@
 import { parseDuration, scenarioOf, type K6Plan } from "@k6-gate/shared";
 import { z } from "zod";
+import type { DeclaredThreshold } from "./measured-summary";
 
 /**
  * What `k6 inspect --execution-requirements` (k6 v2.2.0) says about a script, read before
@@ -24,7 +25,8 @@ export interface ExecutionRequirements {
   scenariosMs: number;
   setupTimeoutMs: number;
   teardownTimeoutMs: number;
-  thresholdExpressions: string[];
+  /** Every threshold the script declares, by metric (or sub-metric). */
+  thresholds: DeclaredThreshold[];
   /** The load the script asks for, for the run page (k6-plan.ts: load shape only, no values). */
   plan: Omit<K6Plan, "version">;
 }
@@ -52,9 +54,12 @@ export function parseExecutionRequirements(stdout: string): ExecutionRequirement
     scenariosMs,
     setupTimeoutMs: phase(setupTimeout),
     teardownTimeoutMs: phase(teardownTimeout),
-    thresholdExpressions: Object.values(thresholds ?? {})
-      .flat()
-      .map((threshold) => (typeof threshold === "string" ? threshold : threshold.threshold)),
+    thresholds: Object.entries(thresholds ?? {}).flatMap(([metric, list]) =>
+      list.map((threshold) => ({
+        metric,
+        expression: typeof threshold === "string" ? threshold : threshold.threshold,
+      })),
+    ),
     plan: {
       totalDuration,
       maxVUs: maxVUs ?? null,

@@ -1,7 +1,7 @@
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
-import { expectedDurationMs, type Saturation } from "@k6-gate/shared";
+import { expectedDurationMs, splitStatKey, STORED_STATS, type Saturation } from "@k6-gate/shared";
 import { startCpuSampler } from "./cpu-sampler";
 import {
   derivedMaxDurationMs,
@@ -11,6 +11,9 @@ import {
 } from "./execution-requirements";
 import { inspectKey, rememberedInspect, rememberInspect } from "./inspect-cache";
 import { K6Log } from "./k6-log";
+import type { DeclaredThreshold } from "./measured-summary";
+import { MetricFifo } from "./metric-fifo";
+import type { MetricStream } from "./metric-stream";
 import { K6Stdout, type K6ProgressListener } from "./k6-stdout";
 import { makeRunDir } from "./run-dirs";
 import { TailBuffer } from "./tail-buffer";
@@ -49,7 +52,10 @@ export interface RunK6Outcome {
   signal: string | null;
   timedOut: boolean;
   cancelled: boolean;
-  summaryText: string | undefined;
+  /** What k6 measured (its JSON output); undefined when k6 never began its test. */
+  measured: MetricStream | undefined;
+  /** The thresholds the script declares (`k6 inspect`); null when inspect failed. */
+  declaredThresholds: DeclaredThreshold[] | null;
   output: TailBuffer;
   /** The first bytes k6 printed (its banner), kept even when the tail drops them. */
   head: string;
@@ -85,11 +91,13 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
   const head: Buffer[] = [];
   let headBytes = 0;
   const started = performance.now();
+  let metrics: MetricFifo | undefined;
   try {
     const files = { ...options.files, "script.js": options.script };
     for (const [name, content] of Object.entries(files)) {
       await writeFile(join(runDir, name), content, { mode: 0o600 });
     }
+    metrics = await MetricFifo.create(runDir);
     const env = options.env(runDir);
     const inspectCacheKey = inspectKey(options.k6Bin, files, env, runDir);
     const remembered = rememberedInspect(inspectCacheKey);
@@ -106,8 +114,10 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
       "--summary-trend-stats",
       // Every p(N) the script's text names, thresholds among them, and those compared.
       summaryTrendStats([options.script, ...(options.statKeys ?? [])]),
-      "--summary-export",
-      "summary.json",
+      // What k6 measured comes from its Go side, never from a file the script can write:
+      // handleSummary() may write any path, the summary export's among them.
+      "--out",
+      `json=${metrics.argument}`,
       "script.js",
     ]);
     // Stops k6 at the limit derived from the script, once inspect has derived it.
@@ -135,7 +145,13 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
           return requirements;
         });
     let derivedTimer: NodeJS.Timeout | undefined;
+    const fifo = metrics;
     const planned = inspecting.then((requirements) => {
+      // The (sub-)metrics whose every value is kept: those thresholds and stats read.
+      fifo.select([
+        ...(requirements?.thresholds ?? []).map((threshold) => threshold.metric),
+        ...[...STORED_STATS, ...(options.statKeys ?? [])].map((key) => splitStatKey(key).metric),
+      ]);
       const derivedMs =
         options.maxDurationMs === undefined && requirements
           ? derivedMaxDurationMs(requirements, options.maxRunDurationMs)
@@ -178,14 +194,15 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
     const hitDerivedLimit = deadline.signal.aborted && !options.signal.aborted;
     log.end();
     stdout.end();
-    const summaryText = await readFile(join(runDir, "summary.json"), "utf8").catch(() => undefined);
+    const measured = await metrics.finish();
     const spawnFailed = result.exitCode === undefined && result.signal === undefined;
     return {
       exitCode: result.exitCode ?? null,
       signal: result.signal ?? null,
       timedOut: result.timedOut || hitDerivedLimit,
       cancelled: result.isCanceled && !hitDerivedLimit,
-      summaryText,
+      measured,
+      declaredThresholds: requirements?.thresholds ?? null,
       output,
       head: Buffer.concat(head).toString("utf8"),
       durationMs: Math.round(performance.now() - started),
@@ -200,6 +217,7 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
       saturation,
     };
   } finally {
+    metrics?.close();
     await rm(runDir, { recursive: true, force: true });
   }
 }

@@ -1,4 +1,3 @@
-import { z } from "zod";
 import {
   emptyMetrics,
   splitStatKey,
@@ -6,13 +5,18 @@ import {
   type KeyMetrics,
   type ThresholdResult,
 } from "@k6-gate/shared";
+import type { HttpAnswers } from "./metric-stream";
 
-/** The parts of k6's `--summary-export` file k6-gate reads; anything else is ignored. */
-const metricSchema = z
-  .object({ thresholds: z.record(z.string(), z.boolean()).optional() })
-  .catchall(z.unknown());
-export const summarySchema = z.object({ metrics: z.record(z.string(), metricSchema) });
-export type Summary = z.infer<typeof summarySchema>;
+/**
+ * What k6 measured, in the shape of k6's summary export (`metrics` by name, each with its
+ * stats and `thresholds` mapping an expression to true when crossed), built by k6-gate
+ * from k6's metric stream (metric-stream.ts), never read from a file the script can write.
+ */
+export interface Summary {
+  metrics: Record<string, Record<string, unknown> & { thresholds?: Record<string, boolean> }>;
+  /** HTTP answers by kind; absent when nothing counted them. */
+  http?: HttpAnswers;
+}
 
 export interface SummaryFindings {
   thresholds: ThresholdResult[];
@@ -21,6 +25,10 @@ export interface SummaryFindings {
   metrics: KeyMetrics;
   /** Values by `metric:stat`: STORED_STATS and the keys asked for, when sampled. */
   stats: Record<string, number>;
+  /** HTTP answers by kind, for the evidence of a live target; absent: none counted. */
+  http: HttpAnswers | undefined;
+  /** Where the thresholds k6 judged differ from those the script declares. */
+  thresholdMismatches?: string[];
 }
 
 function numberField(metric: Record<string, unknown> | undefined, field: string): number | null {
@@ -94,6 +102,7 @@ export function readSummary(summary: Summary, statKeys: string[] = []): SummaryF
   return {
     thresholds,
     unsampledThresholds,
+    http: summary.http,
     stats: statsOf(summary, [...STORED_STATS, ...statKeys]),
     metrics: {
       ...emptyMetrics,
@@ -116,18 +125,4 @@ function statsOf(summary: Summary, keys: string[]): Record<string, number> {
     if (value !== null) stats[key] = value;
   }
   return stats;
-}
-
-/** Parses the file's text; undefined when it is missing or not a k6 summary. */
-export function parseSummary(
-  text: string | undefined,
-  statKeys: string[] = [],
-): SummaryFindings | undefined {
-  if (text === undefined) return undefined;
-  try {
-    const parsed = summarySchema.safeParse(JSON.parse(text));
-    return parsed.success ? readSummary(parsed.data, statKeys) : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -43,6 +43,8 @@ export interface K6Exit {
   cloudRequested: boolean;
   /** REQUIRE_THRESHOLDS: a script that defines none fails rather than passing on nothing. */
   requireThresholds?: boolean;
+  /** `allow_failed_requests`: a test that expects every HTTP request to fail may pass. */
+  allowFailedRequests?: boolean;
 }
 
 /** k6's own words when it could not create the cloud run (or lacked its login). */
@@ -64,7 +66,11 @@ const iterationsText = (count: number) => `${count} ${count === 1 ? "iteration" 
  * ones are the rest.
  */
 export function missingEvidence(exit: K6Exit): string[] {
-  if (!exit.findings) return ["k6 wrote no readable summary, so nothing shows the test ran"];
+  if (!exit.findings) {
+    return [
+      "k6's metric stream is missing or holds what k6 does not write, so nothing shows what it measured",
+    ];
+  }
   const interrupted = exit.interruptedIterations;
   const cause = exit.firstInterruption ? `: ${exit.firstInterruption}` : "";
   const completed = Math.max(0, (exit.findings.metrics.iterations ?? 0) - interrupted);
@@ -86,7 +92,31 @@ export function missingEvidence(exit: K6Exit): string[] {
   for (const threshold of exit.findings.unsampledThresholds) {
     missing.push(`threshold ${threshold.metric} '${threshold.expression}' has no samples`);
   }
+  missing.push(...(exit.findings.thresholdMismatches ?? []));
+  const deadTarget = exit.allowFailedRequests ? undefined : deadTargetOf(exit.findings);
+  if (deadTarget) missing.push(`${deadTarget} (set allow_failed_requests if the test expects it)`);
   return missing;
+}
+
+/**
+ * Why the HTTP answers show no live target, or undefined. A refused connection is a
+ * sample like any other (duration 0, status 0), so `p(95)<300` holds on a dead canary and
+ * a counter of 5xx answers stays at 0: the answers themselves must show a live target.
+ */
+export function deadTargetOf(findings: SummaryFindings): string | undefined {
+  const http = findings.http;
+  if (!http || http.requests === 0) return undefined;
+  const of = `${http.requests} ${http.requests === 1 ? "request" : "requests"}`;
+  if (http.withStatus === http.requests) {
+    if (http.noResponse === http.requests)
+      return `no HTTP request got a response (${of}: connection refused, reset or timed out)`;
+    if (http.serverErrors === http.requests) return `every HTTP response was a 5xx (${of})`;
+    if (http.noResponse + http.serverErrors === http.requests)
+      return `every HTTP request got no response or a 5xx (${of}: ${http.noResponse} without response, ${http.serverErrors} 5xx)`;
+  }
+  if (findings.metrics.httpReqFailedRate === 1)
+    return `every HTTP request failed (http_req_failed 100% of ${of})`;
+  return undefined;
 }
 
 export function verdictOf(exit: K6Exit): RunResult {
@@ -192,22 +222,19 @@ export function verdictOf(exit: K6Exit): RunResult {
     metrics,
     cloudUrl: exit.cloudUrl,
     durationMs: exit.durationMs,
-    warnings: resultWarnings(exit.findings, metrics),
+    warnings: resultWarnings(exit.findings),
   };
 }
 
 /** What a verdict should say about its own evidence, whatever it is. */
-function resultWarnings(
-  findings: SummaryFindings | undefined,
-  metrics: RunResult["metrics"],
-): string[] {
+function resultWarnings(findings: SummaryFindings | undefined): string[] {
   const warnings: string[] = [];
   if (findings && findings.thresholds.length === 0) {
     warnings.push("no thresholds: k6 judged nothing");
   }
-  if (metrics.httpReqFailedRate === 1) {
-    warnings.push("every HTTP request failed (http_req_failed 100%)");
-  }
+  // Said even when `allow_failed_requests` lets the run pass.
+  const deadTarget = findings && deadTargetOf(findings);
+  if (deadTarget) warnings.push(deadTarget);
   return warnings;
 }
 

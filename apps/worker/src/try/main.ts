@@ -8,7 +8,9 @@ const USAGE = `usage: npm run try -- [options] <canary.yaml | metadata.yaml>...
 
 Runs the k6-gate webhooks of a Flagger Canary here, as k6-gate would: the metadata
 checked by the API's rules, the script run by the worker's k6 with the same
-environment rules, the verdict printed as Flagger would show it.
+environment and evidence rules, the verdict printed as Flagger would show it.
+The Canary's script is code: it runs on THIS machine, as you, with a temporary
+HOME and working directory that are removed afterwards. Try only scripts you trust.
 Exit code: 0 every check passed, 1 one failed, 2 metadata k6-gate would refuse (400).
 
   --secret NAME=value   a kubernetes_secrets value, by variable name or by
@@ -69,6 +71,9 @@ async function main(): Promise<number> {
   const controller = new AbortController();
   process.once("SIGINT", () => controller.abort());
 
+  console.error(
+    "k6-gate try: running the Canary's k6 scripts on this machine, as you (temporary HOME, removed afterwards)",
+  );
   let exitCode = 0;
   let found = 0;
   for (const file of positionals) {

@@ -1,0 +1,221 @@
+import { z } from "zod";
+
+/**
+ * k6's JSON output (`--out json=<fifo>`), read as k6 writes it: one JSON object a line,
+ * a `Metric` line when a metric is first seen, then a `Point` line per sample. k6's Go code
+ * writes it during the run and closes it before `handleSummary()` runs, so, unlike the
+ * summary export (which k6 writes from the script's own JavaScript runtime), the script
+ * cannot write it. Only the figures the gate judges on are kept: per metric (and per
+ * sub-metric a threshold or a stat reads) its count, sum, extremes, last value and, for
+ * the selectors asked for, every value (k6 keeps every Trend value in memory too).
+ */
+const pointSchema = z.object({
+  type: z.literal("Point"),
+  metric: z.string(),
+  data: z.object({
+    time: z.string(),
+    value: z.number(),
+    tags: z.record(z.string(), z.string()).nullish(),
+  }),
+});
+const metricSchema = z.object({
+  type: z.literal("Metric"),
+  metric: z.string(),
+  data: z.object({
+    type: z.enum(["counter", "gauge", "rate", "trend"]),
+    /** The thresholds k6 judges the metric on (a sub-metric's are not listed here). */
+    thresholds: z.array(z.union([z.string(), z.object({ threshold: z.string() })])).nullish(),
+  }),
+});
+const lineSchema = z.discriminatedUnion("type", [pointSchema, metricSchema]);
+
+export type MetricType = z.infer<typeof metricSchema>["data"]["type"];
+
+/** Longer than any line k6 writes for a sample (a long URL tag included). */
+const MAX_LINE_BYTES = 1024 * 1024;
+
+export interface Aggregate {
+  count: number;
+  sum: number;
+  /** Samples whose value is not 0 (a Rate's "true"). */
+  nonZero: number;
+  min: number;
+  max: number;
+  last: number;
+  /** Every value, only for the selectors that need percentiles. */
+  values: number[] | undefined;
+}
+
+const emptyAggregate = (keepValues: boolean): Aggregate => ({
+  count: 0,
+  sum: 0,
+  nonZero: 0,
+  min: Number.POSITIVE_INFINITY,
+  max: Number.NEGATIVE_INFINITY,
+  last: 0,
+  values: keepValues ? [] : undefined,
+});
+
+function add(aggregate: Aggregate, value: number): void {
+  aggregate.count += 1;
+  aggregate.sum += value;
+  if (value !== 0) aggregate.nonZero += 1;
+  if (value < aggregate.min) aggregate.min = value;
+  if (value > aggregate.max) aggregate.max = value;
+  aggregate.last = value;
+  aggregate.values?.push(value);
+}
+
+/** `http_req_duration{status:200, method:GET}` as k6 parses it: a name and tags to match. */
+export interface Selector {
+  key: string;
+  metric: string;
+  tags: [string, string][];
+}
+
+export function selectorOf(key: string): Selector {
+  const open = key.indexOf("{");
+  if (open < 0 || !key.endsWith("}")) return { key, metric: key.trim(), tags: [] };
+  const tags = key
+    .slice(open + 1, -1)
+    .split(",")
+    .filter((pair) => pair.trim() !== "")
+    .map((pair): [string, string] => {
+      const colon = pair.indexOf(":");
+      const value = pair.slice(colon + 1).trim();
+      return [pair.slice(0, colon).trim(), value.replace(/^(["'`])(.*)\1$/, "$2")];
+    });
+  return { key, metric: key.slice(0, open).trim(), tags };
+}
+
+/** HTTP answers by what they were: no response at all (status 0), 5xx, or anything else. */
+export interface HttpAnswers {
+  requests: number;
+  /** Requests that carried a status tag (a script may drop the tag with `systemTags`). */
+  withStatus: number;
+  noResponse: number;
+  serverErrors: number;
+}
+
+export class MetricStream {
+  private pending = "";
+  private readonly types = new Map<string, MetricType>();
+  /** Thresholds by metric, as k6 itself announced them in `Metric` lines. */
+  readonly judgedThresholds = new Map<string, string[]>();
+  private readonly byMetric = new Map<string, Aggregate>();
+  private readonly selected = new Map<string, { selector: Selector; aggregate: Aggregate }[]>();
+  private firstTime: number | undefined;
+  private lastTime: number | undefined;
+  readonly http: HttpAnswers = { requests: 0, withStatus: 0, noResponse: 0, serverErrors: 0 };
+  /** The first line k6 would not have written; set, the stream proves nothing. */
+  problem: string | undefined;
+
+  /** `keys`: the metrics and sub-metrics whose values are kept (thresholds, stats). */
+  constructor(keys: string[] = []) {
+    for (const selector of keys.map(selectorOf)) {
+      const list = this.selected.get(selector.metric) ?? [];
+      if (list.some((entry) => entry.selector.key === selector.key)) continue;
+      list.push({ selector, aggregate: emptyAggregate(true) });
+      this.selected.set(selector.metric, list);
+    }
+  }
+
+  push(chunk: Buffer | string): void {
+    this.pending += chunk.toString();
+    let newline = this.pending.indexOf("\n");
+    while (newline >= 0) {
+      this.line(this.pending.slice(0, newline));
+      this.pending = this.pending.slice(newline + 1);
+      newline = this.pending.indexOf("\n");
+    }
+    if (this.pending.length > MAX_LINE_BYTES) {
+      this.fail("a line longer than k6 writes");
+      this.pending = "";
+    }
+  }
+
+  end(): void {
+    if (this.pending.trim() !== "") this.line(this.pending);
+    this.pending = "";
+  }
+
+  typeOf(metric: string): MetricType | undefined {
+    return this.types.get(metric);
+  }
+
+  /** Every metric that got a sample. */
+  get metrics(): string[] {
+    return [...this.byMetric.keys()];
+  }
+
+  /** The aggregate of a metric or of a sub-metric asked for at construction. */
+  aggregateOf(key: string): Aggregate | undefined {
+    const selector = selectorOf(key);
+    if (selector.tags.length === 0) return this.byMetric.get(selector.metric);
+    return this.selected.get(selector.metric)?.find((entry) => entry.selector.key === key)
+      ?.aggregate;
+  }
+
+  /** Seconds from the first sample to the last: a Counter's `rate` is its count over them. */
+  get seconds(): number {
+    return this.firstTime === undefined || this.lastTime === undefined
+      ? 0
+      : (this.lastTime - this.firstTime) / 1000;
+  }
+
+  private fail(problem: string): void {
+    this.problem ??= problem;
+  }
+
+  private line(text: string): void {
+    if (text.trim() === "" || this.problem) return;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      this.fail("a line that is not JSON");
+      return;
+    }
+    const parsed = lineSchema.safeParse(json);
+    if (!parsed.success) {
+      this.fail("a line that is not one of k6's metric or sample lines");
+      return;
+    }
+    const line = parsed.data;
+    if (line.type === "Metric") {
+      this.types.set(line.metric, line.data.type);
+      const thresholds = (line.data.thresholds ?? []).map((t) =>
+        typeof t === "string" ? t : t.threshold,
+      );
+      if (thresholds.length) this.judgedThresholds.set(line.metric, thresholds);
+      return;
+    }
+    const { value, tags } = line.data;
+    const time = Date.parse(line.data.time);
+    if (Number.isFinite(time)) {
+      this.firstTime ??= time;
+      this.lastTime = time;
+    }
+    const selected = this.selected.get(line.metric) ?? [];
+    let aggregate = this.byMetric.get(line.metric);
+    if (!aggregate) {
+      aggregate = emptyAggregate(selected.some((entry) => entry.selector.tags.length === 0));
+      this.byMetric.set(line.metric, aggregate);
+    }
+    add(aggregate, value);
+    for (const { selector, aggregate: sub } of selected) {
+      if (selector.tags.length && selector.tags.every(([tag, want]) => tags?.[tag] === want)) {
+        add(sub, value);
+      }
+    }
+    if (line.metric === "http_reqs") this.countAnswer(tags?.status);
+  }
+
+  private countAnswer(status: string | undefined): void {
+    this.http.requests += 1;
+    if (status === undefined) return;
+    this.http.withStatus += 1;
+    if (status === "0") this.http.noResponse += 1;
+    else if (/^5\d\d$/.test(status)) this.http.serverErrors += 1;
+  }
+}
