@@ -9,6 +9,7 @@ import { dashboardScale } from "./dashboard-scale";
 import { dedup } from "./dedup";
 import { longPollCapacity } from "./long-poll";
 import { memory } from "./memory";
+import { metricStream } from "./metric-stream";
 import { describeMachine } from "./machine";
 import { verdictOverhead } from "./overhead";
 import { cpuOf, redisServerPid } from "./proc";
@@ -34,6 +35,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   dashboard: dashboardScale,
   capacity,
   sizing: redisSizing,
+  stream: metricStream,
 };
 
 /**

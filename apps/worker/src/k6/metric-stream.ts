@@ -9,15 +9,27 @@ import { z } from "zod";
  * sub-metric a threshold or a stat reads) its count, sum, extremes, last value and, for
  * the selectors asked for, every value (k6 keeps every Trend value in memory too).
  */
-const pointSchema = z.object({
-  type: z.literal("Point"),
-  metric: z.string(),
-  data: z.object({
-    time: z.string(),
-    value: z.number(),
-    tags: z.record(z.string(), z.string()).nullish(),
-  }),
-});
+/**
+ * A sample line, checked by hand: there are about 13 per HTTP request, and zod would double
+ * the cost of reading them (bench/metric-stream.ts).
+ */
+interface Point {
+  metric: string;
+  time: string;
+  value: number;
+  tags: Record<string, unknown> | undefined;
+}
+
+function pointOf(json: unknown): Point | undefined {
+  if (typeof json !== "object" || json === null) return undefined;
+  const { type, metric, data } = json as Record<string, unknown>;
+  if (type !== "Point" || typeof metric !== "string") return undefined;
+  if (typeof data !== "object" || data === null) return undefined;
+  const { time, value, tags } = data as Record<string, unknown>;
+  if (typeof time !== "string" || typeof value !== "number") return undefined;
+  if (tags !== null && tags !== undefined && typeof tags !== "object") return undefined;
+  return { metric, time, value, tags: (tags ?? undefined) as Point["tags"] };
+}
 const metricSchema = z.object({
   type: z.literal("Metric"),
   metric: z.string(),
@@ -27,7 +39,6 @@ const metricSchema = z.object({
     thresholds: z.array(z.union([z.string(), z.object({ threshold: z.string() })])).nullish(),
   }),
 });
-const lineSchema = z.discriminatedUnion("type", [pointSchema, metricSchema]);
 
 export type MetricType = z.infer<typeof metricSchema>["data"]["type"];
 
@@ -104,8 +115,8 @@ export class MetricStream {
   readonly judgedThresholds = new Map<string, string[]>();
   private readonly byMetric = new Map<string, Aggregate>();
   private readonly selected = new Map<string, { selector: Selector; aggregate: Aggregate }[]>();
-  private firstTime: number | undefined;
-  private lastTime: number | undefined;
+  private firstTime: string | undefined;
+  private lastTime: string | undefined;
   readonly http: HttpAnswers = { requests: 0, withStatus: 0, noResponse: 0, serverErrors: 0 };
   /** The first line k6 would not have written; set, the stream proves nothing. */
   problem: string | undefined;
@@ -121,13 +132,13 @@ export class MetricStream {
   }
 
   push(chunk: Buffer | string): void {
-    this.pending += chunk.toString();
-    let newline = this.pending.indexOf("\n");
-    while (newline >= 0) {
-      this.line(this.pending.slice(0, newline));
-      this.pending = this.pending.slice(newline + 1);
-      newline = this.pending.indexOf("\n");
+    const text = this.pending + chunk.toString();
+    let start = 0;
+    for (let newline = text.indexOf("\n"); newline >= 0; newline = text.indexOf("\n", start)) {
+      this.line(text.slice(start, newline));
+      start = newline + 1;
     }
+    this.pending = text.slice(start);
     if (this.pending.length > MAX_LINE_BYTES) {
       this.fail("a line longer than k6 writes");
       this.pending = "";
@@ -158,9 +169,9 @@ export class MetricStream {
 
   /** Seconds from the first sample to the last: a Counter's `rate` is its count over them. */
   get seconds(): number {
-    return this.firstTime === undefined || this.lastTime === undefined
-      ? 0
-      : (this.lastTime - this.firstTime) / 1000;
+    const first = Date.parse(this.firstTime ?? "");
+    const last = Date.parse(this.lastTime ?? "");
+    return Number.isFinite(first) && Number.isFinite(last) ? (last - first) / 1000 : 0;
   }
 
   private fail(problem: string): void {
@@ -176,31 +187,29 @@ export class MetricStream {
       this.fail("a line that is not JSON");
       return;
     }
-    const parsed = lineSchema.safeParse(json);
-    if (!parsed.success) {
+    const point = pointOf(json);
+    if (point) return this.sample(point);
+    const announced = metricSchema.safeParse(json);
+    if (!announced.success) {
       this.fail("a line that is not one of k6's metric or sample lines");
       return;
     }
-    const line = parsed.data;
-    if (line.type === "Metric") {
-      this.types.set(line.metric, line.data.type);
-      const thresholds = (line.data.thresholds ?? []).map((t) =>
-        typeof t === "string" ? t : t.threshold,
-      );
-      if (thresholds.length) this.judgedThresholds.set(line.metric, thresholds);
-      return;
-    }
-    const { value, tags } = line.data;
-    const time = Date.parse(line.data.time);
-    if (Number.isFinite(time)) {
-      this.firstTime ??= time;
-      this.lastTime = time;
-    }
-    const selected = this.selected.get(line.metric) ?? [];
-    let aggregate = this.byMetric.get(line.metric);
+    const { metric, data } = announced.data;
+    this.types.set(metric, data.type);
+    const thresholds = (data.thresholds ?? []).map((t) =>
+      typeof t === "string" ? t : t.threshold,
+    );
+    if (thresholds.length) this.judgedThresholds.set(metric, thresholds);
+  }
+
+  private sample({ metric, time, value, tags }: Point): void {
+    this.firstTime ??= time;
+    this.lastTime = time;
+    const selected = this.selected.get(metric) ?? [];
+    let aggregate = this.byMetric.get(metric);
     if (!aggregate) {
       aggregate = emptyAggregate(selected.some((entry) => entry.selector.tags.length === 0));
-      this.byMetric.set(line.metric, aggregate);
+      this.byMetric.set(metric, aggregate);
     }
     add(aggregate, value);
     for (const { selector, aggregate: sub } of selected) {
@@ -208,12 +217,12 @@ export class MetricStream {
         add(sub, value);
       }
     }
-    if (line.metric === "http_reqs") this.countAnswer(tags?.status);
+    if (metric === "http_reqs") this.countAnswer(tags?.status);
   }
 
-  private countAnswer(status: string | undefined): void {
+  private countAnswer(status: unknown): void {
     this.http.requests += 1;
-    if (status === undefined) return;
+    if (typeof status !== "string") return;
     this.http.withStatus += 1;
     if (status === "0") this.http.noResponse += 1;
     else if (/^5\d\d$/.test(status)) this.http.serverErrors += 1;
