@@ -121,7 +121,7 @@ export default function () { http.get('http://127.0.0.1:${target.port}/ok'); }
     expect(api.output()).toContain("metadata not understood");
   });
 
-  it("says a script with no thresholds judged nothing, and that every request failed", async () => {
+  it("fails a script with no thresholds against a dead target: no response is no evidence", async () => {
     const refused = await freePort(); // nothing listens there
     const script = `
 import http from 'k6/http';
@@ -129,10 +129,13 @@ export const options = { vus: 1, iterations: 3 };
 export default function () { http.get('http://127.0.0.1:${refused}/'); }
 `;
     const response = await postWebhook(api.url, payloadOf({ name: "blind", metadata: { script } }));
-    expect(response.status).toBe(200);
+    expect(response.status).toBe(422);
     const [first] = response.text.split("\n");
-    expect(first).toContain("k6-gate: PASS (no thresholds: k6 judged nothing) test/blind");
-    expect(response.text).toContain("warning: every HTTP request failed (http_req_failed 100%)");
+    expect(first).toContain("k6-gate: FAIL test/blind (no_evidence)");
+    expect(response.text).toContain(
+      "no HTTP request got a response (3 requests: connection refused, reset or timed out)",
+    );
+    expect(response.text).toContain("warning: no thresholds: k6 judged nothing");
   });
 
   it("fails a script with no thresholds where the server sets REQUIRE_THRESHOLDS", async () => {

@@ -254,8 +254,8 @@ if (__ENV.GREETING !== 'hello' || __ENV.constructor !== 'c' || __ENV.toString !=
       "stderr",
       "--summary-trend-stats",
       "avg,min,med,max,p(90),p(95),count",
-      "--summary-export",
-      "summary.json",
+      "--out",
+      "json=k6-metrics.fifo",
       "script.js",
     ]);
     for (const suffix of ["a", "b", "c", "d", "e", "f"]) {

@@ -72,6 +72,34 @@ describe("what k6 measured, from its metric stream", () => {
     expect(findings?.thresholdMismatches).toEqual([]);
   });
 
+  it("judges a Rate's rate, a Counter's count and a Gauge's value as k6 reads them", () => {
+    const declared = [
+      { metric: "http_req_failed", expression: "rate<0.01" },
+      { metric: "http_reqs", expression: "count>=3" },
+      { metric: "vus", expression: "value<2" },
+    ];
+    const stream = streamOf(
+      [
+        ...header,
+        metricLine("vus", "gauge"),
+        ...request(5, "503"),
+        ...request(5, "200"),
+        ...request(5, "200"),
+        point("vus", 1),
+      ],
+      declared.map((t) => t.metric),
+    );
+    const findings = findingsOf(
+      { measured: stream, declaredThresholds: declared, exitCode: 99 },
+      [],
+    );
+    expect(findings?.thresholds.map(({ metric, ok, observed }) => [metric, ok, observed])).toEqual([
+      ["http_req_failed", false, 1 / 3],
+      ["http_reqs", true, 3],
+      ["vus", true, 1],
+    ]);
+  });
+
   it("says a threshold has no samples, and judges an empty custom counter on 0", () => {
     const declared = [
       { metric: "http_req_duration{status:201}", expression: "p(95)<300" },

@@ -1,6 +1,6 @@
 import { splitStatKey } from "@k6-gate/shared";
 import { selectorOf, type Aggregate, type MetricStream, type MetricType } from "./metric-stream";
-import { hasSamples, type Summary } from "./summary";
+import { hasSamples, observedValue, type Summary } from "./summary";
 
 /** A threshold as `k6 inspect` reports it: the metric (or sub-metric) and its expression. */
 export interface DeclaredThreshold {
@@ -93,10 +93,11 @@ function fieldsOf(
 function holds(expression: string, fields: Record<string, number>): boolean | undefined {
   const match = EXPRESSION.exec(expression);
   if (!match) return undefined;
-  const [, aggregate = "", operator, bound = ""] = match;
-  const value = fields[aggregate];
+  const [, , operator, bound = ""] = match;
+  // `rate` of a Rate metric is its `value`, as in k6's summary export.
+  const value = observedValue(fields, expression);
   const limit = Number(bound);
-  if (value === undefined) return undefined;
+  if (value === null) return undefined;
   switch (operator) {
     case "<":
       return value < limit;
