@@ -81,6 +81,7 @@ lint: $(NODE) $(NODE_DEPS)
 	npx eslint .
 	npx prettier --check .
 
+# mk/keda-scaler.mk adds KEDA's scaler (test/keda-scaler) to these prerequisites.
 test: deps $(FLAGGER_CLIENT) $(FLAGGER_SIM) manifests-check typecheck lint
 	npx vitest run
 

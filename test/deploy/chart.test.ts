@@ -10,7 +10,8 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { ROOT } from "../support/paths";
+import { ROOT, TOOLS_BIN } from "../support/paths";
+import { CHART, HELM, NAMESPACE, RELEASE, helm, render, valueArgs } from "./helm-chart";
 import {
   type K8sObject,
   type Rec,
@@ -31,15 +32,9 @@ import {
   resolvePort,
 } from "./k8s-objects";
 
-const TOOLS_BIN = join(ROOT, ".tools/bin");
-const HELM = join(TOOLS_BIN, "helm");
 const KUSTOMIZE = join(TOOLS_BIN, "kustomize");
 const K8S_STRICT = join(TOOLS_BIN, "k8s-strict");
 const ACTIONLINT = join(TOOLS_BIN, "actionlint");
-const CHART = join(ROOT, "charts/k6-gate");
-/** Release name and namespace that give the chart k8s/base's object names. */
-const RELEASE = "k6-gate";
-const NAMESPACE = "k6-gate";
 const API = "k6-gate-api";
 const WORKER = "k6-gate-worker";
 /** The ConfigMap ci/all-features-values.yaml brings in with worker.extraEnvFrom. */
@@ -50,24 +45,6 @@ const VALUE_SETS = readdirSync(join(CHART, "ci"))
   .sort()
   .map((f) => `ci/${f}`);
 
-interface Helm {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-function helm(...args: string[]): Helm {
-  const r = spawnSync(HELM, args, { cwd: CHART, encoding: "utf8", maxBuffer: 64 << 20 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-function valueArgs(set: string | undefined, extra: string[] = []): string[] {
-  return [...(set ? ["--values", set] : []), ...extra];
-}
-function render(set?: string, ...extra: string[]): { text: string; objs: K8sObject[] } {
-  const r = helm("template", RELEASE, ".", "--namespace", NAMESPACE, ...valueArgs(set, extra));
-  if (r.status !== 0)
-    throw new Error(`helm template ${set ?? ""} ${extra.join(" ")}:\n${r.stderr}`);
-  return { text: r.stdout, objs: toObjects(r.stdout, `helm template ${set ?? "(defaults)"}`) };
-}
 /** Fails to render, with helm's message. */
 function renderError(...args: string[]): string {
   const r = helm("template", RELEASE, ".", "--namespace", NAMESPACE, ...args);
@@ -84,6 +61,28 @@ function secretEnv(c: Rec): Record<string, string> {
       out[str(at(e, "name"), "env name")] = `${str(ref.name, "secret")}/${str(ref.key, "key")}`;
   }
   return out;
+}
+
+/** A ScaledObject's one trigger (k6-gate's: metrics-api on /queue/depth). */
+function kedaTrigger(so: K8sObject): Rec {
+  const triggers = arr(at(so.raw, "spec.triggers"), "triggers");
+  expect(triggers).toHaveLength(1);
+  return rec(triggers[0], "trigger");
+}
+
+/** The port of the API Service (the one named after the release). */
+function apiServicePort(objs: K8sObject[]): number {
+  const port = at(find(objs, "Service", RELEASE).raw, "spec.ports.0.port");
+  if (typeof port !== "number") throw new Error(`API Service port: ${JSON.stringify(port)}`);
+  return port;
+}
+
+/** The namespaces an ingress rule admits by name (`kubernetes.io/metadata.name`). */
+function fromNamespaces(rule: unknown): unknown[] {
+  return arr(at(rule, "from"), "from")
+    .map((peer) => at(peer, "namespaceSelector.matchLabels"))
+    .filter(isRec)
+    .map((labels) => labels["kubernetes.io/metadata.name"]);
 }
 
 /** The same object with the chart's extra label (release instance) dropped everywhere. */
@@ -187,7 +186,7 @@ describe.each([undefined, ...VALUE_SETS])("helm chart with %s", (set) => {
     }
   });
 
-  it("reads Redis's password from one Secret in the api, the workers, Redis and KEDA", () => {
+  it("reads Redis's password from one Secret in the api, the workers and Redis", () => {
     const { objs } = rendered;
     const refs = [API, WORKER].map((name) => {
       const c = container(find(objs, "Deployment", name), name === API ? "api" : "worker");
@@ -202,9 +201,41 @@ describe.each([undefined, ...VALUE_SETS])("helm chart with %s", (set) => {
       const args = arr(c.args, "args").map(String);
       expect(args[args.indexOf("--requirepass") + 1]).toBe("$(REDIS_PASSWORD)");
     }
-    for (const so of objs.filter((o) => o.kind === "ScaledObject"))
-      for (const t of arr(at(so.raw, "spec.triggers"), "triggers"))
-        expect(at(t, "metadata.passwordFromEnv")).toBe("REDIS_PASSWORD");
+  });
+
+  it("points KEDA at the API's /queue/depth through the API Service, which its NetworkPolicy opens", () => {
+    const { objs } = rendered;
+    for (const so of objs.filter((o) => o.kind === "ScaledObject")) {
+      const worker = container(find(objs, "Deployment", WORKER), "worker");
+      expect(kedaTrigger(so)).toEqual({
+        type: "metrics-api",
+        name: "runs",
+        metricType: "AverageValue",
+        metadata: {
+          url: `http://${RELEASE}.${NAMESPACE}.svc.cluster.local:${apiServicePort(objs)}/queue/depth`,
+          format: "json",
+          valueLocation: "runs",
+          targetValue: containerEnv(objs, worker, { external: EXTERNAL }).WORKER_CONCURRENCY,
+          activationTargetValue: "0",
+        },
+      });
+      // KEDA reads no Redis: no address, no password.
+      expect(JSON.stringify(so.raw)).not.toMatch(/redis|password/i);
+      const policies = objs.filter((o) => o.kind === "NetworkPolicy");
+      if (policies.length === 0) continue;
+      const api = container(find(objs, "Deployment", API), "api");
+      const port = resolvePort(api, "http");
+      const kedaPorts = arr(at(find(objs, "NetworkPolicy", API).raw, "spec.ingress"), "ingress")
+        .filter((r) => fromNamespaces(r).includes("keda"))
+        .flatMap((r) => arr(at(r, "ports"), "ports").map((p) => at(p, "port")));
+      expect(kedaPorts).toEqual([port]);
+      // The bundled Redis admits pods of the release only, no namespace (KEDA's included).
+      const redisPolicy = policies.find((p) => p.name === "k6-gate-redis");
+      const redisPeers = arr(at(redisPolicy?.raw, "spec.ingress") ?? [], "ingress").flatMap((r) =>
+        fromNamespaces(r),
+      );
+      expect(redisPeers).toEqual([]);
+    }
   });
 });
 
@@ -225,7 +256,7 @@ describe("helm chart values", () => {
     expect(at(find(objs, "Deployment", WORKER).raw, "spec.replicas")).toBe(1);
   });
 
-  it("with every feature on: KEDA on the queue's lists, RBAC per namespace, secrets from Secrets", () => {
+  it("with every feature on: KEDA on the queue with a fallback, RBAC per namespace, secrets from Secrets", () => {
     const { objs } = render("ci/all-features-values.yaml");
     const worker = find(objs, "Deployment", WORKER);
     const wc = container(worker, "worker");
@@ -233,14 +264,15 @@ describe("helm chart values", () => {
     // The autoscaler owns the replica count.
     expect(at(worker.raw, "spec.replicas")).toBeUndefined();
     const so = find(objs, "ScaledObject", WORKER);
-    const lists = arr(at(so.raw, "spec.triggers"), "triggers").map((t) =>
-      at(t, "metadata.listName"),
-    );
-    expect(lists.sort()).toEqual([
-      `${env.QUEUE_PREFIX}:k6-runs:active`,
-      `${env.QUEUE_PREFIX}:k6-runs:wait`,
-    ]);
-    expect(at(so.raw, "spec.advanced.scalingModifiers.target")).toBe(env.WORKER_CONCURRENCY);
+    // Runs per worker: 2 here. The API reads its own QUEUE_PREFIX; the trigger names none.
+    expect(at(kedaTrigger(so), "metadata.targetValue")).toBe(env.WORKER_CONCURRENCY);
+    expect(env.WORKER_CONCURRENCY).toBe("2");
+    expect(at(so.raw, "spec.maxReplicaCount")).toBe(4);
+    expect(at(so.raw, "spec.fallback")).toEqual({
+      failureThreshold: 3,
+      replicas: 1,
+      behavior: "currentReplicasIfHigher",
+    });
     expect(env.MAX_CONCURRENT_RUNS).toBe("8");
     // secretNamespaces: a Role + RoleBinding in each, SECRET_NAMESPACES exactly them.
     expect(env.SECRET_NAMESPACES).toBe("test|staging");
@@ -287,27 +319,21 @@ describe("helm chart values", () => {
     expect(port).toBe(Number(env.WORKER_METRICS_PORT));
     const policy = find(objs, "NetworkPolicy", WORKER);
     expect(at(policy.raw, "spec.ingress.0.ports.0.port")).toBe(port);
-    // Flagger (istio-system here), Prometheus and the ingress controller reach the api.
+    // Flagger (istio-system here), Prometheus, KEDA and the ingress controller reach the api.
     const apiPolicy = find(objs, "NetworkPolicy", API);
-    const from = arr(at(apiPolicy.raw, "spec.ingress"), "ingress").map(
-      (r) =>
-        rec(at(r, "from.0.namespaceSelector.matchLabels"), "from")["kubernetes.io/metadata.name"],
-    );
-    expect(from).toEqual(["istio-system", "monitoring", "ingress-nginx"]);
+    const from = arr(at(apiPolicy.raw, "spec.ingress"), "ingress").flatMap(fromNamespaces);
+    expect(from).toEqual(["istio-system", "monitoring", "keda", "ingress-nginx"]);
   });
 
-  it("with an external Redis: no bundled Redis, its URL and password Secret, KEDA on its address", () => {
+  it("with an external Redis: no bundled Redis, its URL and password Secret; KEDA still asks the API", () => {
     const { objs } = render("ci/external-redis-values.yaml");
     expect(objs.some((o) => o.kind === "StatefulSet" || o.kind === "Secret")).toBe(false);
     const c = container(find(objs, "Deployment", WORKER), "worker");
     expect(containerEnv(objs, c).REDIS_URL).toBe("rediss://k6gate@redis.example.internal:6380");
     expect(secretEnv(c).REDIS_PASSWORD).toBe("managed-redis/password");
-    const trigger = at(find(objs, "ScaledObject", WORKER).raw, "spec.triggers.0.metadata");
-    expect(trigger).toMatchObject({
-      address: "redis.example.internal:6380",
-      username: "k6gate",
-      enableTLS: "true",
-    });
+    expect(at(kedaTrigger(find(objs, "ScaledObject", WORKER)), "metadata.url")).toBe(
+      `http://${RELEASE}.${NAMESPACE}.svc.cluster.local:${apiServicePort(objs)}/queue/depth`,
+    );
     expect(objs.filter((o) => o.kind === "NetworkPolicy").map((o) => o.name)).not.toContain(
       "k6-gate-redis",
     );

@@ -262,19 +262,49 @@ describe.each(kustomizations())("kustomize build %s", (dir) => {
     }
   });
 
-  it("scales on the BullMQ lists of the configured queue prefix (KEDA redis scaler)", () => {
+  it("scales on the API's /queue/depth through the API Service, which the API's NetworkPolicy opens to KEDA", () => {
     const so = objs.find((o) => o.kind === "ScaledObject");
     if (!so) return; // the HPA variant
-    const worker = find(objs, "Deployment", WORKER);
-    const prefix = containerEnv(objs, container(worker, "worker")).QUEUE_PREFIX ?? "k6gate";
     const triggers = arr(at(so.raw, "spec.triggers"), "triggers").map((t) => rec(t, "trigger"));
-    expect(triggers.every((t) => t.type === "redis")).toBe(true);
-    const lists = triggers.map((t) => at(t, "metadata.listName"));
-    expect(lists).toContain(`${prefix}:k6-runs:wait`);
-    expect(lists).toContain(`${prefix}:k6-runs:active`);
-    const formula = str(at(so.raw, "spec.advanced.scalingModifiers.formula"), "formula");
-    for (const t of triggers) expect(formula).toContain(str(t.name, "trigger name"));
+    expect(triggers.map((t) => [t.type, t.metricType])).toEqual([["metrics-api", "AverageValue"]]);
+    const meta = strMap(at(triggers[0], "metadata"), "trigger metadata");
+    expect(meta).toMatchObject({ format: "json", valueLocation: "runs" });
+    // Runs per worker: the workers' WORKER_CONCURRENCY.
+    const worker = container(find(objs, "Deployment", WORKER), "worker");
+    expect(meta.targetValue).toBe(containerEnv(objs, worker).WORKER_CONCURRENCY ?? "1");
+    // http://<Service>.<namespace>.svc.cluster.local:<port>/queue/depth, the Service the api's.
+    const url = new URL(meta.url ?? "");
+    const [service, namespace] = url.hostname.split(".");
+    expect(url.pathname).toBe("/queue/depth");
+    const svc = find(objs, "Service", service ?? "");
+    expect(svc.namespace).toBe(namespace);
+    const svcPort = arr(at(svc.raw, "spec.ports"), "ports").find(
+      (p) => String(at(p, "port")) === url.port,
+    );
+    const api = container(find(objs, "Deployment", API), "api");
+    const podPort = resolvePort(api, at(svcPort, "targetPort"));
+    expect(podPort).toBe(8000);
+    expect(
+      isSubset(
+        strMap(at(svc.raw, "spec.selector"), "selector"),
+        templateLabels(find(objs, "Deployment", API)),
+      ),
+    ).toBe(true);
+    // KEDA's operator (namespace keda) may reach that port of the api pods.
+    const apiPolicy = find(objs, "NetworkPolicy", API);
+    const kedaPorts = arr(at(apiPolicy.raw, "spec.ingress"), "ingress")
+      .filter((r) =>
+        arr(at(r, "from"), "from").some(
+          (peer) =>
+            rec(at(peer, "namespaceSelector.matchLabels") ?? {}, "matchLabels")[
+              "kubernetes.io/metadata.name"
+            ] === "keda",
+        ),
+      )
+      .flatMap((r) => arr(at(r, "ports"), "ports").map((p) => at(p, "port")));
+    expect(kedaPorts).toEqual([podPort]);
     expect(at(so.raw, "spec.minReplicaCount")).toBeGreaterThanOrEqual(1);
+    expect(at(so.raw, "spec.fallback.behavior")).toBe("currentReplicasIfHigher");
   });
 
   it("runs Redis with AOF on, noeviction and a persistent volume", () => {
@@ -293,7 +323,7 @@ describe.each(kustomizations())("kustomize build %s", (dir) => {
     expect(env.REDIS_URL).toMatch(/^redis:\/\/k6-gate-redis(\.|:)/);
   });
 
-  it("runs Redis with a password from the Secret that the api, the workers and KEDA read too", () => {
+  it("runs Redis with a password from the Secret that the api and the workers read too", () => {
     // Design §5: a k6 script can send HTTP to Redis, which runs the request line as a command.
     const redis = find(objs, "StatefulSet", "k6-gate-redis");
     const c = container(redis, "redis");
@@ -319,13 +349,9 @@ describe.each(kustomizations())("kustomize build %s", (dir) => {
       expect(secret, `${name} reads k6-gate-secrets`).toBeDefined();
       expect(at(secret, "secretRef.optional"), name).not.toBe(true);
     }
-    const so = objs.find((o) => o.kind === "ScaledObject");
-    for (const trigger of so ? arr(at(so.raw, "spec.triggers"), "triggers") : []) {
-      expect(at(trigger, "metadata.passwordFromEnv")).toBe("REDIS_PASSWORD");
-    }
   });
 
-  it("lets only Flagger's namespace (and Prometheus) reach the api, and only k6-gate pods reach Redis", () => {
+  it("lets only Flagger's namespace (and Prometheus, KEDA) reach the api, and only k6-gate pods reach Redis", () => {
     const policies = objs.filter((o) => o.kind === "NetworkPolicy");
     // matchLabels keys contain dots: read them from the mapping, not with at().
     const componentOf = (p: K8sObject): unknown =>
@@ -356,6 +382,8 @@ describe.each(kustomizations())("kustomize build %s", (dir) => {
     });
     expect(podComponents).toContain("worker");
     expect(podComponents).toContain("api");
+    // Only pods of this namespace: no other namespace (KEDA reads the queue via the api).
+    expect(peers.filter((p) => at(p, "namespaceSelector") !== undefined)).toEqual([]);
   });
 
   it("lets the worker get Secrets only outside k6-gate's own namespace, per overlay", () => {

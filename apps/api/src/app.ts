@@ -8,6 +8,7 @@ import { requestLog } from "./request-log";
 import { problem } from "./respond";
 import { healthRoutes } from "./routes/health";
 import { versionRoutes } from "./routes/version";
+import { queueDepthRoutes } from "./routes/queue-depth";
 import { launchTest } from "./routes/launch-test";
 import { runsApi } from "./routes/runs-api";
 import { DASHBOARD_PATHS, dashboardAuth } from "./dashboard/basic-auth";
@@ -63,6 +64,7 @@ export function createApp(deps: AppDeps) {
   );
   app.route("/", healthRoutes(deps));
   app.route("/", versionRoutes());
+  app.route("/", queueDepthRoutes(deps));
   app.get("/metrics", async (c) => {
     const { text, contentType } = await metrics.scrape();
     return c.body(text, 200, { "content-type": contentType });

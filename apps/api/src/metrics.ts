@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import { registerBuildInfo, type RunSummary } from "@k6-gate/shared";
 import type { AppDeps, AppEnv } from "./deps";
+import { readQueueJobs } from "./queue-jobs";
 
 export interface ApiMetrics {
   /** Counts every webhook answer by HTTP status, whatever produced it (401, 413, 503...). */
@@ -104,7 +105,7 @@ export function createApiMetrics({ config, store, queue, waiter, logger }: AppDe
 
   async function readRedis(): Promise<void> {
     const [counts, canaryCount, lastRuns, workerCount, running] = await Promise.all([
-      queue.getJobCounts(),
+      readQueueJobs(queue),
       store.canaryCount(),
       store
         .listCanaries(config.METRICS_MAX_CANARIES)

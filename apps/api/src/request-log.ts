@@ -13,11 +13,14 @@ export interface RequestLogFields {
 
 const REQUEST_ID = /^[\w.-]{1,128}$/;
 
+/** Polled by probes, Prometheus and the autoscaler: logged at debug unless they fail. */
+const QUIET_PATHS = new Set(["/healthz", "/readyz", "/metrics", "/queue/depth"]);
+
 /**
  * One log line per HTTP response: status, method, path, duration, request id (the
  * caller's `x-request-id` when it is a sane token, else a new one, echoed back) and what
  * the handler added with `c.set("log", ...)`. Never the body or the query (tokens travel
- * in `?token=`). Probes and scrapes log at debug.
+ * in `?token=`). Probes, scrapes and the autoscaler's polls log at debug.
  */
 export function requestLog(logger: Logger): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -35,9 +38,7 @@ export function requestLog(logger: Logger): MiddlewareHandler<AppEnv> {
       durationMs: Math.round(performance.now() - started),
       ...c.get("log"),
     };
-    const quiet =
-      c.req.path === "/healthz" || c.req.path === "/readyz" || c.req.path === "/metrics";
-    if (quiet && status < 500) logger.debug(line, "http response");
+    if (QUIET_PATHS.has(c.req.path) && status < 500) logger.debug(line, "http response");
     else if (status >= 500) logger.warn(line, "http response");
     else logger.info(line, "http response");
   };
