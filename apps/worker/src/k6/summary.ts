@@ -56,12 +56,11 @@ export function observedValue(
 }
 
 /**
- * Whether a metric got any sample, from the fields the summary export gives each k6 metric
- * type (k6 v2.2.0, observed):
+ * Whether a metric got any sample, from the fields each k6 metric type has
+ * (measured-summary.ts gives them as k6's summary export does):
  * - Rate: `passes` + `fails`; an empty one reads passes 0, fails 0, value 0, and k6 skips
  *   its thresholds (`rate>0.9` "passes");
- * - Trend: `count`, which run-k6 adds to the trend stats; an empty one reads 0 everywhere,
- *   and k6 skips its thresholds too;
+ * - Trend: `count`; an empty one reads 0 everywhere, and k6 skips its thresholds too;
  * - Counter and Gauge: an empty one reads like one at 0 (count 0; value, min, max 0) and
  *   k6 judges its thresholds on that 0, which is the point of `errors: ['count<1']` or
  *   `http_reqs{status:500}: ['count<1']`: nothing counted is the evidence.
@@ -75,8 +74,8 @@ export function hasSamples(metric: Record<string, unknown>): boolean {
 }
 
 /**
- * In the legacy summary export a threshold maps to `true` when it was crossed (failed).
- * A threshold without samples has no observed value, whatever zeros k6 reports.
+ * A threshold maps to `true` when it was crossed (failed), as in k6's summary export. A
+ * threshold without samples has no observed value, whatever zeros its metric reads.
  */
 export function readSummary(summary: Summary, statKeys: string[] = []): SummaryFindings {
   const thresholds: ThresholdResult[] = [];
