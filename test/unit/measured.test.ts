@@ -27,7 +27,8 @@ const request = (durationMs: number, status: string, second = 0) => [
 ];
 
 function streamOf(lines: string[], keys: string[] = []): MetricStream {
-  const stream = new MetricStream(keys);
+  const stream = new MetricStream();
+  stream.keep(keys);
   // Split anywhere, as a pipe delivers it.
   const text = `${lines.join("\n")}\n`;
   for (let at = 0; at < text.length; at += 37) stream.push(text.slice(at, at + 37));
@@ -57,7 +58,7 @@ describe("what k6 measured, from its metric stream", () => {
       thresholds.map((t) => t.metric),
     );
     const findings = findingsOf(
-      { measured: stream, declaredThresholds: thresholds, exitCode: 99 },
+      { measured: { from: "stream", stream }, declaredThresholds: thresholds, exitCode: 99 },
       [],
     );
     // k6's TrendSink.P: 0.95 * 4 = 3.8 -> 40 + (1000 - 40) * 0.8.
@@ -90,7 +91,7 @@ describe("what k6 measured, from its metric stream", () => {
       declared.map((t) => t.metric),
     );
     const findings = findingsOf(
-      { measured: stream, declaredThresholds: declared, exitCode: 99 },
+      { measured: { from: "stream", stream }, declaredThresholds: declared, exitCode: 99 },
       [],
     );
     expect(findings?.thresholds.map(({ metric, ok, observed }) => [metric, ok, observed])).toEqual([
@@ -110,7 +111,7 @@ describe("what k6 measured, from its metric stream", () => {
       declared.map((t) => t.metric),
     );
     const findings = findingsOf(
-      { measured: stream, declaredThresholds: declared, exitCode: 0 },
+      { measured: { from: "stream", stream }, declaredThresholds: declared, exitCode: 0 },
       [],
     );
     expect(findings?.unsampledThresholds.map((t) => t.metric)).toEqual([
@@ -125,15 +126,22 @@ describe("what k6 measured, from its metric stream", () => {
   it("finds no evidence in a stream with a line k6 does not write", () => {
     const forged = streamOf([...header, '{"metrics":{"http_req_duration":{"p(95)":9}}}']);
     expect(forged.problem).toBe("a line that is not one of k6's metric or sample lines");
-    expect(findingsOf({ measured: forged, declaredThresholds: [], exitCode: 0 }, [])).toBe(
-      undefined,
-    );
+    expect(
+      findingsOf(
+        { measured: { from: "stream", stream: forged }, declaredThresholds: [], exitCode: 0 },
+        [],
+      ),
+    ).toBe(undefined);
   });
 
   it("names thresholds k6 judged that the script does not declare", () => {
     const stream = streamOf([metricLine("http_req_duration", "trend", ["p(95)<99999"])]);
     const findings = findingsOf(
-      { measured: stream, declaredThresholds: thresholds.slice(0, 1), exitCode: 0 },
+      {
+        measured: { from: "stream", stream },
+        declaredThresholds: thresholds.slice(0, 1),
+        exitCode: 0,
+      },
       [],
     );
     expect(findings?.thresholdMismatches).toEqual([
@@ -145,7 +153,11 @@ describe("what k6 measured, from its metric stream", () => {
 describe("evidence of a live target", () => {
   const answers = (lines: string[]) => {
     const findings = findingsOf(
-      { measured: streamOf([...header, ...lines]), declaredThresholds: [], exitCode: 0 },
+      {
+        measured: { from: "stream", stream: streamOf([...header, ...lines]) },
+        declaredThresholds: [],
+        exitCode: 0,
+      },
       [],
     );
     if (!findings) throw new Error("no findings");

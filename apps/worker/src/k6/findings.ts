@@ -1,21 +1,33 @@
 import { summaryOf, type DeclaredThreshold } from "./measured-summary";
 import type { MetricStream } from "./metric-stream";
 import type { RunK6Outcome } from "./run-k6";
+import { summaryFromExport } from "./summary-export";
 import { readSummary, type SummaryFindings } from "./summary";
+
+/** What a k6 Cloud run's verdict says of its figures' source (summary-export.ts). */
+export const SUMMARY_EXPORT_WARNING =
+  "figures from k6's summary export: k6 cloud run streams nothing else, and a script's handleSummary() could alter it";
 
 /**
  * What a run's verdict is judged on: k6's metric stream with the script's declared
- * thresholds evaluated on it. Undefined when there is nothing k6 measured to judge: k6
- * never began its test, or the stream held a line k6 does not write.
+ * thresholds evaluated on it (or a k6 Cloud run's summary export). Undefined when there is
+ * nothing k6 measured to judge: the stream held a line k6 does not write, or the export is
+ * not one document of k6's.
  */
 export function findingsOf(
   outcome: Pick<RunK6Outcome, "measured" | "declaredThresholds" | "exitCode">,
   statKeys: string[],
 ): SummaryFindings | undefined {
   const { measured } = outcome;
-  if (!measured || measured.problem) return undefined;
+  if (measured.from === "summary-export") {
+    const summary = summaryFromExport(measured.text);
+    if (typeof summary === "string") return undefined;
+    return { ...readSummary(summary, statKeys), sourceWarning: SUMMARY_EXPORT_WARNING };
+  }
+  const { stream } = measured;
+  if (stream.problem) return undefined;
   const summary = summaryOf(
-    measured,
+    stream,
     outcome.declaredThresholds ?? [],
     statKeys,
     outcome.exitCode === 0,
@@ -23,7 +35,7 @@ export function findingsOf(
   return {
     ...readSummary(summary, statKeys),
     thresholdMismatches: outcome.declaredThresholds
-      ? mismatches(measured, outcome.declaredThresholds)
+      ? mismatches(stream, outcome.declaredThresholds)
       : ["k6 inspect could not read the script's thresholds"],
   };
 }

@@ -121,8 +121,11 @@ export class MetricStream {
   /** The first line k6 would not have written; set, the stream proves nothing. */
   problem: string | undefined;
 
-  /** `keys`: the metrics and sub-metrics whose values are kept (thresholds, stats). */
-  constructor(keys: string[] = []) {
+  /**
+   * The metrics and sub-metrics whose values are kept (thresholds, stats), given before
+   * the first line.
+   */
+  keep(keys: string[]): void {
     for (const selector of keys.map(selectorOf)) {
       const list = this.selected.get(selector.metric) ?? [];
       if (list.some((entry) => entry.selector.key === selector.key)) continue;

@@ -12,8 +12,8 @@ import {
 import { inspectKey, rememberedInspect, rememberInspect } from "./inspect-cache";
 import { K6Log } from "./k6-log";
 import type { DeclaredThreshold } from "./measured-summary";
-import { MetricFifo } from "./metric-fifo";
-import type { MetricStream } from "./metric-stream";
+import { K6Fifo } from "./k6-fifo";
+import { MetricStream } from "./metric-stream";
 import { K6Stdout, type K6ProgressListener } from "./k6-stdout";
 import { makeRunDir } from "./run-dirs";
 import { TailBuffer } from "./tail-buffer";
@@ -47,13 +47,19 @@ export interface RunK6Options {
   statKeys?: string[];
 }
 
+export type Measured =
+  { from: "stream"; stream: MetricStream } | { from: "summary-export"; text: string };
+
+/** Bytes of a summary export kept: a real one is a few KiB per metric. */
+const SUMMARY_EXPORT_MAX_BYTES = 4 * 1024 * 1024;
+
 export interface RunK6Outcome {
   exitCode: number | null;
   signal: string | null;
   timedOut: boolean;
   cancelled: boolean;
-  /** What k6 measured (its JSON output); undefined when k6 never began its test. */
-  measured: MetricStream | undefined;
+  /** What k6 measured: its metric stream, or for `k6 cloud run` its summary export. */
+  measured: Measured;
   /** The thresholds the script declares (`k6 inspect`); null when inspect failed. */
   declaredThresholds: DeclaredThreshold[] | null;
   output: TailBuffer;
@@ -91,13 +97,28 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
   const head: Buffer[] = [];
   let headBytes = 0;
   const started = performance.now();
-  let metrics: MetricFifo | undefined;
+  let fifo: K6Fifo | undefined;
   try {
     const files = { ...options.files, "script.js": options.script };
     for (const [name, content] of Object.entries(files)) {
       await writeFile(join(runDir, name), content, { mode: 0o600 });
     }
-    metrics = await MetricFifo.create(runDir);
+    // `k6 cloud run` forces the cloud as its only output: its summary export is all there is.
+    const streamed = options.command === undefined;
+    fifo = streamed
+      ? await K6Fifo.create(runDir, "k6-metrics.fifo", { removeOnOpen: true })
+      : await K6Fifo.create(runDir, "summary.json", { removeOnOpen: false });
+    const exported: Buffer[] = [];
+    let exportedBytes = 0;
+    if (!streamed) {
+      fifo.attach({
+        push: (chunk) => {
+          if (exportedBytes < SUMMARY_EXPORT_MAX_BYTES) exported.push(chunk);
+          exportedBytes += chunk.length;
+        },
+      });
+    }
+    const stream = new MetricStream();
     const env = options.env(runDir);
     const inspectCacheKey = inspectKey(options.k6Bin, files, env, runDir);
     const remembered = rememberedInspect(inspectCacheKey);
@@ -116,8 +137,7 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
       summaryTrendStats([options.script, ...(options.statKeys ?? [])]),
       // What k6 measured comes from its Go side, never from a file the script can write:
       // handleSummary() may write any path, the summary export's among them.
-      "--out",
-      `json=${metrics.argument}`,
+      ...(streamed ? ["--out", `json=${fifo.name}`] : ["--summary-export", fifo.name]),
       "script.js",
     ]);
     // Stops k6 at the limit derived from the script, once inspect has derived it.
@@ -145,13 +165,14 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
           return requirements;
         });
     let derivedTimer: NodeJS.Timeout | undefined;
-    const fifo = metrics;
+    const results = fifo;
     const planned = inspecting.then((requirements) => {
       // The (sub-)metrics whose every value is kept: those thresholds and stats read.
-      fifo.select([
+      stream.keep([
         ...(requirements?.thresholds ?? []).map((threshold) => threshold.metric),
         ...[...STORED_STATS, ...(options.statKeys ?? [])].map((key) => splitStatKey(key).metric),
       ]);
+      if (streamed) results.attach(stream);
       const derivedMs =
         options.maxDurationMs === undefined && requirements
           ? derivedMaxDurationMs(requirements, options.maxRunDurationMs)
@@ -194,7 +215,11 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
     const hitDerivedLimit = deadline.signal.aborted && !options.signal.aborted;
     log.end();
     stdout.end();
-    const measured = await metrics.finish();
+    await fifo.finish();
+    stream.end();
+    const measured: Measured = streamed
+      ? { from: "stream", stream }
+      : { from: "summary-export", text: Buffer.concat(exported).toString("utf8") };
     const spawnFailed = result.exitCode === undefined && result.signal === undefined;
     return {
       exitCode: result.exitCode ?? null,
@@ -217,7 +242,7 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
       saturation,
     };
   } finally {
-    metrics?.close();
+    fifo?.close();
     await rm(runDir, { recursive: true, force: true });
   }
 }

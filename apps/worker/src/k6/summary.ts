@@ -29,6 +29,8 @@ export interface SummaryFindings {
   http: HttpAnswers | undefined;
   /** Where the thresholds k6 judged differ from those the script declares. */
   thresholdMismatches?: string[];
+  /** Said with the verdict when the figures come from a source the script could write. */
+  sourceWarning?: string;
 }
 
 function numberField(metric: Record<string, unknown> | undefined, field: string): number | null {

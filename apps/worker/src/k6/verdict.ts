@@ -235,6 +235,7 @@ function resultWarnings(findings: SummaryFindings | undefined): string[] {
   // Said even when `allow_failed_requests` lets the run pass.
   const deadTarget = findings && deadTargetOf(findings);
   if (deadTarget) warnings.push(deadTarget);
+  if (findings?.sourceWarning) warnings.push(findings.sourceWarning);
   return warnings;
 }
 
