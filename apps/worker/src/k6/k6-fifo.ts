@@ -1,4 +1,4 @@
-import { constants, open as openFd } from "node:fs";
+import { close as closeFd, constants, open as openFd } from "node:fs";
 import { open, unlink } from "node:fs/promises";
 import { Socket } from "node:net";
 import { join } from "node:path";
@@ -24,6 +24,7 @@ export class K6Fifo {
   private socket: Socket | undefined;
   private readonly opened: Promise<boolean>;
   private ended: Promise<void> = Promise.resolve();
+  private closed = false;
 
   private constructor(
     runDir: string,
@@ -36,6 +37,10 @@ export class K6Fifo {
     // A plain fd, not a FileHandle: the socket owns it and closes it.
     this.opened = promisify(openFd)(this.path, constants.O_RDONLY).then(
       async (fd) => {
+        if (this.closed) {
+          closeFd(fd, () => undefined);
+          return false;
+        }
         if (removeOnOpen) await unlink(this.path).catch(() => undefined);
         // A net.Socket reads the FIFO through the event loop, not a blocked pool thread.
         const socket = new Socket({ fd, readable: true, writable: false });
@@ -69,18 +74,28 @@ export class K6Fifo {
 
   /** After k6 exited: waits for every byte it wrote (none if it never opened the FIFO). */
   async finish(): Promise<void> {
-    // k6 may never have opened it: a writer of our own ends the reader's wait.
-    const unblock = await open(this.path, constants.O_WRONLY | constants.O_NONBLOCK).catch(
-      () => undefined,
-    );
-    const opened = await this.opened;
-    await unblock?.close();
+    const opened = await this.unblocked();
     if (opened) await this.ended;
   }
 
-  /** Stops reading: the run is over or abandoned. */
-  close(): void {
+  /**
+   * Stops reading: the run is over or abandoned. Also ends a reader still waiting for
+   * k6 to open the FIFO, which would otherwise hold one of libuv's few pool threads.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.unblocked();
     this.socket?.destroy();
+  }
+
+  /** k6 may never have opened the FIFO: a writer of our own ends the reader's wait. */
+  private async unblocked(): Promise<boolean> {
+    const writer = await open(this.path, constants.O_WRONLY | constants.O_NONBLOCK).catch(
+      () => undefined,
+    );
+    const opened = await this.opened;
+    await writer?.close();
+    return opened;
   }
 
   private take(chunk: Buffer): void {

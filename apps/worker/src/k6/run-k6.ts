@@ -242,7 +242,7 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
       saturation,
     };
   } finally {
-    fifo?.close();
+    await fifo?.close();
     await rm(runDir, { recursive: true, force: true });
   }
 }
