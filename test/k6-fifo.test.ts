@@ -1,0 +1,49 @@
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { buildK6Environment } from "../apps/worker/src/k6/environment";
+import { runK6, type RunK6Options } from "../apps/worker/src/k6/run-k6";
+import { K6_BIN } from "./support/paths";
+
+/**
+ * The FIFO k6's results come through (apps/worker/src/k6/k6-fifo.ts) when k6 never opens
+ * it: the run still ends, with its error, and leaves no directory behind.
+ */
+let tmpRoot: string;
+beforeEach(async () => {
+  tmpRoot = await mkdtemp(join(tmpdir(), "k6-gate-fifo-"));
+});
+afterEach(async () => {
+  await rm(tmpRoot, { recursive: true, force: true });
+});
+
+const options = (overrides: Partial<RunK6Options>): RunK6Options => ({
+  k6Bin: K6_BIN,
+  script: "export default function () {}",
+  env: (runDir) => buildK6Environment({ runDir, envVars: {}, secrets: {} }),
+  maxDurationMs: 30_000,
+  maxRunDurationMs: 30_000,
+  killGraceMs: 1000,
+  tmpRoot,
+  outputMaxBytes: 64 * 1024,
+  pdeathsig: false,
+  signal: new AbortController().signal,
+  ...overrides,
+});
+
+describe("k6's results channel when k6 never opens it", () => {
+  it("ends a run whose k6 cannot be started, and removes its directory", async () => {
+    const outcome = await runK6(options({ k6Bin: join(tmpRoot, "no-such-k6") }));
+    expect(outcome.spawnError).toMatch(/ENOENT|no-such-k6/);
+    expect(outcome.measured).toMatchObject({ from: "stream" });
+    expect(await readdir(tmpRoot)).toEqual([]);
+  });
+
+  it("ends a run whose script does not compile, with k6's exit code", async () => {
+    const outcome = await runK6(options({ script: "export default function ( {" }));
+    expect(outcome.exitCode).toBe(107);
+    expect(outcome.measured.from === "stream" && outcome.measured.stream.metrics).toEqual([]);
+    expect(await readdir(tmpRoot)).toEqual([]);
+  });
+});
