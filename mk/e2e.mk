@@ -1,0 +1,114 @@
+# The e2e cluster (issue 29): a real single-node Kubernetes cluster on this machine,
+# built offline from the registries it reaches. Included by the root Makefile.
+#   make e2e-tools   build/install what the cluster runs (cached in .tools/e2e)
+#   make e2e-up      bring the cluster up (scripts/e2e/up.sh); KUBECONFIG is printed
+#   make e2e-smoke   check a running cluster (node Ready, pod IP, ClusterIP, DNS)
+#   make e2e-down    tear it down and restore the host (also after a failed up)
+#   make e2e         up, smoke, down (down always), then check the host is as before
+# Needs root (containerd, a kubelet, iptables). Docs: docs/e2e-cluster.md.
+#
+# Versions: each wrapper module's go.mod (test/e2e/{kube,etcd,coredns}/go.mod) is the
+# only place they are written; the stamps below are named by them, so a bump rebuilds.
+# containerd, runc, the CNI plugins, iptables and conntrack are Debian's packages.
+
+E2E_TOOLS := $(CURDIR)/.tools/e2e
+E2E_BIN := $(E2E_TOOLS)/bin
+E2E_IMAGES := $(E2E_TOOLS)/images
+E2E_SHELLCHECK := $(CURDIR)/.tools/shellcheck-$(SHELLCHECK_VERSION)/bin/shellcheck
+
+e2e_mod_version = $(shell awk '$$1 == "$(2)" { print $$2; exit }' $(CURDIR)/test/e2e/$(1)/go.mod)
+E2E_K8S_VERSION := $(call e2e_mod_version,kube,k8s.io/kubernetes)
+E2E_ETCD_VERSION := $(call e2e_mod_version,etcd,go.etcd.io/etcd/server/v3)
+E2E_COREDNS_VERSION := $(call e2e_mod_version,coredns,github.com/coredns/coredns)
+
+E2E_K8S := $(E2E_TOOLS)/.built-kubernetes-$(E2E_K8S_VERSION)
+E2E_ETCD := $(E2E_TOOLS)/.built-etcd-$(E2E_ETCD_VERSION)
+E2E_COREDNS := $(E2E_TOOLS)/.built-coredns-$(E2E_COREDNS_VERSION)
+E2E_OWN := $(E2E_TOOLS)/.built-own
+E2E_IMAGES_STAMP := $(E2E_IMAGES)/.built
+E2E_PACKAGES := containerd runc containernetworking-plugins iptables conntrack nftables
+
+$(E2E_K8S): test/e2e/kube/go.mod test/e2e/kube/go.sum
+	scripts/e2e/build-tools.sh kubernetes $(E2E_BIN)
+	@rm -f $(E2E_TOOLS)/.built-kubernetes-*
+	@touch $@
+
+$(E2E_ETCD): test/e2e/etcd/go.mod test/e2e/etcd/go.sum
+	scripts/e2e/build-tools.sh etcd $(E2E_BIN)
+	@rm -f $(E2E_TOOLS)/.built-etcd-*
+	@touch $@
+
+$(E2E_COREDNS): test/e2e/coredns/go.mod test/e2e/coredns/go.sum
+	scripts/e2e/build-tools.sh coredns $(E2E_BIN)
+	@rm -f $(E2E_TOOLS)/.built-coredns-*
+	@touch $@
+
+$(E2E_OWN): test/e2e/images/go.mod $(wildcard test/e2e/images/cmd/*/*.go)
+	scripts/e2e/build-tools.sh images $(E2E_BIN)
+	@touch $@
+
+$(E2E_IMAGES_STAMP): $(E2E_OWN) $(E2E_COREDNS) scripts/e2e/images.sh scripts/e2e/lib.sh
+	scripts/e2e/images.sh
+	@touch $@
+
+.PHONY: e2e-packages e2e-tools e2e-images e2e-up e2e-down e2e-smoke e2e e2e-shellcheck
+
+# Debian's packages, installed when missing (their services are not started: up.sh
+# runs containerd with its own configuration).
+e2e-packages:
+	@missing=""; \
+	for p in $(E2E_PACKAGES); do dpkg-query -W -f '$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+e2e-tools: e2e-packages $(E2E_K8S) $(E2E_ETCD) $(E2E_COREDNS) $(E2E_OWN)
+
+e2e-images: $(E2E_IMAGES_STAMP)
+
+e2e-up: e2e-tools e2e-images
+	scripts/e2e/up.sh
+
+e2e-down:
+	scripts/e2e/down.sh
+
+e2e-smoke:
+	scripts/e2e/smoke.sh
+
+e2e: e2e-shellcheck e2e-tools e2e-images
+	scripts/e2e/run.sh
+
+e2e-shellcheck: $(E2E_SHELLCHECK)
+	$(E2E_SHELLCHECK) -x scripts/e2e/*.sh
+
+# down.sh after a failed `up` and after a node crash with pods running, and twice.
+.PHONY: e2e-teardown-test
+e2e-teardown-test: e2e-tools e2e-images
+	scripts/e2e/teardown-test.sh
+
+# Our image from our Dockerfile, built by buildah without a Docker daemon (issue 29, for
+# the scenarios that install the chart): the two base images the Dockerfile starts FROM,
+# made here (stamp named by the pinned Node and k6), then the Dockerfile itself.
+E2E_BASE_IMAGES := $(E2E_IMAGES)/.built-base-node-$(NODE_VERSION)-k6-$(K6_VERSION)
+E2E_IMAGE_PACKAGES := buildah debootstrap
+
+.PHONY: e2e-image-packages e2e-base-images e2e-image
+e2e-image-packages:
+	@missing=""; \
+	for p in $(E2E_IMAGE_PACKAGES); do dpkg-query -W -f '$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(E2E_BASE_IMAGES): | $(NODE) $(E2E_OWN)
+	$(MAKE) --no-print-directory e2e-image-packages
+	scripts/e2e/base-images.sh
+	@rm -f $(E2E_IMAGES)/.built-base-*
+	@touch $@
+
+e2e-base-images: $(E2E_BASE_IMAGES)
+
+e2e-image: e2e-base-images
+	scripts/e2e/build-image.sh

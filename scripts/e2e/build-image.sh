@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds our Dockerfile, unchanged, without a Docker daemon: buildah (Debian's package),
+# chroot isolation, vfs storage in .tools/e2e/buildah. Its two FROM images are the ones
+# scripts/e2e/base-images.sh made, under the exact names the Dockerfile gives
+# (node:<.node-version>-trixie-slim, grafana/k6:<.k6-version>), and --pull-never makes
+# buildah take them from local storage: no build arguments needed.
+# Writes $E2E_IMAGES/k6-gate.tar (OCI archive, image k6gate.local/k6-gate:e2e).
+#
+# npm inside the build: this machine reaches the npm registry through a TLS proxy whose CA
+# is in the host's bundle but not in Node's own. The host's bundle and an npmrc naming it
+# are mounted read-only over /usr/local/etc (npm's global config dir) for the RUN steps
+# only: the image gets neither (a mount over an existing directory leaves no trace).
+set -euo pipefail
+# shellcheck source=scripts/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+[[ $EUID -eq 0 ]] || die "must run as root (buildah with chroot isolation)"
+buildah_leaves_no_trace
+image=k6gate.local/k6-gate:e2e
+
+npm_etc=$E2E_ROOT/.tools/e2e/buildah/npm-etc
+mkdir -p "$npm_etc"
+cp /etc/ssl/certs/ca-certificates.crt "$npm_etc/build-ca.crt"
+printf 'cafile=/usr/local/etc/build-ca.crt\n' >"$npm_etc/npmrc"
+
+t=$(date +%s)
+buildah_ bud --isolation chroot --pull-never --layers=false \
+  --volume "$npm_etc:/usr/local/etc:ro" \
+  --build-arg "GIT_COMMIT=$(git -C "$E2E_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+  --tag "$image" --file "$E2E_ROOT/Dockerfile" "$E2E_ROOT"
+log "built $image in $(($(date +%s) - t)) s"
+buildah_ push --quiet "$image" "oci-archive:$E2E_IMAGES/k6-gate.tar:$image"
+# Dangling images of earlier builds (vfs keeps every layer as a full copy).
+buildah_ rmi --prune >/dev/null 2>&1 || true
+log "$E2E_IMAGES/k6-gate.tar: $(du -h "$E2E_IMAGES/k6-gate.tar" | cut -f1)"

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Shared by scripts/e2e/*.sh (sourced): the cluster's fixed names, addresses and paths.
+#
+# One single-node cluster per machine: the ports, the bridge and containerd's socket are
+# fixed. Addresses:
+#   10.244.0.1      the node: the bridge k6g-br0 (made by up.sh before anything starts).
+#                   The API server (6443) and the kubelet (10250) listen here only;
+#                   etcd, containerd's stream server and every health/metrics port on
+#                   127.0.0.1 only.
+#   10.244.0.0/24   pods (bridge CNI, host-local IPAM)
+#   10.96.0.0/16    Services (routed to the bridge, so nothing for it leaves the host);
+#                   10.96.0.1 the API server, 10.96.0.10 CoreDNS
+# shellcheck disable=SC2034 # the variables are used by the scripts that source this
+
+E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+E2E_BIN=${E2E_BIN:-$E2E_ROOT/.tools/e2e/bin}
+E2E_IMAGES=${E2E_IMAGES:-$E2E_ROOT/.tools/e2e/images}
+# Everything the cluster writes, but for the fixed paths the kubelet, containerd and the
+# CNI plugins insist on (recorded in $E2E_STATE/host by up.sh, removed by down.sh).
+E2E_STATE=${E2E_STATE:-/var/lib/k6gate-e2e}
+# down.sh reads the host's original settings from here; kept apart from the state so
+# that a failed `rm -rf $E2E_STATE` does not lose them.
+E2E_HOST=$E2E_STATE/host
+
+NODE_NAME=k6gate-e2e
+BRIDGE=k6g-br0
+NODE_IP=10.244.0.1
+POD_CIDR=10.244.0.0/24
+SERVICE_CIDR=10.96.0.0/16
+KUBERNETES_SERVICE_IP=10.96.0.1
+DNS_SERVICE_IP=10.96.0.10
+CLUSTER_DOMAIN=cluster.local
+API_PORT=6443
+API_SERVER=https://$NODE_IP:$API_PORT
+CONTAINERD_SOCKET=/run/containerd/containerd.sock
+# Our own iptables chains (filter table; this prefix + -FWD, -IN) keeping the cluster's
+# traffic inside the machine.
+GUARD_CHAIN=K6GATE-E2E
+
+# Images built here (scripts/e2e/images.sh); no registry is reachable.
+PAUSE_IMAGE=k6gate.local/pause:3.10
+COREDNS_IMAGE=k6gate.local/coredns:v1.12.4
+APP_IMAGE=k6gate.local/e2e-app:1
+
+# Host settings the kubelet, kube-proxy or the bridge plugin may change: up.sh records
+# their values before anything starts and down.sh writes them back.
+HOST_SYSCTLS=(
+  kernel.panic kernel.panic_on_oops vm.overcommit_memory vm.panic_on_oom
+  kernel.keys.root_maxkeys kernel.keys.root_maxbytes
+  net.ipv4.ip_forward net.ipv4.conf.all.forwarding net.ipv6.conf.all.forwarding
+  net.ipv4.conf.all.route_localnet
+  net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables
+  net.netfilter.nf_conntrack_max net.netfilter.nf_conntrack_tcp_timeout_established
+  net.netfilter.nf_conntrack_tcp_timeout_close_wait
+)
+# Fixed paths they create; down.sh removes each one that did not exist before up.sh.
+HOST_PATHS=(
+  /var/lib/kubelet /var/log/pods /var/log/containers /run/containerd /var/lib/cni
+  /etc/cni /opt/cni /var/lib/containerd /run/netns
+)
+# The processes up.sh starts, in start order (down.sh stops them in reverse).
+COMPONENTS=(containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
+
+export PATH=$E2E_BIN:$PATH
+export KUBECONFIG=$E2E_STATE/kubeconfig/admin.conf
+
+log() { printf '%s e2e: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: run COMMAND once a second until it succeeds.
+wait_for() {
+  local timeout=$1 what=$2 deadline
+  shift 2
+  deadline=$(($(date +%s) + timeout))
+  until "$@" >/dev/null 2>&1; do
+    if (($(date +%s) >= deadline)); then
+      log "timed out after ${timeout}s waiting for $what"
+      return 1
+    fi
+    sleep 1
+  done
+}
+
+kubectl_() { "$E2E_BIN/kubectl" --kubeconfig "$E2E_STATE/kubeconfig/admin.conf" "$@"; }
+
+# pids_of NAME: the pids whose executable is called NAME (pgrep -x only sees the first
+# 15 characters: kube-controller-manager, containerd-shim-runc-v2).
+pids_of() {
+  local p exe
+  for p in /proc/[0-9]*; do
+    exe=$(readlink "$p/exe" 2>/dev/null) || continue
+    if [[ "${exe##*/}" == "$1" ]]; then echo "${p#/proc/}"; fi
+  done
+}
+
+# buildah_ ARGS...: buildah with everything it keeps in .tools/e2e/buildah: its storage
+# (vfs), its network configuration (else it creates /etc/cni/net.d/cni.lock) and its
+# temporary files, RUN --mount=type=cache included (else /var/tmp/buildah-cache).
+buildah_() {
+  local dir=$E2E_ROOT/.tools/e2e/buildah
+  mkdir -p "$dir/cni" "$dir/tmp"
+  printf '[network]\nnetwork_backend = "cni"\nnetwork_config_dir = "%s"\n' "$dir/cni" >"$dir/containers.conf"
+  CONTAINERS_CONF=$dir/containers.conf TMPDIR=$dir/tmp \
+    buildah --root "$dir/storage" --runroot "$dir/run" --storage-driver vfs "$@"
+}
+
+# buildah_leaves_no_trace: call once before buildah_; at exit, removes the one host path
+# buildah writes whatever it is told (containers/image's blob info cache in
+# /var/lib/containers/cache) if it was not there before.
+buildah_leaves_no_trace() {
+  if [[ ! -e /var/lib/containers ]]; then
+    trap 'rm -rf /var/lib/containers' EXIT
+  fi
+}

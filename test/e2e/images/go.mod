@@ -1,0 +1,3 @@
+module k6gate.local/e2e/images
+
+go 1.26
