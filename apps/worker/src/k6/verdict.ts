@@ -60,10 +60,10 @@ const iterationsText = (count: number) => `${count} ${count === 1 ? "iteration" 
 
 /**
  * The evidence a run that k6 passed lacks, one line each; empty when the pass stands
- * (design §3). k6 exits 0 when every iteration threw before its checks, when no iteration
- * finished before the test ended, and when a threshold's metric got no sample (k6 skips
- * such thresholds). k6 counts an iteration that threw in `iterations`, so the completed
- * ones are the rest.
+ * (README, "No pass without evidence"). k6 exits 0 when every iteration threw before its
+ * checks, when no iteration finished before the test ended, when a threshold's metric got
+ * no sample (k6 skips such thresholds), and when the target never answered. k6 counts an
+ * iteration that threw in `iterations`, so the completed ones are the rest.
  */
 export function missingEvidence(exit: K6Exit): string[] {
   if (!exit.findings) {
