@@ -112,3 +112,47 @@ e2e-base-images: $(E2E_BASE_IMAGES)
 
 e2e-image: e2e-base-images
 	scripts/e2e/build-image.sh
+
+# Issue 29's second piece: install as the README says, and scenario 1 (a good revision
+# promoted by Flagger through k6-gate). `make e2e` does not run it.
+#   make e2e-scenario-tools   podinfo and Flagger built from their Go modules (test/e2e/{podinfo,flagger})
+#   make e2e-scenario-images  Redis (Debian's package), Flagger and podinfo as OCI archives
+#   make e2e-install          on a running cluster (make e2e-up): images, Flagger, k6-gate, podinfo
+#   make e2e-scenario-1       on an installed cluster
+#   make e2e-scenarios        up, install, scenario 1, down (down always), host diffed
+E2E_PODINFO_VERSION := $(call e2e_mod_version,podinfo,github.com/stefanprodan/podinfo)
+E2E_FLAGGER_VERSION := $(call e2e_mod_version,flagger,github.com/fluxcd/flagger)
+E2E_PODINFO := $(E2E_TOOLS)/.built-podinfo-$(E2E_PODINFO_VERSION)
+E2E_FLAGGER := $(E2E_TOOLS)/.built-flagger-$(E2E_FLAGGER_VERSION)
+E2E_SCENARIO_IMAGES := $(E2E_IMAGES)/.built-scenarios-podinfo-$(E2E_PODINFO_VERSION)-flagger-$(E2E_FLAGGER_VERSION)
+
+$(E2E_PODINFO): test/e2e/podinfo/go.mod test/e2e/podinfo/go.sum
+	scripts/e2e/build-tools.sh podinfo $(E2E_BIN)
+	@rm -f $(E2E_TOOLS)/.built-podinfo-*
+	@touch $@
+
+$(E2E_FLAGGER): test/e2e/flagger/go.mod test/e2e/flagger/go.sum
+	scripts/e2e/build-tools.sh flagger $(E2E_BIN)
+	@rm -f $(E2E_TOOLS)/.built-flagger-*
+	@touch $@
+
+$(E2E_SCENARIO_IMAGES): $(E2E_PODINFO) $(E2E_FLAGGER) $(E2E_OWN) scripts/e2e/scenario-images.sh
+	$(MAKE) --no-print-directory e2e-image-packages
+	scripts/e2e/scenario-images.sh
+	@rm -f $(E2E_IMAGES)/.built-scenarios-*
+	@touch $@
+
+.PHONY: e2e-scenario-tools e2e-scenario-images e2e-install e2e-scenario-1 e2e-scenarios
+e2e-scenario-tools: $(E2E_PODINFO) $(E2E_FLAGGER)
+
+e2e-scenario-images: $(E2E_SCENARIO_IMAGES)
+
+e2e-install: $(HELM)
+	scripts/e2e/install.sh
+
+e2e-scenario-1:
+	scripts/e2e/scenario-1.sh
+
+# The k6-gate image is rebuilt from the Dockerfile each time (buildah: about a minute).
+e2e-scenarios: e2e-shellcheck e2e-tools e2e-images e2e-image e2e-scenario-images $(HELM)
+	scripts/e2e/run-scenarios.sh

@@ -21,12 +21,7 @@ node_dir=$E2E_ROOT/.tools/node
 [[ "$("$node_dir/bin/node" --version)" == "v$node_version" ]] || die "$node_dir is not Node $node_version: run make node"
 mkdir -p "$E2E_IMAGES"
 
-# The Debian mirror apt uses here (deb822 .sources or one-line sources.list).
-mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-if [[ -z "$mirror" ]]; then
-  mirror=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; exit } }' /etc/apt/sources.list)
-fi
-[[ -n "$mirror" ]] || die "no Debian mirror found in /etc/apt/sources.list*"
+mirror=$(debian_mirror)
 
 work=$(mktemp -d /var/tmp/k6gate-base.XXXXXX)
 had_containers_dir=$([[ -e /var/lib/containers ]] && echo yes || echo no)

@@ -6,12 +6,15 @@
 #   build-tools.sh etcd OUT        etcd, etcdctl (test/e2e/etcd)
 #   build-tools.sh coredns OUT     coredns (test/e2e/coredns)
 #   build-tools.sh images OUT      pause, e2e-app, oci-image (test/e2e/images, stdlib only)
+#   build-tools.sh podinfo OUT     podinfo (test/e2e/podinfo), the scenarios' app
+#   build-tools.sh flagger OUT     flagger (test/e2e/flagger), the scenarios' controller
 # The versions are the ones each go.mod requires (the only place they are written).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-what=${1:?usage: build-tools.sh kubernetes|etcd|coredns|images OUT_DIR}
-out=${2:?usage: build-tools.sh kubernetes|etcd|coredns|images OUT_DIR}
+usage="usage: build-tools.sh kubernetes|etcd|coredns|images|podinfo|flagger OUT_DIR"
+what=${1:?$usage}
+out=${2:?$usage}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
@@ -52,6 +55,19 @@ case "$what" in
     v=$(required_version . github.com/coredns/coredns)
     echo "building CoreDNS $v"
     go build -trimpath -ldflags "-s -w" -o "$out/coredns" github.com/coredns/coredns
+    ;;
+  podinfo)
+    cd "$root/test/e2e/podinfo"
+    v=$(required_version . github.com/stefanprodan/podinfo)
+    echo "building podinfo $v"
+    go build -trimpath -ldflags "-s -w" -o "$out/podinfo" github.com/stefanprodan/podinfo/cmd/podinfo
+    ;;
+  flagger)
+    cd "$root/test/e2e/flagger"
+    v=$(required_version . github.com/fluxcd/flagger)
+    echo "building Flagger $v"
+    go build -trimpath -ldflags "-s -w" \
+      -o "$out/flagger" github.com/fluxcd/flagger/cmd/flagger
     ;;
   images)
     cd "$root/test/e2e/images"

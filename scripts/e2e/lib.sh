@@ -41,6 +41,11 @@ GUARD_CHAIN=K6GATE-E2E
 PAUSE_IMAGE=k6gate.local/pause:3.10
 COREDNS_IMAGE=k6gate.local/coredns:v1.12.4
 APP_IMAGE=k6gate.local/e2e-app:1
+# The scenarios' images (scripts/e2e/build-image.sh, scenario-images.sh).
+K6GATE_IMAGE=k6gate.local/k6-gate:e2e
+REDIS_IMAGE=k6gate.local/redis:trixie
+FLAGGER_IMAGE=k6gate.local/flagger:1.41.0
+PODINFO_IMAGE=k6gate.local/podinfo:6.9.2
 
 # Host settings the kubelet, kube-proxy or the bridge plugin may change: up.sh records
 # their values before anything starts and down.sh writes them back.
@@ -114,4 +119,15 @@ buildah_leaves_no_trace() {
   if [[ ! -e /var/lib/containers ]]; then
     trap 'rm -rf /var/lib/containers' EXIT
   fi
+}
+
+# debian_mirror: the Debian mirror apt uses here (deb822 .sources or one-line sources.list).
+debian_mirror() {
+  local mirror
+  mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  if [[ -z "$mirror" ]]; then
+    mirror=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; exit } }' /etc/apt/sources.list)
+  fi
+  [[ -n "$mirror" ]] || die "no Debian mirror found in /etc/apt/sources.list*"
+  echo "$mirror"
 }

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Installs what the scenarios play on a running e2e cluster (after make e2e-up), the way
+# a user would:
+#   - the images built here imported into containerd (k6-gate, Redis, Flagger, podinfo)
+#   - a default StorageClass with a local volume for the bundled Redis (the README asks
+#     for a cluster with one; this one has no provisioner)
+#   - Flagger from its upstream manifests at the pinned version (kustomize/base/flagger
+#     and kustomize/kubernetes' namespace and patch, read from the Go module cache), the
+#     image set by kustomize's `images:` as for a private mirror
+#   - k6-gate with the README's commands (namespace, token Secret, helm install of
+#     charts/k6-gate), plus secretNamespaces, and --set only for the images built here
+#   - podinfo in namespace test with a Canary whose webhooks are the README's example's
+# Writes the token to $E2E_STATE/scenarios/token (read by scenario-1.sh).
+set -euo pipefail
+# shellcheck source=scripts/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+[[ -f "$KUBECONFIG" ]] || die "no cluster: $KUBECONFIG is missing (make e2e-up)"
+helm=$E2E_ROOT/.tools/bin/helm
+[[ -x "$helm" ]] || die "$helm is missing: run make deploy-tools"
+manifests=$E2E_ROOT/test/e2e/manifests/scenarios
+work=$E2E_STATE/scenarios
+mkdir -p "$work"
+
+t=$(date +%s)
+for i in k6-gate redis flagger podinfo; do
+  [[ -f "$E2E_IMAGES/$i.tar" ]] || die "$E2E_IMAGES/$i.tar is missing: run make e2e-image e2e-scenario-images"
+  ctr --address "$CONTAINERD_SOCKET" -n k8s.io images import "$E2E_IMAGES/$i.tar" >/dev/null
+done
+log "images imported in $(($(date +%s) - t)) s: $K6GATE_IMAGE $REDIS_IMAGE $FLAGGER_IMAGE $PODINFO_IMAGE"
+
+# The Redis volume: a directory the Redis pod's user (999:1000, the chart's) owns.
+mkdir -p "$work/redis-data"
+chown 999:1000 "$work/redis-data"
+sed -e "s|@NODE_NAME@|$NODE_NAME|g" -e "s|@REDIS_DATA@|$work/redis-data|g" "$manifests/storage.yaml" |
+  kubectl_ apply -f - >/dev/null
+
+# Flagger: its own kustomizations, copied out of the module cache (kustomize loads only
+# files under the kustomization's root), with an overlay naming the image built here.
+t=$(date +%s)
+flagger_src=$(cd "$E2E_ROOT/test/e2e/flagger" && GOFLAGS=-mod=readonly go list -m -f '{{.Dir}}' github.com/fluxcd/flagger)
+rm -rf "$work/flagger"
+mkdir -p "$work/flagger/kustomize"
+cp -r "$flagger_src/kustomize/base" "$flagger_src/kustomize/kubernetes" "$work/flagger/kustomize/"
+chmod -R u+w "$work/flagger"
+cat >"$work/flagger/kustomization.yaml" <<YAML
+# kustomize/kubernetes without its Prometheus (no image of it here; a Canary without
+# metrics never queries one, Flagger only logs that it is unreachable).
+namespace: flagger-system
+resources:
+  - kustomize/kubernetes/namespace.yaml
+  - kustomize/base/flagger
+patches:
+  - path: kustomize/kubernetes/patch.yaml
+images:
+  - name: ghcr.io/fluxcd/flagger
+    newName: ${FLAGGER_IMAGE%:*}
+    newTag: ${FLAGGER_IMAGE##*:}
+YAML
+kubectl_ apply --server-side -k "$work/flagger" >/dev/null
+kubectl_ wait --for=condition=Established crd/canaries.flagger.app --timeout=60s >/dev/null
+kubectl_ -n flagger-system rollout status deployment/flagger --timeout=180s >/dev/null
+log "Flagger $(kubectl_ -n flagger-system get deployment flagger -o jsonpath='{.spec.template.spec.containers[0].image}') ready in $(($(date +%s) - t)) s"
+
+# k6-gate, as README.md "Install" says, from the checkout.
+t=$(date +%s)
+token=$(openssl rand -hex 24)
+printf '%s' "$token" >"$work/token"
+chmod 600 "$work/token"
+kubectl_ create namespace k6-gate >/dev/null
+kubectl_ -n k6-gate create secret generic k6-gate-webhook \
+  --from-literal=WEBHOOK_TOKEN="$token" >/dev/null
+kubectl_ create namespace test >/dev/null
+"$helm" --kubeconfig "$KUBECONFIG" install k6-gate "$E2E_ROOT/charts/k6-gate" --namespace k6-gate \
+  --set image.repository="${K6GATE_IMAGE%:*}" --set image.tag="${K6GATE_IMAGE##*:}" \
+  --set image.pullPolicy=Never \
+  --set redis.image.repository="${REDIS_IMAGE%:*}" --set redis.image.tag="${REDIS_IMAGE##*:}" \
+  --set redis.image.pullPolicy=Never \
+  --set allowedNamespaces='test|staging' \
+  --set webhook.token.existingSecret=k6-gate-webhook \
+  --set 'secretNamespaces={test}' \
+  --wait --timeout 5m >"$work/helm-install.txt"
+log "k6-gate installed in $(($(date +%s) - t)) s: $(kubectl_ -n k6-gate get pods --no-headers | awk '{ printf "%s %s %s; ", $1, $2, $3 }')"
+
+# podinfo and its Canary: the README's webhooks, the token put in.
+t=$(date +%s)
+sed -e "s|@PODINFO_IMAGE@|$PODINFO_IMAGE|g" "$manifests/podinfo.yaml" | kubectl_ apply -f - >/dev/null
+kubectl_ -n test rollout status deployment/podinfo --timeout=120s >/dev/null
+{
+  cat "$manifests/canary.yaml"
+  # The README's example Canary from its `webhooks:` line to the end of the block.
+  awk '/^## Using it from a Canary/ { s = 1 } s && /^    webhooks:/ { p = 1 } p && /^```/ { exit } p' "$E2E_ROOT/README.md" |
+    sed -e "s|?token=<WEBHOOK_TOKEN>|?token=$token|"
+} >"$work/canary.yaml"
+grep -q "token=$token" "$work/canary.yaml" || die "the README's example Canary has no ?token=<WEBHOOK_TOKEN> to fill in"
+kubectl_ apply -f "$work/canary.yaml" >/dev/null
+kubectl_ -n test wait canary/podinfo --for=jsonpath='{.status.phase}'=Initialized --timeout=180s >/dev/null
+log "podinfo and its Canary Initialized in $(($(date +%s) - t)) s"
