@@ -8,8 +8,8 @@ import { payloadOf, postWebhook } from "../support/webhook";
 
 /**
  * Sharing workers between namespaces, on real processes: one team's burst must not hold
- * back another team's first check by more than a run slot, and MAX_RUNS_PER_NAMESPACE caps
- * a namespace's k6 at once. Each k6 is tagged with its namespace (env_vars TEST_TAG) and the
+ * back another team's first check by more than a run slot, and MAX_RUNS_PER_OWNER caps
+ * a namespace's k6 at once (with no tokens, each namespace is an owner). Each k6 is tagged with its namespace (env_vars TEST_TAG) and the
  * k6 wrapper logs the order in which they start and end.
  */
 const services = useServices();
@@ -72,12 +72,12 @@ describe("fair sharing between namespaces", () => {
     expect(overtaking).toBeLessThanOrEqual(2);
   });
 
-  it("runs one team-a k6 at a time with MAX_RUNS_PER_NAMESPACE=1, while team-b gets the other slot", async () => {
+  it("runs one team-a k6 at a time with MAX_RUNS_PER_OWNER=1, while team-b gets the other slot", async () => {
     const k6 = k6Wrapper();
     const env = testEnv(services.redis.url, {
       K6_BIN: k6.bin,
       WORKER_CONCURRENCY: "2",
-      MAX_RUNS_PER_NAMESPACE: "1",
+      MAX_RUNS_PER_OWNER: "1",
     });
     const api = await startApi(env);
     services.track(api, await startWorker(env));

@@ -45,7 +45,7 @@ describe("on a Redis Cluster: RunStore's scripts", () => {
       });
       await subscriber.subscribe(store.finishedChannel, store.stopChannel);
       const first = await createRun(store, specOf({ name: "app", checksum: "rev-1" }), 1000);
-      const start = { worker: "w", maxRunsPerNamespace: 2 };
+      const start = { worker: "w", maxRunsPerOwner: 2 };
       expect(await store.start(first.id, { ...start, attemptToken: "t1" })).toMatchObject({
         state: "started",
       });
@@ -54,6 +54,22 @@ describe("on a Redis Cluster: RunStore's scripts", () => {
       expect(
         await store.setK6Progress(first.id, "t1", { started: { at: 1500, expectedMs: 1000 } }),
       ).toBe(true);
+
+      // A run a call waits on is kept (decision 41): its lease, set (by holdWaited, and by
+      // DECIDE for the run it creates) and read in the slot.
+      const lease = { holder: "api-1", leaseMs: 10_000 };
+      await store.holdWaited([first.id], lease, 1000);
+      const made = await store.decide({
+        job: specOf({ name: "app", checksum: "made-up" }),
+        minFailureDelayMs: 0,
+        maxQueueDepth: 100,
+        now: 1800,
+        waiter: lease,
+      });
+      expect(made).toMatchObject({ action: "created", superseded: [] });
+      if (made.action !== "created") throw new Error("not created");
+      await store.cancel(made.run.id, { reason: "made up", by: "ops" });
+      await store.releaseWaited(first.id, lease.holder);
 
       // A new revision supersedes the running run: DECIDE ends it by keys it builds from its id.
       const second = await store.decide({
@@ -68,7 +84,7 @@ describe("on a Redis Cluster: RunStore's scripts", () => {
       });
       if (second.action !== "created") throw new Error("not created");
       expect(await store.heartbeat(first.id, "t1")).toMatchObject({ state: "ended" });
-      await store.releaseSlot(first.id, "ns", "t1");
+      await store.releaseSlot(first.id, "t1");
 
       const secondId = second.run.id;
       await store.start(secondId, { ...start, attemptToken: "t2" });
@@ -88,8 +104,9 @@ describe("on a Redis Cluster: RunStore's scripts", () => {
       expect(await store.inFlight()).toEqual(new Map());
 
       // PUBLISH inside a script reaches a subscriber on any node, in order.
-      await waitFor("the scripts' messages", () => heard.length >= 4, { timeoutMs: 5000 });
+      await waitFor("the scripts' messages", () => heard.length >= 5, { timeoutMs: 5000 });
       expect(heard).toEqual([
+        { channel: "finished", runId: made.run.id },
         { channel: "finished", runId: first.id },
         { channel: "stop", runId: first.id },
         { channel: "finished", runId: secondId },
@@ -107,6 +124,7 @@ describe("on a Redis Cluster: RunStore's scripts", () => {
         expect.arrayContaining([
           `${prefix}:gate:run:${first.id}`,
           `${prefix}:gate:key:key-app-rev-1`,
+          `${prefix}:gate:waited:${made.run.id}`,
         ]),
       );
       const slot = await client.cluster("KEYSLOT", prefix);

@@ -218,6 +218,39 @@ describe("WEBHOOK_TOKENS_FILE is checked once, at start, with readable errors", 
     expect(message).not.toContain(TOKEN_A);
   });
 
+  it("warns at start of a prefix with no separator before its *, naming the token, the pattern and the safe form", async () => {
+    const loose = {
+      tokens: [
+        { name: "team-a", token: TOKEN_A, namespaces: ["team-a", "team-a*"] },
+        { name: "ml", token: TOKEN_B, namespaces: ["ml-*", "ml*", "*"] },
+      ],
+    };
+    const file = join(dir, "loose-tokens.json");
+    writeFileSync(file, JSON.stringify(loose), { mode: 0o600 });
+    const started = await startApi(testEnv(redis.url, { WEBHOOK_TOKENS_FILE: file }));
+    try {
+      const warnings = started
+        .output()
+        .split("\n")
+        .filter((line) => line.includes("namespace pattern"))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(warnings).toEqual([
+        expect.objectContaining({
+          level: 40,
+          tokenName: "team-a",
+          pattern: "team-a*",
+          safePattern: "team-a-*",
+          msg: 'WEBHOOK_TOKENS_FILE: token team-a: namespace pattern "team-a*" admits every namespace starting with "team-a", such as "team-ax", not only "team-a-..."; the safe form is "team-a-*" (with "team-a" for the namespace itself)',
+        }),
+        expect.objectContaining({ tokenName: "ml", pattern: "ml*", safePattern: "ml-*" }),
+      ]);
+    } finally {
+      await started.stop();
+    }
+    // The safe forms (the suite's own file: "team-b-*") start without one.
+    expect(api.output()).not.toContain("namespace pattern");
+  });
+
   it("refuses one token twice, and WEBHOOK_TOKEN repeated in the file", () => {
     const twice = JSON.stringify({
       tokens: [

@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { Queue } from "bullmq";
+import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   createLogger,
+  enqueueRun,
   reconcileOnce,
   RUN_QUEUE,
   RunStore,
@@ -237,7 +238,13 @@ describe("supersede, cancel and fair sharing", () => {
     await listener.subscribe(store.stopChannel);
     listener.on("message", (_channel: string, message: string) => stops.push(message));
     try {
-      const created = await decide(specOf({ name: "app", checksum: "b" }), 2000);
+      const created = await store.decide({
+        job: specOf({ name: "app", checksum: "b" }),
+        minFailureDelayMs: 0,
+        maxQueueDepth: 100,
+        now: 2000,
+        caller: { tokenName: "team-a", address: "10.0.0.5" },
+      });
       expect(created.action).toBe("created");
       if (created.action !== "created") return;
       expect(created.superseded.sort((x, y) => x.id.localeCompare(y.id))).toEqual(
@@ -253,6 +260,7 @@ describe("supersede, cancel and fair sharing", () => {
           outcome: "superseded",
           reason: "superseded by revision b",
           supersededBy: created.run.id,
+          supersededByCaller: { tokenName: "team-a", address: "10.0.0.5" },
           finishedAt: 2000,
           delivered: false,
         });
@@ -279,9 +287,16 @@ describe("supersede, cancel and fair sharing", () => {
       expect(await store.getOutput(running.id)).toBe("k6 output up to the stop");
       expect(await store.queuedCount()).toBe(3);
       expect(await store.runningRuns()).toEqual([]);
-      // The old revision's next call is handed the superseded verdict, not a new run.
-      const old = await decide(specOf({ name: "app", checksum: "a" }), 3000);
-      expect(old).toMatchObject({ action: "deliver", run: { id: running.id } });
+      // A superseded run is no verdict on its revision: neither handed to the old
+      // revision's next call (undelivered) nor a recent failure; that call runs afresh.
+      const old = await store.decide({
+        job: specOf({ name: "app", checksum: "a" }),
+        minFailureDelayMs: 60_000,
+        maxQueueDepth: 100,
+        now: 3000,
+      });
+      expect(old).toMatchObject({ action: "created", superseded: [{ id: created.run.id }] });
+      if (old.action === "created") expect(old.run.id).not.toBe(running.id);
     } finally {
       listener.disconnect();
     }
@@ -296,6 +311,45 @@ describe("supersede, cancel and fair sharing", () => {
     if (kept.action !== "created" || second.action !== "created") throw new Error("not created");
     expect((await store.get(kept.run.id))?.status).toBe("queued");
     expect((await store.get(second.run.id))?.status).toBe("queued");
+  });
+
+  it("never supersedes a run a call waits on (decision 41): a live lease keeps it, a released or lapsed one does not", async () => {
+    const lease = { holder: "api-1", leaseMs: 10_000 };
+    const ended = async (checksum: string, now: number) => {
+      const decision = await decide(specOf({ name: "app", checksum }), now);
+      if (decision.action !== "created") throw new Error("not created");
+      return decision.superseded.map((run) => run.id);
+    };
+    // The caller will wait: DECIDE marks the run it creates in the same script.
+    const waited = await store.decide({
+      job: specOf({ name: "app", checksum: "a" }),
+      minFailureDelayMs: 0,
+      maxQueueDepth: 100,
+      now: 1000,
+      waiter: lease,
+    });
+    if (waited.action !== "created") throw new Error("not created");
+    expect(await ended("made-up", 2000)).toEqual([]);
+    expect((await store.get(waited.run.id))?.status).toBe("queued");
+
+    // Renewed while waiting; lapsed past its lease with no renewal: superseded then.
+    await store.holdWaited([waited.run.id], lease, 5000);
+    expect(await ended("c", 14_000)).not.toContain(waited.run.id);
+    expect(await ended("d", 15_001)).toContain(waited.run.id);
+
+    // A call attaching marks the run too; released once no call here waits on it.
+    const attached = await store.decide({
+      job: specOf({ name: "app", checksum: "d" }),
+      minFailureDelayMs: 0,
+      maxQueueDepth: 100,
+      now: 16_000,
+      waiter: lease,
+    });
+    expect(attached.action).toBe("attach");
+    if (attached.action !== "attach") return;
+    expect(await ended("e", 17_000)).not.toContain(attached.run.id);
+    await store.releaseWaited(attached.run.id, lease.holder);
+    expect(await ended("f", 18_000)).toContain(attached.run.id);
   });
 
   it("cancels a queued or running run with the reason and who, once", async () => {
@@ -330,7 +384,7 @@ describe("supersede, cancel and fair sharing", () => {
     });
   });
 
-  it("orders runs by their namespace's runs in flight: a burst does not hold back another namespace", async () => {
+  it("orders runs by their owner's runs in flight (no tokens: the namespace): a burst does not hold back another namespace", async () => {
     const burst: string[] = [];
     for (let i = 0; i < 5; i++) {
       burst.push(
@@ -370,8 +424,96 @@ describe("supersede, cancel and fair sharing", () => {
     expect(await store.queueStanding(b.id)).toEqual({ ahead: 1, queued: 7 });
   });
 
-  it("caps a namespace's running k6 with slot leases: deferred while full, free when released or expired", async () => {
-    const cap = { maxRunsPerNamespace: 1, leaseMs: 5000 };
+  describe("per owner, decided again when work is taken (BullMQ's own take order)", () => {
+    let worker: Worker;
+    let connection: Redis;
+    beforeEach(() => {
+      // A worker's connection waits rather than fails (BullMQ requires it).
+      connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+      worker = new Worker(RUN_QUEUE, null, { connection, prefix, autorun: false });
+    });
+    afterEach(async () => {
+      await worker.close();
+      connection.disconnect();
+    });
+
+    /** Creates a run of `owner` and adds its job, as the API does. */
+    async function queued(namespace: string, name: string, owner: string, now: number) {
+      const job = specOf({ name, checksum: "1", namespace, runKey: `key-${namespace}-${name}` });
+      const decision = await store.decide({
+        job,
+        minFailureDelayMs: 0,
+        maxQueueDepth: 100,
+        now,
+        owner,
+      });
+      if (decision.action !== "created") throw new Error(`not created: ${decision.action}`);
+      await enqueueRun(queue, { ...job, runId: decision.run.id }, decision.run.priority);
+      await store.place(decision.run.id, now);
+      return decision.run;
+    }
+
+    /** The ids of the next `count` jobs a worker takes (BullMQ's moveToActive), in order. */
+    async function taken(count: number): Promise<string[]> {
+      const ids: string[] = [];
+      for (let i = 0; i < count; i++) {
+        const job = await worker.getNextJob(`take-${i}`, { block: false });
+        if (!job?.id) break;
+        ids.push(job.id);
+      }
+      return ids;
+    }
+
+    it("counts one token's runs as one owner, however many namespaces they span", async () => {
+      const burst = [];
+      for (let i = 0; i < 4; i++)
+        burst.push(await queued(`a-${i}`, "app", "token:team-a", 1000 + i));
+      const b = await queued("team-b", "app", "token:team-b", 2000);
+      expect(burst.map((run) => run.priority)).toEqual([1, 2, 3, 4]);
+      expect(b).toMatchObject({ priority: 1, owner: "token:team-b" });
+      expect(await taken(5)).toEqual([
+        burst[0]?.id,
+        b.id,
+        burst[1]?.id,
+        burst[2]?.id,
+        burst[3]?.id,
+      ]);
+    });
+
+    it("moves an owner's queued run up as soon as its running one ends, ahead of later arrivals", async () => {
+      const first = await queued("team-b", "b-1", "namespace:team-b", 1000);
+      expect(await taken(1)).toEqual([first.id]);
+      await store.start(first.id, { worker: "w", attemptToken: "t1", now: 1001 });
+      const second = await queued("team-b", "b-2", "namespace:team-b", 1002);
+      const later = [];
+      for (let i = 0; i < 3; i++)
+        later.push(await queued(`o-${i}`, "x", `namespace:o-${i}`, 1003 + i));
+      // team-b runs one k6: the others, with none, go first.
+      expect(second.priority).toBe(2);
+      expect(await store.queueStanding(second.id)).toEqual({ ahead: 3, queued: 4 });
+
+      await store.finish(first.id, { result: passedResult, attemptToken: "t1", now: 1010 });
+      expect(await store.get(second.id)).toMatchObject({ priority: 1 });
+      expect((await queue.getJob(second.id))?.priority).toBe(1);
+      expect(await store.queueStanding(second.id)).toEqual({ ahead: 0, queued: 4 });
+      expect(await taken(4)).toEqual([second.id, ...later.map((run) => run.id)]);
+    });
+
+    it("puts a run ended early out of its owner's line: the runs behind it move up", async () => {
+      const runs = [];
+      for (let i = 0; i < 3; i++)
+        runs.push(await queued("team-a", `a-${i}`, "namespace:team-a", 1000 + i));
+      await store.cancel(runs[0]?.id as string, { reason: "not needed", by: "ops", now: 1100 });
+      await queue.remove(runs[0]?.id as string); // as the API does (stopped-runs.ts)
+      expect((await store.getMany(runs.map((run) => run.id))).map((run) => run.priority)).toEqual([
+        1, 1, 2,
+      ]);
+      expect(await taken(2)).toEqual([runs[1]?.id, runs[2]?.id]);
+    });
+  });
+
+  it("caps an owner's running k6 with slot leases: deferred while full, free when released or expired", async () => {
+    const cap = { maxRunsPerOwner: 1, leaseMs: 5000 };
     const [one, two, other] = [
       await createRun(store, specOf({ name: "one", checksum: "1" }), 1000),
       await createRun(store, specOf({ name: "two", checksum: "1" }), 1000),
@@ -392,11 +534,11 @@ describe("supersede, cancel and fair sharing", () => {
       (await store.start(one.id, { worker: "w2", attemptToken: "t1b", now: 11_000, ...cap })).state,
     ).toBe("started");
     // A stale attempt cannot free the current one's slot; the current one can.
-    await store.releaseSlot(one.id, "ns", "t1");
+    await store.releaseSlot(one.id, "t1");
     expect(
       await store.start(two.id, { worker: "w", attemptToken: "t2", now: 11_001, ...cap }),
     ).toEqual({ state: "deferred" });
-    await store.releaseSlot(one.id, "ns", "t1b");
+    await store.releaseSlot(one.id, "t1b");
     expect(
       (await store.start(two.id, { worker: "w", attemptToken: "t2", now: 11_002, ...cap })).state,
     ).toBe("started");
@@ -408,6 +550,104 @@ describe("supersede, cancel and fair sharing", () => {
     expect(
       (await store.start(three.id, { worker: "w", attemptToken: "t4", now: 16_003, ...cap })).state,
     ).toBe("started");
+  });
+});
+
+describe("quotas per owner (decision 44)", () => {
+  const quotas = { maxCanaries: 2, maxScripts: 2 };
+  const call = (namespace: string, name: string, script: string, now: number, owner?: string) =>
+    store.decide({
+      job: specOf({
+        namespace,
+        name,
+        checksum: "1",
+        runKey: `key-${namespace}-${name}-${script}`,
+        script,
+      }),
+      minFailureDelayMs: 0,
+      maxQueueDepth: 100,
+      now,
+      owner,
+      quotas,
+    });
+
+  it("refuses a new canary or script over its owner's quota, before anything is written or superseded", async () => {
+    expect((await call("flood", "c-1", "s1", 1000)).action).toBe("created");
+    expect((await call("flood", "c-2", "s1", 1001)).action).toBe("created");
+    const before = (await admin.keys(`${prefix}:*`)).sort();
+    expect(await call("flood", "c-3", "s1", 1002)).toEqual({
+      action: "quota",
+      quota: "canaries",
+      used: 2,
+      limit: 2,
+    });
+    expect((await admin.keys(`${prefix}:*`)).sort()).toEqual(before);
+    // A canary it has is not a new one; a second script is within the quota, a third not.
+    expect((await call("flood", "c-1", "s2", 1003)).action).toBe("created");
+    expect(await call("flood", "c-2", "s3", 1004)).toMatchObject({
+      action: "quota",
+      quota: "scripts",
+      used: 2,
+    });
+    // The refused call superseded nothing: c-2's run is still queued.
+    expect((await store.list("flood", "c-2"))[0]?.status).toBe("queued");
+    // Another owner is not held back; a token counts across its namespaces.
+    expect((await call("team-b", "c-9", "s9", 1005)).action).toBe("created");
+    expect((await call("a-1", "x", "s1", 1006, "token:a")).action).toBe("created");
+    expect((await call("a-2", "y", "s1", 1007, "token:a")).action).toBe("created");
+    expect(await call("a-3", "z", "s1", 1008, "token:a")).toMatchObject({ quota: "canaries" });
+  });
+
+  it("frees a quota as the owner's history ages out, never by dropping it", async () => {
+    await call("flood", "c-1", "s1", 1000);
+    await call("flood", "c-2", "s2", 1001);
+    expect((await call("flood", "c-3", "s3", 1002)).action).toBe("quota");
+    expect(await store.list("flood", "c-1")).toHaveLength(1);
+    expect((await call("flood", "c-3", "s3", 1000 + DAY + 1)).action).toBe("created");
+  });
+
+  it("cuts an output beyond its owner's bytes to its tail, and frees the bytes as outputs are pruned", async () => {
+    const budget = storeWith({ maxOutputsPerCanary: 1, maxOutputBytesPerOwner: 1000 });
+    const finished = async (name: string, output: string, now: number) => {
+      const run = await createRun(
+        budget,
+        specOf({ namespace: "team-a", name, checksum: String(now) }),
+        now,
+      );
+      await budget.start(run.id, { worker: "w", attemptToken: `t-${name}` });
+      await budget.finish(run.id, { result: passedResult, attemptToken: `t-${name}`, output });
+      return run.id;
+    };
+    const first = await finished("a", "x".repeat(600), 1000);
+    expect(await budget.getOutput(first)).toBe("x".repeat(600));
+    const second = await finished("b", `${"y".repeat(590)}END`, 1001);
+    const cut = (await budget.getOutput(second)) ?? "";
+    expect(cut).toMatch(
+      /^\[k6-gate: the start of this output was cut: its owner keeps at most 1000 bytes of k6 output \(MAX_OUTPUT_BYTES_PER_OWNER\)/,
+    );
+    expect(cut.endsWith("yEND")).toBe(true);
+    expect(Buffer.byteLength(cut)).toBe(400);
+    // The budget is full: the next output keeps only the line saying why, until canary
+    // a's older output is pruned (1 per canary), which frees its bytes.
+    const third = await finished("a", "z".repeat(500), 1002);
+    expect(await budget.getOutput(third)).toMatch(/^\[k6-gate: the start of this output was cut/);
+    await budget.prune("team-a", "a");
+    expect(await budget.getOutput(first)).toBeNull();
+    const fourth = await finished("c", "w".repeat(100), 1003);
+    expect(await budget.getOutput(fourth)).toBe("w".repeat(100));
+    // Another owner has its own budget.
+    const other = await createRun(
+      budget,
+      specOf({ namespace: "team-b", name: "b", checksum: "1" }),
+      1004,
+    );
+    await budget.start(other.id, { worker: "w", attemptToken: "t-other" });
+    await budget.finish(other.id, {
+      result: passedResult,
+      attemptToken: "t-other",
+      output: "v".repeat(900),
+    });
+    expect(await budget.getOutput(other.id)).toBe("v".repeat(900));
   });
 });
 

@@ -9,6 +9,8 @@ export interface FlaggerCall {
   namespace?: string;
   /** Becomes the Canary's LastAppliedSpec; Flagger hashes it into `checksum`. */
   revision?: string;
+  /** A webhook token, in the URL as a Canary's webhook spec gives it (`?token=`). */
+  token?: string;
   metadata: Record<string, string>;
 }
 
@@ -25,7 +27,7 @@ export interface FlaggerResult {
 export function callFlagger(call: FlaggerCall): Promise<FlaggerResult> {
   const args = [
     "-url",
-    `${call.url}/launch-test`,
+    `${call.url}/launch-test${call.token ? `?token=${call.token}` : ""}`,
     "-timeout",
     call.timeout ?? "10s",
     "-retries",

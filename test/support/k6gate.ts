@@ -21,12 +21,26 @@ export function testEnv(
     LOG_LEVEL: "info",
     // Tests run many workers on one host; those that test metrics pick a port.
     WORKER_METRICS_PORT: "0",
+    // Tests and benchmarks play many canaries and scripts in one namespace: quotas (decision
+    // 44) only where a test sets them (test/security/shared-store.test.ts).
+    MAX_CANARIES_PER_OWNER: "0",
+    MAX_SCRIPTS_PER_OWNER: "0",
+    MAX_OUTPUT_BYTES_PER_OWNER: "0",
     ...extra,
   };
 }
 
 function entry(app: "api" | "worker"): string[] {
   return ["--import", "tsx", join(ROOT, "apps", app, "src", "main.ts")];
+}
+
+/** The API or worker as `npm run api|worker` starts it, without waiting for it to be up. */
+export function launchApp(app: "api" | "worker", env: Record<string, string>): ManagedProcess {
+  return startProcess(process.execPath, entry(app), {
+    name: app,
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, PORT: "0", HOST: "127.0.0.1" },
+  });
 }
 
 /**

@@ -14,9 +14,24 @@ class FakeSubscriber extends EventEmitter {
 }
 
 /** The run store, as RunWaiter uses it. A read replies with the record as it was asked. */
-class FakeStore implements Pick<RunStore, "finishedChannel" | "get"> {
+class FakeStore implements Pick<
+  RunStore,
+  "finishedChannel" | "get" | "holdWaited" | "releaseWaited"
+> {
   readonly finishedChannel = "k6gate:gate:finished";
   readonly records = new Map<string, RunRecord>();
+  /** The runs marked waited on, each with when its lease lapses (fake time). */
+  readonly waited = new Map<string, number>();
+  renewals = 0;
+
+  async holdWaited(runIds: string[], lease: { leaseMs: number }): Promise<void> {
+    this.renewals++;
+    for (const runId of runIds) this.waited.set(runId, Date.now() + lease.leaseMs);
+  }
+
+  async releaseWaited(runId: string): Promise<void> {
+    this.waited.delete(runId);
+  }
   reads = 0;
   failWith: Error | undefined;
   /** While set, replies wait for it (a slow Redis). */
@@ -61,8 +76,10 @@ function runRecord(id: string, status: RunStatus): RunRecord {
     warnings: [],
     slackThreads: [],
     cloudUrl: null,
+    owner: "namespace:test",
     priority: 1,
     supersededBy: null,
+    supersededByCaller: null,
     cancelledBy: null,
     k6StartedAt: null,
     expectedMs: null,
@@ -399,6 +416,32 @@ describe("RunWaiter.releaseAll (API shutdown)", () => {
     const running = store.set("r1", "running");
     await expect(waiter.wait("r1", 60_000)).resolves.toEqual({ state: "timeout", record: running });
     expect(store.reads).toBe(1);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe("RunWaiter: a waited-on run's lease (decision 41)", () => {
+  it("marks the run while a call waits, renews it every third of the lease, and drops it when the last caller leaves", async () => {
+    store.set("r1", "running");
+    const caller = new AbortController();
+    const first = track(waiter.wait("r1", 60_000, caller.signal));
+    const second = track(waiter.wait("r1", 60_000));
+    await elapse();
+    expect(store.waited.get("r1")).toBe(Date.now() + waiter.waitLease.leaseMs);
+    const renewals = store.renewals;
+    await elapse(waiter.waitLease.leaseMs);
+    expect(store.renewals).toBe(renewals + 3);
+    expect(store.waited.get("r1")).toBeGreaterThan(Date.now());
+
+    caller.abort();
+    await elapse();
+    expect(first.outcome).toEqual({ state: "aborted" });
+    expect(store.waited.has("r1")).toBe(true);
+    store.set("r1", "finished");
+    publish("r1");
+    await elapse();
+    expect(second.outcome?.state).toBe("finished");
+    expect(store.waited.has("r1")).toBe(false);
     expect(vi.getTimerCount()).toBe(0);
   });
 });

@@ -2,7 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import type { ApiConfig } from "./config";
 import type { AppEnv } from "./deps";
-import { tokenDigest } from "./webhook-tokens";
+import { SHARED_TOKEN_CALLER, tokenDigest } from "./webhook-tokens";
 
 /**
  * Flagger's webhook spec has no headers, so the token may come in the URL
@@ -10,7 +10,8 @@ import { tokenDigest } from "./webhook-tokens";
  *
  * `WEBHOOK_TOKEN` admits any namespace; a token from `WEBHOOK_TOKENS_FILE` admits its own
  * namespaces only: the caller it names is set as `webhookCaller` for the route to check
- * against the payload's namespace. With neither configured, every call gets through.
+ * against the payload's namespace (and to record who called). With neither configured,
+ * every call gets through, and no caller is set.
  */
 export function webhookToken(
   config: Pick<ApiConfig, "WEBHOOK_TOKEN" | "WEBHOOK_TOKENS_FILE">,
@@ -27,9 +28,9 @@ export function webhookToken(
     const given = tokenDigest(bearer ? header.slice(7) : (c.req.query("token") ?? ""));
     const matches = bound.filter((credential) => timingSafeEqual(given, credential.digest));
     const sharedMatches = shared !== undefined && timingSafeEqual(given, shared);
-    const caller = matches[0];
-    if (caller) c.set("webhookCaller", caller);
-    else if (!sharedMatches) return c.text("unauthorized", 401);
+    const caller = matches[0] ?? (sharedMatches ? SHARED_TOKEN_CALLER : undefined);
+    if (!caller) return c.text("unauthorized", 401);
+    c.set("webhookCaller", caller);
     return next();
   };
 }

@@ -4,6 +4,7 @@ import {
   checkRedisAtStart,
   producerConnection,
   RUN_QUEUE,
+  retentionPolicyOf,
   RunStore,
   startReconciler,
   type Logger,
@@ -12,6 +13,7 @@ import { createApp } from "./app";
 import type { ApiConfig } from "./config";
 import type { AppDeps } from "./deps";
 import { RunWaiter } from "./run-waiter";
+import { loosePrefixPatterns } from "./webhook-tokens";
 
 export interface BuiltApi {
   app: ReturnType<typeof createApp>;
@@ -30,6 +32,9 @@ export interface BuiltApi {
  */
 export async function buildApi(config: ApiConfig, logger: Logger): Promise<BuiltApi> {
   for (const notice of config.envNotices ?? []) logger.warn(notice);
+  for (const { message, ...loose } of loosePrefixPatterns(config.WEBHOOK_TOKENS_FILE ?? [])) {
+    logger.warn(loose, message);
+  }
   // Any k6 script could write into a Redis that takes commands without a password.
   await checkRedisAtStart(config);
   const redis = producerConnection(config.redis);
@@ -44,11 +49,7 @@ export async function buildApi(config: ApiConfig, logger: Logger): Promise<Built
   // Connection errors become the callers' 503s, not crashes.
   redis.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
   subscriber.on("error", (error) => logger.warn({ err: error }, "redis subscriber error"));
-  const store = new RunStore(redis, config.QUEUE_PREFIX, {
-    maxRunsPerCanary: config.HISTORY_MAX_RUNS_PER_CANARY,
-    maxAgeMs: config.HISTORY_MAX_AGE,
-    maxOutputsPerCanary: config.HISTORY_MAX_OUTPUTS_PER_CANARY,
-  });
+  const store = new RunStore(redis, config.QUEUE_PREFIX, retentionPolicyOf(config));
   const queue = new Queue(RUN_QUEUE, { connection: queueConnection, prefix: config.QUEUE_PREFIX });
   queue.on("error", (error) => logger.warn({ err: error }, "queue error"));
   const waiter = new RunWaiter(subscriber, store);

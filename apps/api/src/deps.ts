@@ -19,7 +19,8 @@ export interface AppDeps {
 
 /**
  * Bindings: present when served by @hono/node-server; absent under `app.request()` in
- * tests. `webhookCaller`: set by the webhook auth for a token bound to namespaces. `log`:
+ * tests. `webhookCaller`: set by the webhook auth for the token presented (a token bound to
+ * namespaces, or `WEBHOOK_TOKEN`'s shared caller); unset when no token is configured. `log`:
  * what a handler adds to its request's log line.
  */
 export type AppEnv = {

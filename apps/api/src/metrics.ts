@@ -9,6 +9,8 @@ export interface ApiMetrics {
   countWebhook: MiddlewareHandler<AppEnv>;
   /** Runs this process ended before k6 judged them: superseded or cancelled. */
   countStopped(outcome: StoppedOutcome, count?: number): void;
+  /** A webhook call refused because Redis is full (out of memory under noeviction). */
+  countRedisFull(): void;
   /** The Prometheus text, with Redis-backed gauges read now. */
   scrape(): Promise<{ text: string; contentType: string }>;
 }
@@ -39,6 +41,11 @@ export function createApiMetrics({ config, store, queue, waiter, logger }: AppDe
     registers: [registry],
   });
   for (const outcome of ["superseded", "cancelled"] as const) runsStopped.inc({ outcome }, 0);
+  const redisFull = new Counter({
+    name: "k6gate_redis_full_total",
+    help: "Webhook calls answered 503 because Redis refused a write: out of memory (maxmemory under noeviction).",
+    registers: [registry],
+  });
   new Gauge({
     name: "k6gate_long_polls_in_flight",
     help: "Webhook calls this API process is holding open while their run goes on.",
@@ -141,6 +148,7 @@ export function createApiMetrics({ config, store, queue, waiter, logger }: AppDe
 
   return {
     countStopped: (outcome, count = 1) => runsStopped.inc({ outcome }, count),
+    countRedisFull: () => redisFull.inc(),
     countWebhook: async (c, next) => {
       await next();
       webhookRequests.inc({ status: String(c.res.status) });

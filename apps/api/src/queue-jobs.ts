@@ -12,10 +12,11 @@ export function readQueueJobs(queue: Queue): Promise<QueueJobs> {
 }
 
 /**
- * The states of a run that still needs a worker slot (design §8, "Scaling contract"):
+ * The states of a run that still needs a worker slot (docs/decisions.md, "Workers scale
+ * with the queue"):
  * - `waiting`: the `wait` list (runs queued before fair sharing gave them a priority);
  * - `prioritized`: the sorted set every run with a priority waits in (all new runs);
- * - `delayed`: a run its namespace's cap (MAX_RUNS_PER_NAMESPACE) put back for a moment,
+ * - `delayed`: a run its owner's cap (MAX_RUNS_PER_OWNER) put back for a moment,
  *   or an attempt waiting for its retry;
  * - `active`: running. Counted so that busy workers are kept, not scaled away.
  */

@@ -1,9 +1,17 @@
+import { randomUUID } from "node:crypto";
 import type { RedisClient } from "@k6-gate/shared";
-import type { RunRecord, RunStore } from "@k6-gate/shared";
+import type { RunRecord, RunStore, WaitLease } from "@k6-gate/shared";
 import { isRedisUnavailable } from "./redis-errors";
 
 /** How soon a wait reads again after Redis could not be reached (jittered like re-checks). */
 const UNAVAILABLE_RETRY_MS = 500;
+
+/**
+ * How long a run stays marked waited on after this process last renewed it (decision 41):
+ * renewed every third of it while a call waits, so one missed renewal does not lapse it; a
+ * process that dies lets it lapse within this.
+ */
+export const WAIT_LEASE_MS = 10_000;
 
 export type WaitOutcome =
   | { state: "finished"; record: RunRecord }
@@ -21,12 +29,23 @@ export class RunWaiter {
   /** Calls holding a lease: those being decided or long-polled on this process. */
   inFlight = 0;
   private closed = false;
+  /**
+   * This process's lease on the runs its calls wait on: DECIDE supersedes none of them
+   * (decision 41). Passed to DECIDE by a call that will wait, renewed here while it does.
+   */
+  readonly waitLease: WaitLease;
+  /** Calls waiting on each run here: its lease is renewed while there is one. */
+  private readonly held = new Map<string, number>();
+  private renewal: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly subscriber: RedisClient,
     private readonly store: RunStore,
     private readonly recheckMs = 3000,
-  ) {}
+    leaseMs = WAIT_LEASE_MS,
+  ) {
+    this.waitLease = { holder: randomUUID(), leaseMs };
+  }
 
   async start(): Promise<void> {
     this.subscriber.on("message", (_channel: string, runId: string) => this.wake(runId));
@@ -91,7 +110,52 @@ export class RunWaiter {
     };
   }
 
+  /**
+   * Waits for a run's verdict, keeping the run marked waited on meanwhile; the mark is
+   * dropped once no call here waits on it (a caller gone, answered or timed out), so a new
+   * revision may supersede it from then on.
+   */
   async wait(runId: string, timeoutMs: number, signal?: AbortSignal): Promise<WaitOutcome> {
+    this.hold(runId);
+    try {
+      return await this.waitFor(runId, timeoutMs, signal);
+    } finally {
+      await this.unhold(runId);
+    }
+  }
+
+  private hold(runId: string): void {
+    const count = (this.held.get(runId) ?? 0) + 1;
+    this.held.set(runId, count);
+    // DECIDE set it already; again, after a release by an earlier call here that may have
+    // landed after it. A renewal that fails lets the lease lapse: a supersede may then
+    // cost a rerun, never a verdict.
+    if (count === 1) this.store.holdWaited([runId], this.waitLease).catch(() => {});
+    this.renewal ??= setInterval(() => {
+      this.store.holdWaited([...this.held.keys()], this.waitLease).catch(() => {});
+    }, this.waitLease.leaseMs / 3).unref();
+  }
+
+  private async unhold(runId: string): Promise<void> {
+    const count = (this.held.get(runId) ?? 1) - 1;
+    if (count > 0) {
+      this.held.set(runId, count);
+      return;
+    }
+    this.held.delete(runId);
+    if (this.held.size === 0) {
+      clearInterval(this.renewal);
+      this.renewal = undefined;
+    }
+    // Unreachable Redis: the lease lapses by itself within WAIT_LEASE_MS.
+    await this.store.releaseWaited(runId, this.waitLease.holder).catch(() => {});
+  }
+
+  private async waitFor(
+    runId: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<WaitOutcome> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (signal?.aborted) return { state: "aborted" };
@@ -136,6 +200,8 @@ export class RunWaiter {
   /** Ends every wait now (API shutdown): callers answer 503 and Flagger retries. */
   releaseAll(): void {
     this.closed = true;
+    clearInterval(this.renewal);
+    this.renewal = undefined;
     for (const runId of [...this.waiters.keys()]) this.wake(runId);
   }
 }

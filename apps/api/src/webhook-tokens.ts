@@ -12,13 +12,24 @@ import { z } from "zod";
  *       { "name": "team-b", "token": "...", "namespaces": ["team-b"] } ] }
  *
  * `name` says whose token it is (shown in a 403 and safe to log; the token never is).
- * A namespace entry is a name, a prefix ending in `*` (`team-a-*`), or `*` (any).
+ * A namespace entry is a name, a prefix ending in `*` (`team-a-*`), or `*` (any). A prefix
+ * with no `-` before its `*` is allowed, and warned of at start (loosePrefixPatterns).
  */
 export interface WebhookCaller {
   name: string;
   namespaces: readonly string[];
   allows(namespace: string): boolean;
+  /** `WEBHOOK_TOKEN`: one token every caller may hold, so it speaks for no one in particular. */
+  shared?: true;
 }
+
+/** The caller `WEBHOOK_TOKEN` admits: any namespace, named after the setting. */
+export const SHARED_TOKEN_CALLER: WebhookCaller = {
+  name: "WEBHOOK_TOKEN",
+  namespaces: ["*"],
+  allows: () => true,
+  shared: true,
+};
 
 /** A credential from the file: the caller it admits and the SHA-256 of its token. */
 export interface WebhookCredential extends WebhookCaller {
@@ -89,6 +100,38 @@ function callerOf(name: string, namespaces: string[]): WebhookCaller {
         entry.endsWith("*") ? namespace.startsWith(entry.slice(0, -1)) : namespace === entry,
       ),
   };
+}
+
+/** A prefix pattern that admits more than its namespaces (loosePrefixPatterns). */
+export interface LoosePrefixPattern {
+  tokenName: string;
+  pattern: string;
+  /** The same prefix ending at a separator: what the pattern most likely meant. */
+  safePattern: string;
+  message: string;
+}
+
+/**
+ * Prefix patterns with no separator before the `*`: `team-a*` admits `team-admin` and
+ * `team-analytics`, not only `team-a-dev`. Valid (a team may own every namespace starting
+ * with `ml`), so a warning at start, not an error. `-` is the only separator a
+ * namespace name can hold.
+ */
+export function loosePrefixPatterns(callers: readonly WebhookCaller[]): LoosePrefixPattern[] {
+  return callers.flatMap(({ name, namespaces }) =>
+    namespaces
+      .filter((entry) => entry.length > 1 && entry.endsWith("*") && !entry.endsWith("-*"))
+      .map((pattern) => {
+        const prefix = pattern.slice(0, -1);
+        const safePattern = `${prefix}-*`;
+        return {
+          tokenName: name,
+          pattern,
+          safePattern,
+          message: `WEBHOOK_TOKENS_FILE: token ${name}: namespace pattern "${pattern}" admits every namespace starting with "${prefix}", such as "${prefix}x", not only "${prefix}-..."; the safe form is "${safePattern}" (with "${prefix}" for the namespace itself)`,
+        };
+      }),
+  );
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   checkRedisAtStart,
   RUN_QUEUE,
   RunDetailsStore,
+  retentionPolicyOf,
   RunStore,
   startReconciler,
   workerConnection,
@@ -48,11 +49,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
   await checkRedisAtStart(config);
   const workerName = `${hostname()}-${process.pid}`;
   const connection = workerConnection(config.redis);
-  const store = new RunStore(connection, config.QUEUE_PREFIX, {
-    maxRunsPerCanary: config.HISTORY_MAX_RUNS_PER_CANARY,
-    maxAgeMs: config.HISTORY_MAX_AGE,
-    maxOutputsPerCanary: config.HISTORY_MAX_OUTPUTS_PER_CANARY,
-  });
+  const store = new RunStore(connection, config.QUEUE_PREFIX, retentionPolicyOf(config));
   const pdeathsig =
     config.K6_PDEATHSIG === "on" ||
     (config.K6_PDEATHSIG === "auto" && existsSync("/usr/bin/setpriv"));
@@ -130,7 +127,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
           workerName,
           concurrency: config.WORKER_CONCURRENCY,
           maxConcurrentRuns: config.MAX_CONCURRENT_RUNS ?? null,
-          maxRunsPerNamespace: config.MAX_RUNS_PER_NAMESPACE ?? null,
+          maxRunsPerOwner: config.MAX_RUNS_PER_OWNER ?? null,
           pdeathsig,
           slack: slack !== undefined,
           kubernetesSecrets: kubernetesSecrets !== undefined,

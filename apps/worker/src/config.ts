@@ -23,10 +23,12 @@ const workerConfigShape = z.object({
   /** Runs at once across every worker (BullMQ global concurrency); unset = no global cap. */
   MAX_CONCURRENT_RUNS: z.coerce.number().int().positive().optional(),
   /**
-   * Running k6 one namespace may have at once across every worker; unset = no cap. Set the
-   * same value on every worker (each start is checked against the starting worker's).
+   * Running k6 one owner may have at once across every worker; unset = no cap. The owner is
+   * the webhook token of the calls when it is bound to namespaces, else the namespace
+   * (decision 42). Set the same value on every worker (each start is checked against the
+   * starting worker's). MAX_RUNS_PER_NAMESPACE is its former name (WORKER_PEER_ALIASES).
    */
-  MAX_RUNS_PER_NAMESPACE: z.coerce.number().int().positive().optional(),
+  MAX_RUNS_PER_OWNER: z.coerce.number().int().positive().optional(),
   /** Time between SIGTERM and SIGKILL when k6 must stop. */
   KILL_GRACE: durationMs("10s"),
   /** How long a stopping worker lets running k6 finish before handing the job back. */

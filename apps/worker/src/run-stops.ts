@@ -24,7 +24,7 @@ export interface RunStopsOptions {
  * message the ending script publishes on the store's stop channel (milliseconds), and each
  * attempt's heartbeat (every `heartbeatMs`), which also covers messages lost while the
  * subscription reconnects and attempts another worker took over. The heartbeat renews the
- * attempt's namespace slot (MAX_RUNS_PER_NAMESPACE).
+ * attempt's owner slot (MAX_RUNS_PER_OWNER).
  */
 export class RunStops {
   private readonly watched = new Map<string, Watched>();

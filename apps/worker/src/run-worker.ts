@@ -26,7 +26,7 @@ export interface RunWorkerDeps {
     | "WORKER_CONCURRENCY"
     | "LOCK_DURATION"
     | "STALLED_INTERVAL"
-    | "MAX_RUNS_PER_NAMESPACE"
+    | "MAX_RUNS_PER_OWNER"
   >;
   connection: RedisClient;
   store: RunStore;
@@ -52,8 +52,8 @@ const OUTPUT_FLUSH_MS = 1000;
 const ENDED_EARLY = new Set(["superseded", "cancelled"]);
 
 /**
- * How long a run whose namespace is at MAX_RUNS_PER_NAMESPACE waits before it is tried
- * again: 250 ms, doubling to 2 s, plus jitter, so a namespace's burst does not spin.
+ * How long a run whose owner is at MAX_RUNS_PER_OWNER waits before it is tried again:
+ * 250 ms, doubling to 2 s, plus jitter, so an owner's burst does not spin.
  */
 function deferDelayMs(tries: number): number {
   return Math.min(2000, 250 * 2 ** Math.min(Math.max(tries - 1, 0), 3)) + Math.random() * 250;
@@ -103,13 +103,13 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
     const started = await store.start(runId, {
       worker: deps.workerName,
       attemptToken,
-      maxRunsPerNamespace: deps.config.MAX_RUNS_PER_NAMESPACE ?? 0,
+      maxRunsPerOwner: deps.config.MAX_RUNS_PER_OWNER ?? 0,
       leaseMs: deps.config.LOCK_DURATION,
     });
     if (started.state === "deferred") {
-      // Its namespace already runs MAX_RUNS_PER_NAMESPACE k6: back to the queue for a
-      // moment, with its priority; other namespaces' runs are taken meanwhile.
-      logger.debug({ runId, namespace: run.namespace }, "run deferred: namespace at its cap");
+      // Its owner already runs MAX_RUNS_PER_OWNER k6: back to the queue for a moment, with
+      // its priority; other owners' runs are taken meanwhile.
+      logger.debug({ runId, namespace: run.namespace }, "run deferred: owner at its cap");
       await job.moveToDelayed(Date.now() + deferDelayMs(job.attemptsStarted), token);
       throw new DelayedError();
     }
@@ -148,6 +148,8 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
         );
         await store.requeue(runId, attemptToken);
         await job.moveToWait(token);
+        // BullMQ put it at the back of its priority: it takes its old place again.
+        await store.place(runId);
         logger.warn({ runId }, "run handed back to the queue");
         throw new WaitingError();
       }
@@ -168,12 +170,10 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
       stopFlushing(runId);
       // Whatever ended this attempt (verdict, hand-back, stale, error), its start is settled.
       notifier.forget(runId);
-      // k6 is gone: the namespace slot is free for its next run.
+      // k6 is gone: the owner's slot is free for its next run.
       store
-        .releaseSlot(runId, run.namespace, attemptToken)
-        .catch((error: unknown) =>
-          logger.warn({ runId, err: error }, "namespace slot not released"),
-        );
+        .releaseSlot(runId, attemptToken)
+        .catch((error: unknown) => logger.warn({ runId, err: error }, "owner slot not released"));
     }
   };
 

@@ -22,7 +22,7 @@ export interface ReconcileReport {
 }
 
 /**
- * Keeps design §3's invariant: every run counted as queued or running has a live job, or
+ * Keeps the invariant of docs/architecture.md (section 3): every run counted as queued or running has a live job, or
  * ends. A crash between deciding a run and adding its job (API killed), a job lost with
  * Redis data, or a verdict that never landed would otherwise leave a run counted forever
  * (and the backlog full). One pass:
@@ -50,6 +50,7 @@ export async function reconcileOnce(
       const [job, record] = await Promise.all([deps.store.job(run.id), deps.store.get(run.id)]);
       if (job) {
         await enqueueRun(deps.queue, job, record?.priority);
+        await deps.store.place(run.id);
         deps.logger.warn({ runId: run.id }, "queued run had no job: queued it again");
         report.requeued++;
         continue;

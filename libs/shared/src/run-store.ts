@@ -1,26 +1,30 @@
+import { createHash } from "node:crypto";
 import type { RedisClient } from "./redis";
 import { callLua, callLuaMany, type LuaCommand } from "./commands/lua-command";
 import { CANARY_SUMMARIES, SUMMARY_FIELDS } from "./commands/read-commands";
 import {
   CANCEL,
   DECIDE,
+  DROP_OUTPUT,
   FINISH,
   HEARTBEAT,
   K6_PROGRESS,
   LIVE_OUTPUT,
+  PLACE,
   RELEASE,
   REQUEUE,
   START,
 } from "./commands/run-commands";
 import { k6ProgressSchema, type K6Progress } from "./k6-progress";
 import { figuresOf, runFiguresSchema, type RunSummary } from "./run-figures";
-import { MAX_JOB_PRIORITY, runJobSchema, type RunJob, type RunSpec } from "./queue";
+import { MAX_JOB_PRIORITY, RUN_QUEUE, runJobSchema, type RunJob, type RunSpec } from "./queue";
 import {
   failedResult,
   identityOf,
   runIdentitySchema,
   runResultSchema,
   runStatuses,
+  type RunCaller,
   type RunRecord,
   type RunResult,
   type SlackThread,
@@ -34,9 +38,25 @@ export interface SupersededRun {
   was: "queued" | "running";
 }
 
+/**
+ * What an owner may keep in Redis, checked when a call would create a run (decision 44);
+ * 0: no quota. Its output bytes are bounded where output is written
+ * (`RetentionPolicy.maxOutputBytesPerOwner`).
+ */
+export interface OwnerQuotas {
+  /** Canaries with runs within the history's age. */
+  maxCanaries: number;
+  /** Distinct scripts run within the history's age. */
+  maxScripts: number;
+}
+
+export const quotaNames = ["canaries", "scripts"] as const;
+export type QuotaName = (typeof quotaNames)[number];
+
 export type Decision =
   | { action: "attach" | "deliver" | "recent_failure"; run: RunRecord }
   | { action: "created"; run: RunRecord; superseded: SupersededRun[] }
+  | { action: "quota"; quota: QuotaName; used: number; limit: number }
   | { action: "busy" };
 
 export interface DecideInput {
@@ -51,19 +71,50 @@ export interface DecideInput {
    * superseded later.
    */
   supersede?: boolean;
+  /** Who called: recorded on the runs this call supersedes. */
+  caller?: RunCaller;
+  /** Whose run it is for fair sharing and quotas (`ownerOf`); absent: its namespace's. */
+  owner?: string;
+  /** The owner's quotas; absent: none. */
+  quotas?: OwnerQuotas;
+  /**
+   * The call will long-poll: the run it attaches to or creates is marked waited on by this
+   * API process (`holder`) for `leaseMs`, in the same script, so no new revision can
+   * supersede it in between (decision 41). Absent (`wait_for_results: "false"`): no lease.
+   */
+  waiter?: WaitLease;
+}
+
+/** An API process's lease on the runs its calls wait on (decision 41). */
+export interface WaitLease {
+  holder: string;
+  leaseMs: number;
+}
+
+/** A script's SHA-256 (hex): how scripts are kept and counted, once per content. */
+export const scriptDigestOf = (script: string): string =>
+  createHash("sha256").update(script).digest("hex");
+
+/**
+ * The unit fair sharing and caps count by (decision 42): the webhook token a call presented
+ * when it is bound to namespaces (one team, however many namespaces it spans), else the
+ * namespace (no tokens, or `WEBHOOK_TOKEN`, which everyone holds alike).
+ */
+export function ownerOf(namespace: string, boundTokenName?: string | null): string {
+  return boundTokenName ? `token:${boundTokenName}` : `namespace:${namespace}`;
 }
 
 export interface StartInput {
   worker: string;
   attemptToken: string;
   now?: number;
-  /** Running k6 a namespace may have at once; 0 or undefined: no cap. */
-  maxRunsPerNamespace?: number;
-  /** How long the attempt's namespace slot lasts without a heartbeat. */
+  /** Running k6 one owner (`ownerOf`) may have at once; 0 or undefined: no cap. */
+  maxRunsPerOwner?: number;
+  /** How long the attempt's owner slot lasts without a heartbeat. */
   leaseMs?: number;
 }
 
-/** `deferred`: the namespace is at its cap; nothing was written, try again shortly. */
+/** `deferred`: the run's owner is at its cap; nothing was written, try again shortly. */
 export type StartOutcome =
   { state: "started"; run: RunRecord } | { state: "finished" | "missing" | "deferred" };
 
@@ -129,7 +180,7 @@ export interface InFlightRun {
   status: RunRecord["status"] | null;
 }
 
-/** A namespace slot lasts this long without a heartbeat (a worker passes its LOCK_DURATION). */
+/** An owner's slot lasts this long without a heartbeat (a worker passes its LOCK_DURATION). */
 const DEFAULT_LEASE_MS = 20_000;
 
 export interface RetentionPolicy {
@@ -137,6 +188,26 @@ export interface RetentionPolicy {
   maxAgeMs: number;
   /** Runs per canary whose k6 output is kept (the newest); older runs keep their verdict. */
   maxOutputsPerCanary: number;
+  /**
+   * Bytes of k6 output one owner keeps (decision 44): an output beyond it is cut to its
+   * tail. 0 or undefined: no bound beyond the counts.
+   */
+  maxOutputBytesPerOwner?: number;
+}
+
+/** The retention settings both processes read (config.ts), as RunStore takes them. */
+export function retentionPolicyOf(config: {
+  HISTORY_MAX_RUNS_PER_CANARY: number;
+  HISTORY_MAX_AGE: number;
+  HISTORY_MAX_OUTPUTS_PER_CANARY: number;
+  MAX_OUTPUT_BYTES_PER_OWNER: number;
+}): RetentionPolicy {
+  return {
+    maxRunsPerCanary: config.HISTORY_MAX_RUNS_PER_CANARY,
+    maxAgeMs: config.HISTORY_MAX_AGE,
+    maxOutputsPerCanary: config.HISTORY_MAX_OUTPUTS_PER_CANARY,
+    maxOutputBytesPerOwner: config.MAX_OUTPUT_BYTES_PER_OWNER,
+  };
 }
 
 /**
@@ -149,6 +220,8 @@ export class RunStore {
   /** Where a run ended while running is announced (`{runId, reason}`): its worker stops k6. */
   readonly stopChannel: string;
   private readonly gate: string;
+  /** BullMQ's keys of the run queue (`<prefix>:k6-runs:`): a job's hash is this plus its id. */
+  private readonly jobPrefix: string;
 
   constructor(
     private readonly redis: RedisClient,
@@ -156,6 +229,7 @@ export class RunStore {
     private readonly retention: RetentionPolicy,
   ) {
     this.gate = `${prefix}:gate:`;
+    this.jobPrefix = `${prefix}:${RUN_QUEUE}:`;
     this.finishedChannel = `${this.gate}finished`;
     this.stopChannel = `${this.gate}stop`;
   }
@@ -172,11 +246,16 @@ export class RunStore {
   private outputKey(runId: string): string {
     return `${this.gate}output:${runId}`;
   }
+  /** The API processes whose calls wait on a run, by when each lease lapses. */
+  private waitedKey(runId: string): string {
+    return `${this.gate}waited:${runId}`;
+  }
   private specKey(runId: string): string {
     return `${this.gate}spec:${runId}`;
   }
-  private namespaceSlots(namespace: string): string {
-    return `${this.gate}slots:${namespace}`;
+  /** BullMQ's ZSET of prioritized jobs: where workers take the next job from. */
+  private get bullPrioritized(): string {
+    return `${this.jobPrefix}prioritized`;
   }
   private get canaries(): string {
     return `${this.gate}canaries`;
@@ -204,6 +283,7 @@ export class RunStore {
 
   async decide(input: DecideInput): Promise<Decision> {
     const { job } = input;
+    const owner = input.owner ?? ownerOf(job.namespace);
     const reason = `superseded by revision ${job.checksum.slice(0, 12) || "(no checksum)"}`;
     const reply = await this.call(
       DECIDE,
@@ -214,18 +294,23 @@ export class RunStore {
         canaryRuns: this.canaryRuns(job.namespace, job.name),
         canaries: this.canaries,
         canaryInFlight: `${this.gate}canary-inflight:${job.namespace}/${job.name}`,
-        namespaceQueued: `${this.gate}ns-queued:${job.namespace}`,
-        namespaceSlots: this.namespaceSlots(job.namespace),
+        ownerQueued: `${this.gate}owner-queued:${owner}`,
+        ownerSlots: `${this.gate}slots:${owner}`,
+        ownerCanaries: `${this.gate}owner:${owner}:canaries`,
+        ownerScripts: `${this.gate}owner:${owner}:scripts`,
         queueOrder: this.queueOrder,
-        queueCounter: `${this.gate}queue-counter`,
+        bullPrioritized: this.bullPrioritized,
+        bullCounter: `${this.jobPrefix}pc`,
       },
       {
         gate: this.gate,
+        jobPrefix: this.jobPrefix,
         runKey: job.runKey,
         now: input.now,
         minFailureDelayMs: input.minFailureDelayMs,
         maxQueueDepth: input.maxQueueDepth,
         identity: JSON.stringify(identityOf(job)),
+        owner,
         slackChannels: JSON.stringify(job.slackChannels),
         warnings: JSON.stringify(job.warnings ?? []),
         canaryId: `${job.namespace}/${job.name}`,
@@ -234,17 +319,30 @@ export class RunStore {
         supersede: input.supersede === false ? "0" : "1",
         supersededReason: reason,
         supersededResult: JSON.stringify(failedResult("superseded", reason)),
+        callerToken: input.caller?.tokenName ?? "",
+        callerAddress: input.caller?.address ?? "",
         maxPriority: MAX_JOB_PRIORITY,
+        scriptDigest: scriptDigestOf(job.script),
+        maxCanaries: input.quotas?.maxCanaries ?? 0,
+        maxScripts: input.quotas?.maxScripts ?? 0,
         finishedChannel: this.finishedChannel,
         stopChannel: this.stopChannel,
+        waiter: input.waiter?.holder ?? "",
+        waitLeaseMs: input.waiter?.leaseMs ?? 0,
       },
     );
-    const [action, flat, ended] = reply as [string, string[], string[]];
+    const [action, flat, ended] = reply as [string, string[], (string | number)[]];
     if (action === "busy") return { action };
+    if (action === "quota") {
+      const [quota, used, limit] = ended;
+      const name = quotaNames.find((known) => known === quota);
+      if (!name) throw new Error(`unexpected quota ${String(quota)}`);
+      return { action, quota: name, used: Number(used), limit: Number(limit) };
+    }
     if (action === "created") {
       const superseded: SupersededRun[] = [];
       for (let i = 0; i + 1 < ended.length; i += 2) {
-        superseded.push({ id: ended[i] as string, was: ended[i + 1] as SupersededRun["was"] });
+        superseded.push({ id: String(ended[i]), was: ended[i + 1] as SupersededRun["was"] });
       }
       return { action, run: writtenRecord(flat), superseded };
     }
@@ -433,15 +531,18 @@ export class RunStore {
         queuedSet: this.queued,
         runningSet: this.running,
         queueOrder: this.queueOrder,
+        bullPrioritized: this.bullPrioritized,
       },
       {
         gate: this.gate,
+        jobPrefix: this.jobPrefix,
         runId,
         now: input.now ?? Date.now(),
         worker: input.worker,
         attemptToken: input.attemptToken,
-        maxRunsPerNamespace: input.maxRunsPerNamespace ?? 0,
+        maxRunsPerOwner: input.maxRunsPerOwner ?? 0,
         leaseMs: input.leaseMs ?? DEFAULT_LEASE_MS,
+        maxPriority: MAX_JOB_PRIORITY,
       },
     )) as [string, string[]];
     if (state === "started") return { state, run: writtenRecord(flat) };
@@ -450,7 +551,7 @@ export class RunStore {
   }
 
   /** Hands a run back to the queue; false when `attemptToken` no longer holds it. */
-  async requeue(runId: string, attemptToken: string): Promise<boolean> {
+  async requeue(runId: string, attemptToken: string, now = Date.now()): Promise<boolean> {
     const moved = await this.call(
       REQUEUE,
       {
@@ -458,14 +559,38 @@ export class RunStore {
         queuedSet: this.queued,
         runningSet: this.running,
         queueOrder: this.queueOrder,
+        bullPrioritized: this.bullPrioritized,
       },
-      { gate: this.gate, runId, attemptToken },
+      {
+        gate: this.gate,
+        jobPrefix: this.jobPrefix,
+        runId,
+        attemptToken,
+        now,
+        maxPriority: MAX_JOB_PRIORITY,
+      },
     );
     return moved === 1;
   }
 
   /**
-   * A running attempt's heartbeat: renews its namespace slot for `leaseMs` and says whether
+   * Writes a queued run's place into BullMQ's prioritized set: call it after adding a run's
+   * job, which BullMQ places by the priority it was given, at the back of that priority.
+   */
+  async place(runId: string, now = Date.now()): Promise<void> {
+    await this.call(
+      PLACE,
+      {
+        runHash: this.runHash(runId),
+        queueOrder: this.queueOrder,
+        bullPrioritized: this.bullPrioritized,
+      },
+      { gate: this.gate, jobPrefix: this.jobPrefix, runId, now, maxPriority: MAX_JOB_PRIORITY },
+    );
+  }
+
+  /**
+   * A running attempt's heartbeat: renews its owner's slot for `leaseMs` and says whether
    * k6 should go on.
    */
   async heartbeat(
@@ -484,12 +609,23 @@ export class RunStore {
     throw new Error(`unexpected heartbeat state ${state}`);
   }
 
-  /** The attempt's k6 is gone: its namespace slot is free (unless another attempt holds the run). */
-  async releaseSlot(runId: string, namespace: string, attemptToken: string): Promise<void> {
+  /** The attempt's k6 is gone: its owner's slot is free (unless another attempt holds the run). */
+  async releaseSlot(runId: string, attemptToken: string, now = Date.now()): Promise<void> {
     await this.call(
       RELEASE,
-      { runHash: this.runHash(runId), namespaceSlots: this.namespaceSlots(namespace) },
-      { runId, attemptToken },
+      {
+        runHash: this.runHash(runId),
+        queueOrder: this.queueOrder,
+        bullPrioritized: this.bullPrioritized,
+      },
+      {
+        gate: this.gate,
+        jobPrefix: this.jobPrefix,
+        runId,
+        attemptToken,
+        now,
+        maxPriority: MAX_JOB_PRIORITY,
+      },
     );
   }
 
@@ -507,14 +643,17 @@ export class RunStore {
         queuedSet: this.queued,
         runningSet: this.running,
         queueOrder: this.queueOrder,
+        bullPrioritized: this.bullPrioritized,
       },
       {
         gate: this.gate,
+        jobPrefix: this.jobPrefix,
         runId,
         now: input.now ?? Date.now(),
         reason,
         result: JSON.stringify(failedResult("cancelled", reason)),
         cancelledBy: input.by,
+        maxPriority: MAX_JOB_PRIORITY,
         finishedChannel: this.finishedChannel,
         stopChannel: this.stopChannel,
       },
@@ -549,12 +688,14 @@ export class RunStore {
         queuedSet: this.queued,
         runningSet: this.running,
         queueOrder: this.queueOrder,
+        bullPrioritized: this.bullPrioritized,
         outputKey: this.outputKey(runId),
         specKey: this.specKey(runId),
         recentDurations: this.recentDurations,
       },
       {
         gate: this.gate,
+        jobPrefix: this.jobPrefix,
         runId,
         attemptToken: input.attemptToken,
         finishedAt: input.now ?? Date.now(),
@@ -568,6 +709,8 @@ export class RunStore {
         writeOutput: input.output === undefined ? 0 : 1,
         ttlMs: this.retention.maxAgeMs,
         durationMs: result.durationMs,
+        maxPriority: MAX_JOB_PRIORITY,
+        maxOutputBytes: this.retention.maxOutputBytesPerOwner ?? 0,
         channel: this.finishedChannel,
       },
     )) as [string, string[]];
@@ -583,7 +726,14 @@ export class RunStore {
     const written = await this.call(
       LIVE_OUTPUT,
       { runHash: this.runHash(runId), outputKey: this.outputKey(runId) },
-      { attemptToken, output, ttlMs: this.retention.maxAgeMs },
+      {
+        gate: this.gate,
+        runId,
+        attemptToken,
+        output,
+        ttlMs: this.retention.maxAgeMs,
+        maxOutputBytes: this.retention.maxOutputBytesPerOwner ?? 0,
+      },
     );
     return written === 1;
   }
@@ -608,6 +758,27 @@ export class RunStore {
       },
     );
     return written === 1;
+  }
+
+  /**
+   * Renews `lease.holder`'s lease on runs its calls still wait on, until `now +
+   * lease.leaseMs`: DECIDE supersedes none of them meanwhile (decision 41).
+   */
+  async holdWaited(runIds: string[], lease: WaitLease, now = Date.now()): Promise<void> {
+    if (!runIds.length) return;
+    const pipeline = this.redis.pipeline();
+    for (const runId of runIds) {
+      pipeline.zadd(this.waitedKey(runId), now + lease.leaseMs, lease.holder);
+      pipeline.pexpire(this.waitedKey(runId), lease.leaseMs);
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    const failed = replies.find(([error]) => error);
+    if (failed?.[0]) throw failed[0];
+  }
+
+  /** Ends `holder`'s lease on a run: none of its calls waits on it any longer. */
+  async releaseWaited(runId: string, holder: string): Promise<void> {
+    await this.redis.zrem(this.waitedKey(runId), holder);
   }
 
   async markDelivered(runId: string): Promise<void> {
@@ -660,10 +831,18 @@ export class RunStore {
     });
     const doomed = new Set([...tooOld, ...tooMany]);
     const dropped = settled.filter((id) => doomed.has(id));
+    // Outputs first: each is taken off its owner's bytes, read from the run's record.
+    await callLuaMany(
+      this.redis,
+      DROP_OUTPUT,
+      settled.map((id) => ({
+        keys: { runHash: this.runHash(id), outputKey: this.outputKey(id) },
+        args: { gate: this.gate, runId: id },
+      })),
+    );
     const pipeline = this.redis.multi();
     if (dropped.length) pipeline.zrem(zset, ...dropped);
     for (const id of dropped) pipeline.del(this.runHash(id));
-    for (const id of settled) pipeline.del(this.outputKey(id));
     await pipeline.exec();
     return dropped.length;
   }
@@ -739,7 +918,12 @@ function toRecord(hash: Record<string, string>): RunRecord | null {
     slackThreads: parseJson<SlackThread[]>(hash.slackThreads, []),
     cloudUrl: hash.cloudUrl || null,
     priority: numberOrNull(hash.priority),
+    owner: hash.owner || ownerOf(identity.data.namespace),
     supersededBy: hash.supersededBy || null,
+    supersededByCaller:
+      hash.supersededByToken || hash.supersededByAddress
+        ? { tokenName: hash.supersededByToken || null, address: hash.supersededByAddress || null }
+        : null,
     cancelledBy: hash.cancelledBy || null,
     k6StartedAt: numberOrNull(hash.k6StartedAt),
     expectedMs: numberOrNull(hash.expectedMs),

@@ -182,10 +182,17 @@ export interface RunRecord extends RunIdentity {
   warnings: string[];
   slackThreads: SlackThread[];
   cloudUrl: string | null;
+  /**
+   * Whose run it is for fair sharing and caps: `token:<name>` (a token bound to namespaces)
+   * or `namespace:<ns>` (RunStore's `ownerOf`).
+   */
+  owner: string;
   /** Its place in the fair ordering (BullMQ job priority); null for runs older than it. */
   priority: number | null;
   /** The run of the newer revision that ended this one (outcome `superseded`). */
   supersededBy: string | null;
+  /** The call that created that run: its webhook token's name and source address. */
+  supersededByCaller: RunCaller | null;
   /** Who cancelled it (outcome `cancelled`; the reason is in `reason`). */
   cancelledBy: string | null;
   /**
@@ -196,6 +203,16 @@ export interface RunRecord extends RunIdentity {
   k6StartedAt: number | null;
   expectedMs: number | null;
   k6Progress: K6Progress | null;
+}
+
+/**
+ * Who made a webhook call, as far as k6-gate can tell: the name of the token it presented
+ * (a `WEBHOOK_TOKENS_FILE` entry, or `WEBHOOK_TOKEN`; null with none configured) and the
+ * address its connection came from (a proxy's, behind one; null when unknown).
+ */
+export interface RunCaller {
+  tokenName: string | null;
+  address: string | null;
 }
 
 export interface SlackThread {

@@ -1,7 +1,7 @@
 import { comparisonLine } from "./comparison";
 import { formatDuration } from "./duration";
 import { formatMs, formatNumber, formatRate, TIME_METRIC } from "./format";
-import type { RunRecord, ThresholdResult } from "./run";
+import type { RunCaller, RunRecord, ThresholdResult } from "./run";
 
 /** "812.35 ms" for time metrics, "4.50%" for rates, plain numbers otherwise (format.ts). */
 export function formatObserved(threshold: ThresholdResult): string {
@@ -13,6 +13,12 @@ export function formatObserved(threshold: ThresholdResult): string {
     return formatMs(value);
   }
   return formatNumber(value);
+}
+
+/** "token team-a from 10.0.0.5", "no token, from 10.0.0.5": who made a call, for people. */
+export function describeCaller(caller: RunCaller): string {
+  const from = caller.address ? `from ${caller.address}` : "from an unknown address";
+  return caller.tokenName ? `token ${caller.tokenName} ${from}` : `no token, ${from}`;
 }
 
 /** A run's dashboard page, relative to the API's base URL. */

@@ -18,8 +18,12 @@ import {
   dashboardLink,
   problem,
   runJson,
+  supersededResponse,
   verdictResponse,
 } from "../respond";
+import { callerOf, ownerOfCall } from "../caller";
+import { quotaMessage, QUOTA_RETRY_AFTER } from "../quota-message";
+import { isRedisFull } from "../redis-errors";
 import {
   backlogRetryAfter,
   queueEstimate,
@@ -29,11 +33,17 @@ import {
 import { k6RunProgress, runProgress } from "../run-progress";
 import { removeQueuedJobs } from "../stopped-runs";
 
+/** Seconds before a call refused by a full Redis is retried: memory is freed by people. */
+const REDIS_FULL_RETRY_AFTER = 30;
+
 /**
- * POST /launch-test: Flagger's webhook. Applies design §3's four-step rule atomically in
+ * POST /launch-test: Flagger's webhook. Applies the four-step rule (docs/architecture.md, section 3) atomically in
  * Redis, then long-polls the run for its verdict.
  */
-export function launchTest(deps: AppDeps, metrics: Pick<ApiMetrics, "countStopped">) {
+export function launchTest(
+  deps: AppDeps,
+  metrics: Pick<ApiMetrics, "countStopped" | "countRedisFull">,
+) {
   const { config, store, queue, waiter, logger } = deps;
 
   /** Runs after the response was written: a Redis error then is logged, never thrown. */
@@ -71,6 +81,21 @@ export function launchTest(deps: AppDeps, metrics: Pick<ApiMetrics, "countStoppe
     if (!lease) return problem(c, 429, "too many calls waiting on this API instance", [], 5);
     try {
       return await decideAndWait(c, payload);
+    } catch (error) {
+      if (!isRedisFull(error)) throw error;
+      // Full, not unreachable: it stays so until an operator frees or adds memory.
+      metrics.countRedisFull();
+      logger.error(
+        { err: error, namespace: payload.namespace, name: payload.name },
+        "redis full: a webhook call could not be recorded",
+      );
+      return problem(
+        c,
+        503,
+        "k6-gate: Redis is full (out of memory under maxmemory-policy noeviction); no run can be recorded until an operator frees memory or raises maxmemory",
+        [],
+        REDIS_FULL_RETRY_AFTER,
+      );
     } finally {
       lease.release();
     }
@@ -78,12 +103,22 @@ export function launchTest(deps: AppDeps, metrics: Pick<ApiMetrics, "countStoppe
 
   async function decideAndWait(c: Context<AppEnv>, payload: WebhookPayload): Promise<Response> {
     const job = runSpecOf(payload);
+    const caller = callerOf(c);
+    const owner = ownerOfCall(c, payload.namespace);
     const decision = await store.decide({
       job,
       minFailureDelayMs: payload.metadata.minFailureDelayMs,
       maxQueueDepth: config.MAX_QUEUE_DEPTH,
       now: Date.now(),
       supersede: payload.metadata.supersede,
+      caller,
+      owner,
+      quotas: {
+        maxCanaries: config.MAX_CANARIES_PER_OWNER,
+        maxScripts: config.MAX_SCRIPTS_PER_OWNER,
+      },
+      // A call that will wait marks its run waited on: no new revision supersedes it then.
+      waiter: payload.metadata.waitForResults ? waiter.waitLease : undefined,
     });
     const log = logger.child({
       namespace: payload.namespace,
@@ -94,8 +129,16 @@ export function launchTest(deps: AppDeps, metrics: Pick<ApiMetrics, "countStoppe
     c.set("log", {
       ...c.get("log"),
       decision: decision.action,
-      runId: decision.action === "busy" ? undefined : decision.run.id,
+      runId: "run" in decision ? decision.run.id : undefined,
     });
+
+    if (decision.action === "quota") {
+      log.warn(
+        { owner, quota: decision.quota, used: decision.used, limit: decision.limit },
+        "quota reached",
+      );
+      return problem(c, 429, quotaMessage(decision, owner), [], QUOTA_RETRY_AFTER);
+    }
 
     if (decision.action === "busy") {
       const [queued, retryAfter] = await Promise.all([
@@ -119,9 +162,17 @@ export function launchTest(deps: AppDeps, metrics: Pick<ApiMetrics, "countStoppe
       // Ended in the same script that created this run; their callers have their verdict.
       const superseded = decision.superseded;
       metrics.countStopped("superseded", superseded.length);
-      log.info({ runId: run.id, superseded }, "runs of older revisions superseded");
+      log.info(
+        { runId: run.id, superseded, tokenName: caller.tokenName, address: caller.address },
+        "runs of older revisions superseded",
+      );
       const queued = superseded.filter((ended) => ended.was === "queued").map((ended) => ended.id);
       await removeQueuedJobs(queue, queued, log);
+      // No worker judges a run ended while queued, so its canary's history is kept to the
+      // retention limits here (a flood of new checksums would otherwise pile up).
+      store
+        .prune(run.namespace, run.name)
+        .catch((error: unknown) => log.warn({ err: error }, "history not pruned"));
     }
 
     if (decision.action === "deliver") {
@@ -138,6 +189,8 @@ export function launchTest(deps: AppDeps, metrics: Pick<ApiMetrics, "countStoppe
 
     // Attaching to a queued run adds its job again: a no-op unless its creator died first.
     if (run.status === "queued") await enqueueRun(queue, { ...job, runId: run.id }, run.priority);
+    // Its owner's runs may have moved since DECIDE placed it: BullMQ gets its place now.
+    if (decision.action === "created") await store.place(run.id);
 
     if (!payload.metadata.waitForResults) {
       afterDelivery(c, markDelivered(run.id));
@@ -153,6 +206,15 @@ export function launchTest(deps: AppDeps, metrics: Pick<ApiMetrics, "countStoppe
     const outcome = await waiter.wait(run.id, waitMs, clientGone(c));
     switch (outcome.state) {
       case "finished":
+        // Only when the run was not marked waited on in time (a lapsed lease: this process
+        // could not renew it): a retry, never a verdict.
+        if (outcome.record.outcome === "superseded") {
+          log.info(
+            { runId: run.id, supersededBy: outcome.record.supersededBy },
+            "run superseded under a waiting call: answered with a retry",
+          );
+          return supersededResponse(c, outcome.record, config.PUBLIC_URL);
+        }
         afterDelivery(c, markDelivered(run.id));
         return verdictResponse(c, outcome.record, config.PUBLIC_URL, { warnings });
       case "timeout": {
