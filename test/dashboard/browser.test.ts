@@ -18,6 +18,9 @@ const RELEASES = [
   { checksum: "e7b2613af9", ms: 110, failEvery: 5 },
 ];
 
+/** The revision of shop/cart that Flagger rolled back. */
+const ROLLED_BACK = "bad0c0ffee1234";
+
 let redis: TestRedis;
 let target: Target;
 let api: ApiProcess;
@@ -45,6 +48,24 @@ beforeAll(async () => {
     );
     expect(response.status).toBe(release.failEvery ? 422 : 200);
   }
+  // shop/cart, rolled back: its new revision failed pre-rollout, then Flagger called the
+  // post-rollout hook with phase Failed, whose check (of the old version, serving again) passed.
+  for (const [phase, failEvery, status] of [
+    ["Progressing", 5, 422],
+    ["Failed", 0, 200],
+  ] as const) {
+    const response = await postWebhook(
+      api.url,
+      payloadOf({
+        namespace: "shop",
+        name: "cart",
+        phase,
+        checksum: ROLLED_BACK,
+        metadata: { script: releaseScript(target.port, 20, failEvery) },
+      }),
+    );
+    expect(response.status).toBe(status);
+  }
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   injection = watchForInjection(page);
@@ -68,6 +89,46 @@ describe("dashboard in headless Chromium", () => {
     const p95Titles = await row.locator("svg.sparkline title").first().textContent();
     expect(p95Titles?.split("\n")).toHaveLength(4);
     await screenshot(page, "dashboard-canaries");
+  });
+
+  it("/ shows a rolled-back canary as rolled back, with the revision that failed, not its post-rollout PASS", async () => {
+    await page.goto(`${api.url}/`);
+    const state = page.locator('tr[data-canary="shop/cart"] td.state');
+    expect(await state.locator(".badge").innerText()).toBe("ROLLED BACK");
+    expect(await state.innerText()).toMatch(
+      new RegExp(
+        `revision ${ROLLED_BACK.slice(0, 10)} failed its check\\s+post-rollout check PASS`,
+      ),
+    );
+    // The revision links to the run that failed it.
+    await state.getByRole("link", { name: /revision/ }).click();
+    await page.waitForURL("**/runs/**");
+    expect(await page.locator("h1 .badge").innerText()).toBe("FAIL");
+    expect(await page.locator("#outcome").innerText()).toBe("thresholds_failed");
+    await page.goto(`${api.url}/`);
+  });
+
+  it("/ fits 360 px: a card per canary, nothing in the table scrolls sideways", async () => {
+    const phone = await browser.newPage({ viewport: { width: 360, height: 740 } });
+    await phone.goto(`${api.url}/`);
+    const box = phone.locator("#canaries");
+    const sizes = await phone.evaluate<number[]>(`(() => {
+      const table = document.querySelector("#canaries");
+      const box = table.parentElement;
+      return [table.scrollWidth, table.clientWidth, box.scrollWidth, box.clientWidth,
+        document.documentElement.scrollWidth];
+    })()`);
+    const [tableScroll = 0, tableClient = 0, boxScroll = 0, boxClient = 0, pageScroll = 0] = sizes;
+    expect(tableScroll).toBeLessThanOrEqual(tableClient);
+    expect(boxScroll).toBeLessThanOrEqual(boxClient);
+    expect(pageScroll).toBeLessThanOrEqual(360);
+    // Every cell of every card is on screen: no column was simply cut off.
+    for (const cell of await box.locator("tbody td").all()) {
+      const rect = await cell.boundingBox();
+      expect(rect && rect.x + rect.width).toBeLessThanOrEqual(360);
+    }
+    await screenshot(phone, "dashboard-canaries-360px");
+    await phone.close();
   });
 
   it("the canary page charts every run across revisions, each point labelled by checksum", async () => {
@@ -115,6 +176,8 @@ describe("dashboard in headless Chromium", () => {
     // Times in the browser's zone (test/dashboard/what-ran.test.ts), the UTC instant on hover.
     for (const id of ["queued-at", "started-at", "finished-at"]) {
       const time = page.locator(`#${id} time`);
+      // `2026-12-07 14:03` in the browser's zone: year first, no locale reads another day.
+      expect(await time.innerText(), id).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d$/);
       expect(await time.getAttribute("title"), id).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
       expect(await time.getAttribute("datetime"), id).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/);
     }
@@ -140,6 +203,10 @@ describe("dashboard in headless Chromium", () => {
     await expect.poll(() => output.textContent(), { timeout: 15_000 }).toContain("tick 1");
     const early = (await output.textContent())?.length ?? 0;
     expect(await page.locator("#live-state").innerText()).toContain("running");
+    // What the page says beside the live progress: k6 is running, and Flagger was answered
+    // 202 without a verdict (wait_for_results "false"), not "delivered: yes".
+    expect(await page.locator("#k6-version").innerText()).toMatch(/^k6 is running/);
+    expect(await page.locator("#delivered").innerText()).toMatch(/^accepted \(202/);
 
     const home = await browser.newPage();
     await home.goto(`${api.url}/`);

@@ -366,6 +366,23 @@ describe("helm chart values", () => {
     ).toMatch(/redis\.auth\.existingSecret is required/);
     expect(renderError("--set", `secretNamespaces={${NAMESPACE}}`)).toMatch(/own namespace/);
   });
+
+  it("refuses an allowedNamespaces the API could not compile, and keeps JavaScript's own syntax", () => {
+    expect(renderError("--set", "allowedNamespaces=test|(")).toMatch(
+      /"k6-gate\.allowedNamespaces".*missing closing \)/s,
+    );
+    expect(renderError("--set", "allowedNamespaces=(?i)test")).toContain(
+      'allowedNamespaces: "(?i)test" sets flags with (?i)',
+    );
+    // Lookaheads are JavaScript's, not Go's: the chart passes them on (the API compiles them).
+    for (const pattern of ["test|staging", "(?!kube-).+", "(?i:test)"]) {
+      const { objs } = render(undefined, "--set", `allowedNamespaces=${pattern}`);
+      expect(at(find(objs, "ConfigMap", `${API}-config`).raw, "data.ALLOWED_NAMESPACES")).toBe(
+        pattern,
+      );
+      expect(() => new RegExp(`^(?:${pattern})$`)).not.toThrow();
+    }
+  });
 });
 
 // ---------------------------------------------------------------------------

@@ -5,9 +5,8 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv } from "../support/k6gate";
-import { ROOT } from "../support/paths";
-import { startProcess, type ManagedProcess } from "../support/process";
+import { launchApp, startApi, startWorker, testEnv } from "../support/k6gate";
+import type { ManagedProcess } from "../support/process";
 import { startTlsRedis, type TestTlsRedis } from "../support/redis-tls";
 import { failingScript, passingScript } from "../support/scripts";
 import { startTarget, type Target } from "../support/target";
@@ -32,17 +31,9 @@ afterAll(async () => {
   await Promise.allSettled([redis?.destroy(), target?.close()]);
 });
 
-/** The API or worker as `npm run api|worker` starts it, without waiting for it to be up. */
+/** The API or worker, not waited for, stopped after the test. */
 function launch(app: "api" | "worker", env: Record<string, string>): ManagedProcess {
-  const child = startProcess(
-    process.execPath,
-    ["--import", "tsx", join(ROOT, `apps/${app}/src/main.ts`)],
-    {
-      name: app,
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, PORT: "0", HOST: "127.0.0.1" },
-    },
-  );
+  const child = launchApp(app, env);
   processes.push(child);
   return child;
 }

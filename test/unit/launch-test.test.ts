@@ -87,40 +87,50 @@ afterEach(() => {
   expect(guarded.lease).not.toHaveBeenCalled();
 });
 
-const NOT_A_MAP = "must be an object of string values (Flagger sends map[string]string)";
+const NOT_A_MAP = "must be an object of string values (Flagger sends map[string]string), got";
+const NOT_AN_OBJECT =
+  "body: must be a JSON object: Flagger's {name, namespace, phase, checksum, metadata}, got";
 const NOT_A_NAME = "must be a Kubernetes object name (lowercase letters, digits, - and .)";
 
 describe("400: the payload", () => {
   it.each([
     ["not JSON", "{not json", ["body: not valid JSON"]],
     ["an empty body", "", ["body: not valid JSON"]],
-    ["JSON that is not an object", "[]", ["body: Invalid input: expected object, received array"]],
-    ["null", "null", ["body: Invalid input: expected object, received null"]],
-    [
-      "no name",
-      json({ namespace: "test", metadata: { script: SCRIPT } }),
-      ["name: Invalid input: expected string, received undefined"],
-    ],
+    ["JSON that is not an object", "[]", [`${NOT_AN_OBJECT} array`]],
+    ["null", "null", [`${NOT_AN_OBJECT} null`]],
+    ["no name", json({ namespace: "test", metadata: { script: SCRIPT } }), ["name: is required"]],
     [
       "an empty name",
       json(payloadOf({ name: "", metadata: { script: SCRIPT } })),
-      ["name: is required", `name: ${NOT_A_NAME}`],
+      ["name: is required"],
+    ],
+    [
+      "a name that is not a string",
+      json({ name: 42, namespace: "test", metadata: { script: SCRIPT } }),
+      ["name: must be a string, got number"],
     ],
     [
       "a namespace that is not a Kubernetes name",
       json(payloadOf({ namespace: "Team_A", metadata: { script: SCRIPT } })),
       [`namespace: ${NOT_A_NAME}`],
     ],
-    ["no metadata", json({ name: "podinfo", namespace: "test" }), [`metadata: ${NOT_A_MAP}`]],
+    ["no metadata", json({ name: "podinfo", namespace: "test" }), ["metadata: is required"]],
     [
       "metadata that is a string",
       json({ name: "podinfo", namespace: "test", metadata: SCRIPT }),
-      [`metadata: ${NOT_A_MAP}`],
+      [`metadata: ${NOT_A_MAP} string`],
     ],
     [
       "metadata that is a list",
       json({ name: "podinfo", namespace: "test", metadata: [SCRIPT] }),
-      [`metadata: ${NOT_A_MAP}`],
+      [`metadata: ${NOT_A_MAP} array`],
+    ],
+    [
+      "a misspelled script key",
+      json({ name: "podinfo", namespace: "test", metadata: { scirpt: SCRIPT } }),
+      [
+        'metadata.script: is required: the k6 script to run (metadata has "scirpt": did you mean script?)',
+      ],
     ],
     [
       "metadata values that are not strings",
@@ -138,10 +148,7 @@ describe("400: the payload", () => {
     [
       "a phase or checksum that is not a string",
       json({ ...payloadOf({ metadata: { script: SCRIPT } }), phase: 1, checksum: null }),
-      [
-        "phase: Invalid input: expected string, received number",
-        "checksum: Invalid input: expected string, received null",
-      ],
+      ["phase: must be a string, got number", "checksum: must be a string, got null"],
     ],
   ] as const)("%s", async (_case, body, problems) => {
     const answer = await post(open, body);
@@ -209,8 +216,7 @@ describe("400: each metadata key", () => {
         "invalid payload",
         `- name: ${NOT_A_NAME}`,
         "- namespace: is required",
-        `- namespace: ${NOT_A_NAME}`,
-        `- metadata: ${NOT_A_MAP}`,
+        `- metadata: ${NOT_A_MAP} string`,
       ].join("\n"),
     );
   });
@@ -258,6 +264,27 @@ describe("JSON answers when the client asks for JSON", () => {
       error: `body larger than ${open.config.MAX_BODY_BYTES} bytes`,
       details: [],
     });
+  });
+});
+
+describe("405: a method other than POST", () => {
+  it.each(["GET", "HEAD", "PUT", "DELETE", "PATCH"])(
+    "%s names the method it takes",
+    async (method) => {
+      const response = await open.app.request("/launch-test", { method });
+      expect(response.status).toBe(405);
+      expect(response.headers.get("allow")).toBe("POST");
+      if (method !== "HEAD") expect(await response.text()).toMatch(/^\/launch-test takes POST/);
+    },
+  );
+
+  it("shows a browser a page with a way back", async () => {
+    const page = await guarded.app.request("/launch-test", { headers: { accept: "text/html" } });
+    expect(page.status).toBe(405);
+    expect(page.headers.get("allow")).toBe("POST");
+    const html = await page.text();
+    expect(html).toContain('<h1 id="error" data-status="405">Method not allowed</h1>');
+    expect(html).toContain('href="/"');
   });
 });
 

@@ -273,9 +273,8 @@ describe("several problems at once", () => {
     });
     expect(parsed.success ? [] : describeIssues(parsed.error)).toEqual([
       "name: is required",
-      "name: must be a Kubernetes object name (lowercase letters, digits, - and .)",
       "namespace: must be a Kubernetes object name (lowercase letters, digits, - and .)",
-      "phase: Invalid input: expected string, received number",
+      "phase: must be a string, got number",
       "metadata.wait_for_results: must be a string (Flagger sends map[string]string), got boolean",
       "metadata.max_duration: must be a string (Flagger sends map[string]string), got number",
     ]);
@@ -291,6 +290,40 @@ describe("several problems at once", () => {
       "namespace: must be a Kubernetes object name (lowercase letters, digits, - and .)",
       "metadata.script: is required: the k6 script to run",
       'metadata.wait_for_results: must be "true" or "false", got "maybe"',
+    ]);
+  });
+});
+
+describe("plain words for every problem", () => {
+  it("says what is missing or of the wrong kind, never zod's own wording", () => {
+    const problemsOf = (body: unknown) => {
+      const parsed = webhookPayloadSchema.safeParse(body);
+      return parsed.success ? [] : describeIssues(parsed.error);
+    };
+    expect(problemsOf({ metadata: { script: SCRIPT } })).toEqual([
+      "name: is required",
+      "namespace: is required",
+    ]);
+    expect(problemsOf({ name: ["podinfo"], namespace: "test", checksum: 1, metadata: {} })).toEqual(
+      [
+        "name: must be a string, got array",
+        "checksum: must be a string, got number",
+        "metadata.script: is required: the k6 script to run",
+      ],
+    );
+    expect(problemsOf("podinfo")).toEqual([
+      "body: must be a JSON object: Flagger's {name, namespace, phase, checksum, metadata}, got string",
+    ]);
+  });
+
+  it("suggests the required key a misspelled one meant, as for optional keys", () => {
+    const { problems } = parse({ script: "", scirpt: SCRIPT });
+    expect(problems).toEqual([
+      'metadata.script: is required: the k6 script to run (metadata has "scirpt": did you mean script?)',
+    ]);
+    // A key nothing like it adds nothing.
+    expect(parse({ script: "", cmd: "hey" }).problems).toEqual([
+      "metadata.script: is required: the k6 script to run",
     ]);
   });
 });

@@ -20,7 +20,12 @@ import {
 import { createApp } from "../../apps/api/src/app";
 import { apiConfigSchema } from "../../apps/api/src/config";
 import { boardJobData } from "../../apps/api/src/dashboard/queue-board";
-import { clockScript, formatSpan, TIME_FORMAT } from "../../apps/api/src/dashboard/time";
+import {
+  BOARD_TIME_FORMAT,
+  clockScript,
+  formatSpan,
+  localText,
+} from "../../apps/api/src/dashboard/time";
 import { RunWaiter } from "../../apps/api/src/run-waiter";
 import { parseExecutionRequirements } from "../../apps/worker/src/k6/execution-requirements";
 import { checksOf, localSecrets } from "../../apps/worker/src/try/try-canary";
@@ -200,11 +205,22 @@ describe("one clock", () => {
     );
   });
 
-  it("localizes instants with the one format bull-board is given too", () => {
-    const instant = "2026-11-29T16:05:12.000Z";
+  it("shows instants year first on a 24-hour clock, in the browser's zone", () => {
+    const instant = "2026-12-07T14:03:12.000Z";
     const [text] = runClock([{ dateTime: instant, dataset: { local: "" } }]);
-    const expected = new Intl.DateTimeFormat(undefined, TIME_FORMAT).format(new Date(instant));
-    expect(text).toBe(expected);
+    expect(text).toBe(localText(instant));
+    expect(text).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d$/);
+    expect(localText(instant, "UTC")).toBe("2026-12-07 14:03");
+    // Another zone, another day: the date is the zone's, never the server's.
+    expect(localText(instant, "Pacific/Kiritimati")).toBe("2026-12-08 04:03");
+    expect(localText("2026-12-07T00:30:00.000Z", "America/New_York")).toBe("2026-12-06 19:30");
+  });
+
+  it("gives bull-board a format with the month as a word (its locale is en-US)", () => {
+    const text = new Intl.DateTimeFormat("en-US", { ...BOARD_TIME_FORMAT, timeZone: "UTC" }).format(
+      new Date("2026-12-07T14:03:12.000Z"),
+    );
+    expect(text).toBe("Dec 07, 2026, 14:03:12 UTC");
   });
 });
 

@@ -62,6 +62,13 @@ export function createApp(deps: AppDeps) {
     }),
     launchTest(deps, metrics),
   );
+  // Any other method: the address exists, for POST only (a 404 said it did not).
+  app.all("/launch-test", (c) => {
+    c.header("Allow", "POST");
+    const message =
+      "/launch-test takes POST: it is the webhook Flagger calls with a Canary's check";
+    return wantsHtml(c) ? errorPage(c, 405, message) : problem(c, 405, message);
+  });
   app.route("/", healthRoutes(deps));
   app.route("/", versionRoutes());
   app.route("/", queueDepthRoutes(deps));

@@ -8,6 +8,7 @@ import {
   optionalText,
   parseConfig,
   positiveInt,
+  quota,
   wholeMatchPattern,
   withRedisTarget,
 } from "@k6-gate/shared";
@@ -29,6 +30,12 @@ const apiConfigShape = z.object({
   MAX_LONG_POLLS: positiveInt(5000),
   /** Runs waiting for a worker beyond which new checks get 429. */
   MAX_QUEUE_DEPTH: positiveInt(100),
+  /**
+   * Quotas per owner (a bound token, else a namespace; decision 44), within HISTORY_MAX_AGE:
+   * canaries with runs, and distinct scripts. A check over one gets 429 naming it. 0: none.
+   */
+  MAX_CANARIES_PER_OWNER: quota(30),
+  MAX_SCRIPTS_PER_OWNER: quota(100),
   MAX_BODY_BYTES: positiveInt(512 * 1024),
   /** Canaries (most recently run first) that get per-canary series on /metrics: bounds cardinality. */
   METRICS_MAX_CANARIES: positiveInt(200),

@@ -1,10 +1,10 @@
 import { serve } from "@hono/node-server";
-import { createLogger, exitOnStartFailure } from "@k6-gate/shared";
+import { configOrExit, createLogger, exitOnStartFailure } from "@k6-gate/shared";
 import { buildApi } from "./build";
 import { loadApiConfig } from "./config";
 
 // Entry point: config, the built API, the HTTP server, signals.
-const config = loadApiConfig();
+const config = configOrExit("k6-gate-api", () => loadApiConfig());
 const logger = createLogger("k6-gate-api", config.LOG_LEVEL);
 const api = await buildApi(config, logger).catch(exitOnStartFailure(logger));
 const server = serve({ fetch: api.app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>

@@ -31,3 +31,11 @@ export function isRedisUnavailable(error: unknown): boolean {
   if (isReplyError(error)) return UNAVAILABLE_REPLIES.has(error.message.split(" ")[0] ?? "");
   return CLIENT_STATES.test(error.message);
 }
+
+/**
+ * Redis refused a write because it is out of memory (`maxmemory` reached under
+ * `noeviction`): full, not unreachable. It stays so until memory is freed or added.
+ */
+export function isRedisFull(error: unknown): boolean {
+  return error instanceof Error && isReplyError(error) && error.message.startsWith("OOM ");
+}

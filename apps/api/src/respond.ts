@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import {
+  describeCaller,
   identityOf,
   runPath,
   runUrl,
@@ -19,7 +20,7 @@ export function wantsJson(c: Context<AppEnv>): boolean {
  */
 export function problem(
   c: Context<AppEnv>,
-  status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503,
+  status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 503,
   message: string,
   details: string[] = [],
   retryAfterSeconds?: number,
@@ -32,7 +33,7 @@ export function problem(
 
 /**
  * Runs `fn` once the response has been fully written to a connected client (the
- * "delivered" of design §3). In-process requests (`app.request`) have no socket: the
+ * "delivered" of docs/architecture.md, section 3). In-process requests (`app.request`) have no socket: the
  * Response handed back is the delivery.
  */
 export function afterDelivery(c: Context<AppEnv>, fn: () => void): void {
@@ -101,6 +102,7 @@ export function runJson(run: RunRecord) {
   return {
     id: run.id,
     ...identityOf(run),
+    owner: run.owner,
     attempt: run.attempt,
     status: run.status,
     verdict: run.verdict,
@@ -120,6 +122,7 @@ export function runJson(run: RunRecord) {
     saturation: run.result?.saturation ?? null,
     cloudUrl: run.cloudUrl,
     supersededBy: run.supersededBy,
+    supersededByCaller: run.supersededByCaller,
     cancelledBy: run.cancelledBy,
     slackThreads: run.slackThreads,
     warnings: [...new Set([...(run.result?.warnings ?? []), ...run.warnings])],
@@ -143,3 +146,31 @@ export function verdictResponse(
     return c.json({ verdict: run.verdict, message: text, run: runJson(run), warnings }, status);
   return c.text(text, status);
 }
+
+/**
+ * A run superseded while a caller waited on it: no verdict on its revision (a newer
+ * revision's call ended it, or a call that only claimed to be one), so 503 + Retry-After,
+ * which Flagger's client retries; the retry starts a fresh run (decision 41).
+ */
+export function supersededResponse(
+  c: Context<AppEnv>,
+  run: RunRecord,
+  publicUrl: string | undefined,
+): Response {
+  const by = run.supersededByCaller
+    ? `, a call with ${describeCaller(run.supersededByCaller)}`
+    : "";
+  const revision = run.checksum.slice(0, 12) || "(no checksum)";
+  const dashboard = dashboardLink(c, publicUrl, run.id);
+  return problem(
+    c,
+    503,
+    `k6-gate: run ${run.id} was superseded before k6 judged it (${run.reason ?? "superseded"}${by}); no verdict for revision ${revision}: retry to run its check again`,
+    [`Dashboard: ${dashboard}`],
+    SUPERSEDED_RETRY_AFTER,
+    { dashboard, run: runJson(run) },
+  );
+}
+
+/** Seconds before a superseded run's caller retries: the retry starts a run at once. */
+const SUPERSEDED_RETRY_AFTER = 1;

@@ -1,11 +1,11 @@
-import { createLogger, exitOnStartFailure } from "@k6-gate/shared";
+import { configOrExit, createLogger, exitOnStartFailure } from "@k6-gate/shared";
 import { buildWorker } from "./build";
 import { loadWorkerConfig } from "./config";
 
 // Entry point: config, the worker from build.ts (the one the tests build too), signals.
 // The first signal stops taking jobs and lets running k6 finish within SHUTDOWN_GRACE
 // (stop() is bounded); a second hands running jobs back at once.
-const config = loadWorkerConfig();
+const config = configOrExit("k6-gate-worker", () => loadWorkerConfig());
 const logger = createLogger("k6-gate-worker", config.LOG_LEVEL);
 const worker = await buildWorker(config, logger).catch(exitOnStartFailure(logger));
 await worker.start();

@@ -91,6 +91,23 @@ app.kubernetes.io/component: {{ .component }}
 {{- default (printf "http://%s.%s:%d" (include "k6-gate.fullname" .) .Release.Namespace (int .Values.api.port)) .Values.publicUrl }}
 {{- end }}
 
+{{/*
+allowedNamespaces, checked where Go's regexp can: the API compiles it as a JavaScript
+regex, which Go's reads alike but for lookarounds, backreferences and \u/\c escapes
+(those are left to the API, which refuses a bad one at start), and Go's flags for the
+rest of the pattern (`(?i)`), which JavaScript has not (it has `(?i:...)`, as Go has).
+*/}}
+{{- define "k6-gate.allowedNamespaces" -}}
+{{- $pattern := .Values.allowedNamespaces }}
+{{- if regexMatch `\(\?[imsU]+\)` $pattern }}
+{{- fail (printf "allowedNamespaces: %q sets flags with (?i), which the API's JavaScript regexes do not take: write (?i:...)" $pattern) }}
+{{- end }}
+{{- if and $pattern (not (regexMatch `\(\?[=!<]|\\[1-9uc]` $pattern)) }}
+{{- $_ := mustRegexMatch (printf "^(?:%s)$" $pattern) "" }}
+{{- end }}
+{{- $pattern }}
+{{- end }}
+
 {{/* secretNamespaces entries as {namespace, secretNames}, checked. */}}
 {{- define "k6-gate.secretNamespaces" -}}
 {{- $out := list }}

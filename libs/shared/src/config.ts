@@ -13,8 +13,16 @@ function toMs(text: string, ctx: z.RefinementCtx): number {
 /** A duration env var ("30s", "10m") parsed to milliseconds. */
 export const durationMs = (fallback: string) => z.string().default(fallback).transform(toMs);
 
+const WHOLE_ABOVE_0 = "must be a whole number above 0";
 export const positiveInt = (fallback: number) =>
-  z.coerce.number().int().positive().default(fallback);
+  z.coerce
+    .number({ error: WHOLE_ABOVE_0 })
+    .int(WHOLE_ABOVE_0)
+    .positive(WHOLE_ABOVE_0)
+    .default(fallback);
+
+/** A quota (decision 44): a whole number, 0 for none. */
+export const quota = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 
 /** Empty strings count as unset, so `FOO=` in a compose file means "default". */
 export const optionalText = z
@@ -32,8 +40,13 @@ export const wholeMatchPattern = optionalText.transform((pattern, ctx) => {
   if (pattern === undefined) return undefined;
   try {
     return new RegExp(`^(?:${pattern})$`);
-  } catch {
-    ctx.addIssue({ code: "custom", message: "must be a valid regular expression" });
+  } catch (error) {
+    // "Invalid regular expression: /^(?:test|()$/: Unterminated group": the last part.
+    const why = error instanceof Error ? error.message.split(": ").pop() : undefined;
+    ctx.addIssue({
+      code: "custom",
+      message: `must be a valid regular expression${why ? ` (${why})` : ""}`,
+    });
     return z.NEVER;
   }
 });
@@ -87,6 +100,11 @@ export const commonConfigShape = {
   HISTORY_MAX_AGE: durationMs("30d"),
   /** Runs per canary whose k6 output is kept: the output budget is this x OUTPUT_MAX_BYTES. */
   HISTORY_MAX_OUTPUTS_PER_CANARY: positiveInt(20),
+  /**
+   * Bytes of k6 output one owner (a bound token, else a namespace) keeps across its
+   * canaries; an output beyond it is cut to its tail (decision 44). 0: no bound.
+   */
+  MAX_OUTPUT_BYTES_PER_OWNER: quota(32 * 1024 * 1024),
   /** How often a queued or running run without a live job is found and re-queued or ended. */
   RECONCILE_INTERVAL: durationMs("5s"),
 };
@@ -99,10 +117,14 @@ export function withRedisTarget<C extends RedisSettings>(
   return { ...config, redis: redisTargetOf(config, ctx) };
 }
 
+/** Settings a process cannot start with: `problems` are "VARIABLE: what is wrong" lines. */
 export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
+  readonly variables: string[];
+
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join("; ")}`);
     this.name = this.constructor.name;
+    this.variables = [...new Set(problems.map((problem) => problem.split(":")[0] ?? ""))];
   }
 }
 
@@ -118,6 +140,9 @@ export function parseConfig<S extends z.ZodType>(
     return Object.assign(result.data as object, { envNotices: notices }) as z.output<S> & {
       envNotices: string[];
     };
-  const lines = result.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
-  throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+  throw new ConfigError(
+    result.error.issues.map(
+      (issue) => `${issue.path.join(".") || "environment"}: ${issue.message}`,
+    ),
+  );
 }

@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from "pino";
+import { ConfigError } from "./config";
 import { VERSION } from "./version";
 
 export type { Logger };
@@ -46,10 +47,24 @@ export function createLogger(
   );
 }
 
-/** For main.ts: a start that cannot go on is logged as fatal, and the process exits 1. */
+/**
+ * For main.ts: a start that cannot go on is logged as fatal, one JSON line (a bad setting
+ * with the variables it names), and the process exits 1.
+ */
 export function exitOnStartFailure(logger: Logger): (error: unknown) => never {
   return (error) => {
-    logger.fatal(error instanceof Error ? error.message : String(error));
+    if (error instanceof ConfigError) logger.fatal({ variables: error.variables }, error.message);
+    else logger.fatal(error instanceof Error ? error.message : String(error));
     process.exit(1);
   };
+}
+
+/** For main.ts: the configuration `load` parses, or exitOnStartFailure's line and exit 1. */
+export function configOrExit<C>(service: string, load: () => C): C {
+  try {
+    return load();
+  } catch (error) {
+    // Before the configuration there is no LOG_LEVEL: a fatal line is always written.
+    return exitOnStartFailure(createLogger(service, "info"))(error);
+  }
 }

@@ -110,6 +110,15 @@ function unknownKeyWarnings(raw: Record<string, string>): string[] {
     });
 }
 
+/** ` (metadata has "scirpt": did you mean script?)` when a key k6-gate does not know meant `key`. */
+function misspelled(raw: Record<string, string>, key: string): string {
+  const known = new Set<string>(METADATA_KEYS);
+  const typo = Object.keys(raw).find((other) => !known.has(other) && closest(other, [key]));
+  return typo === undefined
+    ? ""
+    : ` (metadata has ${JSON.stringify(typo.slice(0, 60))}: did you mean ${key}?)`;
+}
+
 type Issue = (key: string, message: string) => void;
 
 // strconv.ParseBool, as flagger-k6-webhook reads its flags.
@@ -240,7 +249,8 @@ export function parseMetadata(raw: Record<string, string>, issue: Issue): Metada
     if (Buffer.byteLength(value) > limit) issue(key, `is larger than ${limit} bytes`);
   }
   const script = raw.script ?? "";
-  if (script.trim() === "") issue("script", "is required: the k6 script to run");
+  if (script.trim() === "")
+    issue("script", `is required: the k6 script to run${misspelled(raw, "script")}`);
   const slackChannels = (raw.slack_channels ?? "")
     .split(",")
     .map((channel) => channel.trim())
@@ -272,41 +282,58 @@ export function parseMetadata(raw: Record<string, string>, issue: Issue): Metada
   };
 }
 
+/** What a JSON value is: "null", "array", "number", "object"... */
+function kindOf(value: unknown): string {
+  if (value === null) return "null";
+  return Array.isArray(value) ? "array" : typeof value;
+}
+
+/** A field's type error in plain words (zod's own says "Invalid input: expected ..."). */
+function plainly(expected: string) {
+  return (issue: { input?: unknown }) =>
+    issue.input === undefined ? "is required" : `must be ${expected}, got ${kindOf(issue.input)}`;
+}
+
 /**
  * Metadata is parsed in its own field, so its problems are listed with those of the rest
  * of the payload; a value that is not a string is one problem, not the end of the check.
  */
 const metadataSchema = z
   .record(z.string().max(256), z.unknown(), {
-    error: "must be an object of string values (Flagger sends map[string]string)",
+    error: plainly("an object of string values (Flagger sends map[string]string)"),
   })
   .transform((raw, ctx) => {
     const issue: Issue = (key, message) => ctx.addIssue({ code: "custom", path: [key], message });
     const strings: Record<string, string> = {};
     for (const [key, value] of Object.entries(raw)) {
       if (typeof value === "string") strings[key] = value;
-      else
-        issue(
-          key,
-          `must be a string (Flagger sends map[string]string), got ${value === null ? "null" : typeof value}`,
-        );
+      else issue(key, `must be a string (Flagger sends map[string]string), got ${kindOf(value)}`);
     }
     return parseMetadata(strings, issue);
   });
 
 const k8sName = z
-  .string()
-  .min(1, "is required")
-  .max(253)
+  .string({ error: plainly("a string") })
+  .min(1, { error: "is required", abort: true })
+  .max(253, "must be at most 253 characters")
   .regex(K8S_NAME, "must be a Kubernetes object name (lowercase letters, digits, - and .)");
 
-export const webhookPayloadSchema = z.object({
-  name: k8sName,
-  namespace: k8sName,
-  phase: z.string().max(64).default(""),
-  checksum: z.string().max(256).default(""),
-  metadata: metadataSchema,
-});
+const text = (max: number) =>
+  z
+    .string({ error: plainly("a string") })
+    .max(max, `must be at most ${max} characters`)
+    .default("");
+
+export const webhookPayloadSchema = z.object(
+  {
+    name: k8sName,
+    namespace: k8sName,
+    phase: text(64),
+    checksum: text(256),
+    metadata: metadataSchema,
+  },
+  { error: plainly("a JSON object: Flagger's {name, namespace, phase, checksum, metadata}") },
+);
 
 export type WebhookPayload = z.output<typeof webhookPayloadSchema>;
 

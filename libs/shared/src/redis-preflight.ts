@@ -11,9 +11,9 @@ const CERTIFICATE_ERROR =
  * Checks, before any real connection, what the real connections would only retry forever:
  * - a TLS certificate the configured CA does not trust stops the start, naming the CA
  *   setting (a wrong REDIS_TLS_CA);
- * - a Redis that runs commands for anyone is refused (design §5): a k6 script can send an
- *   HTTP request to any address it reaches, and Redis runs an HTTP request line as an
- *   inline command (`SET /<path> HTTP/1.1`).
+ * - a Redis that runs commands for anyone is refused (SECURITY.md, "Redis and scripts"): a
+ *   k6 script can send an HTTP request to any address it reaches, and Redis runs an HTTP
+ *   request line as an inline command (`SET /<path> HTTP/1.1`).
  * It opens a throwaway connection to the data node (asking the sentinels which one is the
  * primary) with no credentials and sends PING: NOAUTH (or any ACL refusal) is what we want.
  * Unreachable, or an answer that says neither, does not block a start: the normal

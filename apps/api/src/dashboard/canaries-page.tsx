@@ -1,18 +1,20 @@
-import { runPath, type InFlightCounts, type RunSummary } from "@k6-gate/shared";
+import type { InFlightCounts, RunSummary } from "@k6-gate/shared";
+import { CanaryStateCell, type CanaryState } from "./canary-state";
 import { Sparkline } from "./charts";
 import { canaryPath, formatMs, formatRate } from "./format";
 import { MAX_CANARY_LIMIT } from "../canary-limit";
 import { Layout } from "./layout";
 import { Ago } from "./time";
 import { errorRateOf, p95Of, pointsOf } from "./trends";
-import { VerdictBadge } from "./verdict-badge";
 
 export interface CanaryRow {
   namespace: string;
   name: string;
   lastRunAt: number;
-  /** The newest judged run. */
+  /** The newest judged run: its figures are the row's. */
   lastJudged: RunSummary | undefined;
+  /** How the last rollout ended, when Flagger said so, else the newest verdict. */
+  state: CanaryState;
   /** One judged run per recent revision, oldest first. */
   revisions: RunSummary[];
   inFlight: InFlightCounts;
@@ -34,7 +36,7 @@ function LastRun(props: { row: CanaryRow; now: number }) {
   );
 }
 
-/** `/`: every canary, its last verdict and how its recent revisions trend. */
+/** `/`: every canary, its state (last rollout or verdict) and how its revisions trend. */
 export function CanariesPage(props: {
   rows: CanaryRow[];
   total: number;
@@ -53,12 +55,13 @@ export function CanariesPage(props: {
       {props.rows.length === 0 ? (
         <p class="muted">No runs yet. Point a Flagger webhook at /launch-test.</p>
       ) : (
+        // A table on a screen, a card per canary on a phone (layout.tsx, `table.cards`).
         <div class="scroll">
-          <table id="canaries">
+          <table id="canaries" class="cards">
             <thead>
               <tr>
                 <th>Canary</th>
-                <th>Last verdict</th>
+                <th>State</th>
                 <th>Last run</th>
                 <th class="num">p95</th>
                 <th>p95 by revision</th>
@@ -73,37 +76,39 @@ export function CanariesPage(props: {
                 const metrics = row.lastJudged?.result?.metrics;
                 return (
                   <tr data-canary={`${row.namespace}/${row.name}`}>
-                    <td>
+                    <td class="canary">
                       <a href={canaryPath(row.namespace, row.name)}>
                         {row.namespace}/{row.name}
                       </a>
                     </td>
-                    <td>
-                      {row.lastJudged ? (
-                        <a href={runPath(row.lastJudged.id)}>
-                          <VerdictBadge run={row.lastJudged} />
-                        </a>
-                      ) : (
-                        <span class="muted">none yet</span>
-                      )}
+                    <td class="state" data-label="State">
+                      <CanaryStateCell state={row.state} />
                     </td>
-                    <td class="last-run">
+                    <td class="last-run" data-label="Last run">
                       <LastRun row={row} now={props.now} />
                     </td>
-                    <td class="num">{formatMs(metrics?.httpReqDurationP95)}</td>
-                    <td>
+                    <td class="num" data-label="p95">
+                      {formatMs(metrics?.httpReqDurationP95)}
+                    </td>
+                    <td data-label="p95 by revision">
                       <Sparkline points={pointsOf(row.revisions, p95Of)} format={formatMs} />
                     </td>
-                    <td class="num">{formatRate(metrics?.httpReqFailedRate)}</td>
-                    <td>
+                    <td class="num" data-label="Errors">
+                      {formatRate(metrics?.httpReqFailedRate)}
+                    </td>
+                    <td data-label="Errors by revision">
                       <Sparkline
                         points={pointsOf(row.revisions, errorRateOf)}
                         format={formatRate}
                         fixedMax={1}
                       />
                     </td>
-                    <td class="num">{row.inFlight.running}</td>
-                    <td class="num">{row.inFlight.queued}</td>
+                    <td class="num" data-label="Running">
+                      {row.inFlight.running}
+                    </td>
+                    <td class="num" data-label="Queued">
+                      {row.inFlight.queued}
+                    </td>
                   </tr>
                 );
               })}

@@ -3,11 +3,12 @@ import type { Context } from "hono";
 import { html } from "hono/html";
 import { Layout } from "./layout";
 
-export type ErrorStatus = 400 | 404 | 503;
+export type ErrorStatus = 400 | 404 | 405 | 503;
 
 const TITLES: Record<ErrorStatus, string> = {
   400: "Bad request",
   404: "Not found",
+  405: "Method not allowed",
   503: "Unavailable",
 };
 

@@ -4,7 +4,8 @@ import { clockScript } from "./time";
 
 /**
  * Down to 360 px wide with no sideways page scroll: the header wraps, tables scroll
- * inside their own box (`.scroll`), long ids and checksums break, times never do.
+ * inside their own box (`.scroll`) or, marked `cards`, turn into a card per row on a
+ * phone, long ids and checksums break, times never do.
  */
 const css = `
 :root { color-scheme: light; --fg: #1d2330; --muted: #6b7280; --line: #e5e7eb; --pass: #15803d; --fail: #b91c1c; --run: #1d4ed8; --regress: #b45309; }
@@ -51,6 +52,15 @@ pre.script { counter-reset: line; background: #fff; border: 1px solid var(--line
 pre.script code.line { display: block; min-height: 1.5em; padding-right: .75rem; overflow-wrap: normal; }
 pre.script code.line::before { counter-increment: line; content: counter(line); display: inline-block; width: 3.5em; margin-right: .75em; padding-right: .5em; text-align: right; color: var(--muted); border-right: 1px solid var(--line); user-select: none; }
 tr.failed td { background: #fef2f2; }
+@media (max-width: 640px) {
+  table.cards, table.cards tbody, table.cards tr, table.cards td { display: block; }
+  table.cards { border: 0; background: none; } table.cards thead { display: none; }
+  table.cards tr { background: #fff; border: 1px solid var(--line); margin-bottom: .6rem; padding: .4rem .6rem; }
+  table.cards td, table.cards td.num { border: 0; padding: .1rem 0; text-align: left; white-space: normal; }
+  table.cards td.canary { font-weight: 600; overflow-wrap: anywhere; padding-bottom: .25rem; }
+  table.cards td[data-label]::before { content: attr(data-label); display: inline-block; width: 8.5rem; color: var(--muted); font-size: .8rem; vertical-align: top; }
+}
+.rollout { display: inline-block; vertical-align: top; }
 #metrics th { text-transform: none; letter-spacing: 0; font-size: .85rem; }
 `;
 

@@ -8,6 +8,7 @@ import { canaryLimit } from "../canary-limit";
 import { k6RunProgress } from "../run-progress";
 import type { AppDeps, AppEnv } from "../deps";
 import { CanariesPage, type CanaryRow } from "./canaries-page";
+import { canaryStateOf } from "./canary-state";
 import { CanaryPage } from "./canary-page";
 import { errorPage } from "./error-page";
 import { RunPage } from "./run-page";
@@ -96,6 +97,7 @@ export function dashboardPages({ store, queue, redis, config }: AppDeps) {
           name,
           lastRunAt,
           lastJudged: runs.find((run) => run.result !== null),
+          state: canaryStateOf(runs),
           revisions: latestPerRevision(runs).slice(-SPARKLINE_REVISIONS),
           inFlight: inFlight.get(`${namespace}/${name}`) ?? { queued: 0, running: 0 },
         };

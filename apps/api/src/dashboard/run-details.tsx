@@ -79,6 +79,35 @@ export function AttemptFacts(props: { run: RunRecord; attempts: AttemptsInfo | n
   );
 }
 
+/** Why a run has no k6 version and load to show: not started, running, or not kept. */
+function whyNoPlan(run: Pick<RunRecord, "status" | "startedAt">): string {
+  if (run.status === "running")
+    return "k6 is running: its version and load are recorded with the verdict";
+  if (run.status === "queued") return "not started yet";
+  return run.startedAt === null ? "k6 did not run" : "not recorded";
+}
+
+/**
+ * Whether Flagger has its answer. Before the verdict, a delivered run was answered 202
+ * Accepted (`wait_for_results: "false"`): Flagger went on without a verdict, and none will
+ * reach it for this run.
+ */
+export function DeliveredFact(props: { run: Pick<RunRecord, "status" | "delivered"> }) {
+  const { status, delivered } = props.run;
+  let text = delivered ? "yes" : "not yet";
+  if (status !== "finished") {
+    text = delivered
+      ? 'accepted (202, wait_for_results: "false"): Flagger gets no verdict for this run'
+      : "not yet: the verdict goes to the call waiting for it";
+  }
+  return (
+    <>
+      <dt>Delivered to Flagger</dt>
+      <dd id="delivered">{text}</dd>
+    </>
+  );
+}
+
 /**
  * What ran: k6 and its load as `k6 inspect` read it, the variables by name (a value is
  * never shown: "hidden"), the secrets by reference, and the script, read-only with line
@@ -87,21 +116,18 @@ export function AttemptFacts(props: { run: RunRecord; attempts: AttemptsInfo | n
 export function WhatRan(props: {
   inputs: RunInputs | null;
   plan: K6Plan | undefined;
-  judged: boolean;
+  run: Pick<RunRecord, "status" | "startedAt">;
   saturation?: Saturation;
 }) {
   const { saturation } = props;
   const { inputs, plan } = props;
+  const noPlan = whyNoPlan(props.run);
   return (
     <section id="what-ran">
       <h2>What ran</h2>
       <dl class="facts">
         <dt>k6</dt>
-        <dd id="k6-version">
-          {plan?.version ?? (
-            <span class="muted">{props.judged ? "not recorded" : "not run yet"}</span>
-          )}
-        </dd>
+        <dd id="k6-version">{plan?.version ?? <span class="muted">{noPlan}</span>}</dd>
         <dt>Load</dt>
         <dd id="k6-load">
           {plan && plan.scenarios.length > 0 ? (
@@ -126,7 +152,7 @@ export function WhatRan(props: {
             </>
           ) : (
             <span class="muted">
-              {plan ? "k6 inspect could not read the script's options" : "not run yet"}
+              {plan ? "k6 inspect could not read the script's options" : noPlan}
             </span>
           )}
         </dd>

@@ -1,4 +1,5 @@
 import {
+  describeCaller,
   formatDuration,
   formatNumber,
   formatObserved,
@@ -13,7 +14,13 @@ import { canaryPath, formatMs, formatRate, safeHttpUrl, slackThreadUrl } from ".
 import { Layout } from "./layout";
 import { liveOutputScript } from "./live-output";
 import { RunProgressBar } from "./run-progress-bar";
-import { AttemptFacts, RunNeighboursNav, WhatRan, type AttemptsInfo } from "./run-details";
+import {
+  AttemptFacts,
+  DeliveredFact,
+  RunNeighboursNav,
+  WhatRan,
+  type AttemptsInfo,
+} from "./run-details";
 import { Ago, Time } from "./time";
 import { VerdictBadge } from "./verdict-badge";
 
@@ -120,8 +127,11 @@ export function RunPage(props: {
         {run.supersededBy && (
           <>
             <dt>Superseded by</dt>
-            <dd>
+            <dd id="superseded-by">
               <a href={runPath(run.supersededBy)}>{run.supersededBy}</a>
+              {run.supersededByCaller && (
+                <span class="muted"> (a call with {describeCaller(run.supersededByCaller)})</span>
+              )}
             </dd>
           </>
         )}
@@ -183,8 +193,7 @@ export function RunPage(props: {
           )}
         </dd>
         <RunProgressBar live={live} progress={details.progress} nonce={props.nonce} />
-        <dt>Delivered to Flagger</dt>
-        <dd>{run.delivered ? "yes" : "not yet"}</dd>
+        <DeliveredFact run={run} />
         {cloudUrl && (
           <>
             <dt>k6 Cloud</dt>
@@ -290,7 +299,7 @@ export function RunPage(props: {
       <WhatRan
         inputs={details.inputs}
         plan={result?.k6}
-        judged={result !== null}
+        run={run}
         saturation={result?.saturation}
       />
 

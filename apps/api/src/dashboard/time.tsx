@@ -1,15 +1,35 @@
 import { formatTime } from "./format";
 
 /**
- * One time convention on every page, bull-board's included: the browser's own time zone
- * and locale, 24-hour clock, the zone named; the UTC instant on hover (`title`); ISO 8601
- * in JSON. The server renders UTC text (what a page without script shows) and the page's
- * clock script rewrites it in the browser's zone with these options, the same ones
- * bull-board is given.
+ * One time convention on every page: the browser's own time zone, year first and a
+ * 24-hour clock (`2026-12-07 14:03`, which no locale reads as another day); the UTC
+ * instant on hover (`title`); ISO 8601 in JSON. The server renders UTC text (what a page
+ * without script shows) and the page's clock script rewrites it with localText.
  */
-export const TIME_FORMAT: Intl.DateTimeFormatOptions = {
+export function localText(iso: string, timeZone?: string): string {
+  // Runs in the browser as well (clockScript carries its source): Intl and Date only,
+  // no helper functions.
+  const parts: Record<string, string> = {};
+  const format = new Intl.DateTimeFormat("en-US", {
+    timeZone,
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  });
+  for (const part of format.formatToParts(new Date(iso))) parts[part.type] = part.value;
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
+}
+
+/**
+ * bull-board formats dates with Intl in its own locale (en-US: `12/07/2026`): the month
+ * as a word keeps its dates unambiguous too (`Dec 07, 2026, 14:03:05 CET`).
+ */
+export const BOARD_TIME_FORMAT: Intl.DateTimeFormatOptions = {
   year: "numeric",
-  month: "2-digit",
+  month: "short",
   day: "2-digit",
   hour: "2-digit",
   minute: "2-digit",
@@ -18,8 +38,12 @@ export const TIME_FORMAT: Intl.DateTimeFormatOptions = {
   timeZoneName: "short",
 };
 
-/** bull-board's formats for today, this year and older: all the dashboard's one format. */
-export const BOARD_DATE_FORMATS = { short: TIME_FORMAT, common: TIME_FORMAT, full: TIME_FORMAT };
+/** bull-board's formats for today, this year and older: all one. */
+export const BOARD_DATE_FORMATS = {
+  short: BOARD_TIME_FORMAT,
+  common: BOARD_TIME_FORMAT,
+  full: BOARD_TIME_FORMAT,
+};
 
 /** "14s", "3m", "2h", "5d": how long, in the largest whole unit. */
 export function formatSpan(ms: number): string {
@@ -56,13 +80,13 @@ export function Ago(props: { ms: number; now: number; mode?: "ago" | "for" }) {
 }
 
 /**
- * The page's clock: every `time[data-local]` in the browser's zone (TIME_FORMAT), every
+ * The page's clock: every `time[data-local]` in the browser's zone (localText), every
  * `time[data-ago]` recomputed each second. Static text: nothing from a run is spliced in.
  */
 export const clockScript = `
 (() => {
-  const format = new Intl.DateTimeFormat(undefined, ${JSON.stringify(TIME_FORMAT)});
-  // formatSpan, in the browser (test/unit/dashboard-time.test.ts keeps them the same).
+  const localText = ${localText.toString()};
+  // formatSpan, in the browser (test/unit/what-users-see.test.ts keeps them the same).
   const span = (ms) => {
     const s = Math.max(0, Math.round(ms / 1000));
     if (s < 60) return s + "s";
@@ -71,7 +95,7 @@ export const clockScript = `
     return Math.floor(s / 86400) + "d";
   };
   for (const el of document.querySelectorAll("time[data-local]")) {
-    el.textContent = format.format(new Date(el.dateTime));
+    el.textContent = localText(el.dateTime);
   }
   const tick = () => {
     for (const el of document.querySelectorAll("time[data-ago]")) {

@@ -2,7 +2,9 @@ import type { WebClient } from "@slack/web-api";
 import type { Logger, RunJob, RunRecord, RunResult, RunStore, SlackThread } from "@k6-gate/shared";
 import type { WorkerConfig } from "../config";
 import type { RunNotifier } from "../notifier";
+import { EarlierPostFinder, LOOKUP_SCOPES, runMessageMetadata } from "./earlier-post";
 import { finishedMessage, startedMessage, type SlackMessage } from "./messages";
+import { withTimeout } from "./with-timeout";
 
 export interface SlackNotifierDeps {
   client: WebClient;
@@ -41,8 +43,10 @@ export async function slackNotifierFor(
 /**
  * One message per channel when a run starts, updated in place with the verdict, and k6's
  * output uploaded into its thread. Thread references are stored with the run, so a run
- * taken up again after a crash edits the same messages. Every failure is logged with the
- * run id and swallowed: the verdict is recorded before any of this runs.
+ * taken up again after a crash edits the same messages; a channel with no stored thread
+ * whose message an earlier attempt may have posted (killed before storing its `ts`) is
+ * searched for it first (EarlierPostFinder). Every failure is logged with the run id and
+ * swallowed: the verdict is recorded before any of this runs.
  */
 export class SlackNotifier implements RunNotifier {
   /**
@@ -52,13 +56,19 @@ export class SlackNotifier implements RunNotifier {
    */
   private readonly starting = new Map<string, Promise<SlackThread[]>>();
 
-  constructor(private readonly deps: SlackNotifierDeps) {}
+  private readonly earlier: EarlierPostFinder;
+
+  constructor(private readonly deps: SlackNotifierDeps) {
+    this.earlier = new EarlierPostFinder(deps.client, deps.timeoutMs);
+  }
 
   async runStarted(run: RunJob, record: RunRecord | null): Promise<void> {
     if (run.slackChannels.length === 0) return;
     await this.guarded(run, async () => {
       const message = startedMessage(run, record, this.deps.publicUrl);
-      const posting = this.publish(run, record?.slackThreads ?? [], message);
+      // An earlier attempt may have posted without storing the thread.
+      const since = record && record.attempt > 1 ? record.enqueuedAt : null;
+      const posting = this.publish(run, record?.slackThreads ?? [], message, since);
       this.starting.set(run.runId, posting);
       await posting;
     });
@@ -77,7 +87,9 @@ export class SlackNotifier implements RunNotifier {
     await this.guarded(run, async () => {
       const known = started ? await started : (record?.slackThreads ?? []);
       const message = finishedMessage(run, record, result, this.deps.publicUrl);
-      const threads = await this.publish(run, known, message);
+      // Started elsewhere (or forgotten here): that start may have posted without storing.
+      const since = started || !record ? null : record.enqueuedAt;
+      const threads = await this.publish(run, known, message, since);
       if (output.trim() === "") return;
       await Promise.all(
         threads.map((thread) =>
@@ -113,40 +125,70 @@ export class SlackNotifier implements RunNotifier {
 
   /**
    * Edits the message of each channel that has one and posts to the others; stores the
-   * threads when there are new ones. Returns the threads that exist afterwards.
+   * threads when there are new ones. With `since` (ms), a channel with no known thread is
+   * first searched for a message of this run posted since then. Returns the threads that
+   * exist afterwards.
    */
   private async publish(
     run: RunJob,
     known: SlackThread[],
     message: SlackMessage,
+    since: number | null,
   ): Promise<SlackThread[]> {
     const { client } = this.deps;
     const results = await Promise.all(
       run.slackChannels.map(async (channel) => {
-        const thread = known.find((t) => (t.requested ?? t.channel) === channel);
+        const stored = known.find((t) => (t.requested ?? t.channel) === channel);
+        const found = stored || since === null ? undefined : await this.find(run, channel, since);
+        const thread = stored ?? found;
         if (thread) {
           await this.call(run, channel, "chat.update", () =>
             client.chat.update({ channel: thread.channel, ts: thread.ts, ...message }),
           );
-          return { thread, posted: false };
+          return { thread, learnt: found !== undefined };
         }
         const posted = await this.call(run, channel, "chat.postMessage", () =>
-          client.chat.postMessage({ channel, ...message }),
+          client.chat.postMessage({ channel, ...message, metadata: runMessageMetadata(run.runId) }),
         );
-        if (!posted?.channel || !posted.ts) return { thread: undefined, posted: false };
+        if (!posted?.channel || !posted.ts) return { thread: undefined, learnt: false };
         return {
           thread: { channel: posted.channel, ts: posted.ts, requested: channel },
-          posted: true,
+          learnt: true,
         };
       }),
     );
     const threads = results.flatMap((result) => (result.thread ? [result.thread] : []));
-    if (results.some((result) => result.posted)) {
+    if (results.some((result) => result.learnt)) {
       await this.call(run, "-", "store thread references", () =>
         this.deps.store.setSlackThreads(run.runId, threads),
       );
     }
     return threads;
+  }
+
+  /**
+   * The message an earlier attempt posted to `channel`, if any. When Slack cannot tell
+   * (scopes not granted, no answer), a new message is posted: a possible duplicate, logged.
+   */
+  private async find(
+    run: RunJob,
+    channel: string,
+    since: number,
+  ): Promise<SlackThread | undefined> {
+    try {
+      return await this.earlier.find(run.runId, channel, since);
+    } catch (error) {
+      this.deps.logger.warn(
+        {
+          runId: run.runId,
+          channel,
+          scopes: LOOKUP_SCOPES,
+          error: error instanceof Error ? error.message : String(error),
+        },
+        "Slack: could not look for the message an earlier attempt may have posted; posting a new one",
+      );
+      return undefined;
+    }
   }
 
   /** Runs one call, bounded by the Slack timeout; a failure is logged, never thrown. */
@@ -156,15 +198,8 @@ export class SlackNotifier implements RunNotifier {
     method: string,
     send: () => Promise<T>,
   ): Promise<T | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`no answer within ${this.deps.timeoutMs}ms`)),
-        this.deps.timeoutMs,
-      );
-    });
     try {
-      return await Promise.race([send(), timeout]);
+      return await withTimeout(send, this.deps.timeoutMs);
     } catch (error) {
       this.deps.logger.warn(
         {
@@ -176,8 +211,6 @@ export class SlackNotifier implements RunNotifier {
         "Slack notification failed; the verdict is unaffected",
       );
       return undefined;
-    } finally {
-      clearTimeout(timer);
     }
   }
 }
