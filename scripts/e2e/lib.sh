@@ -131,3 +131,22 @@ debian_mirror() {
   [[ -n "$mirror" ]] || die "no Debian mirror found in /etc/apt/sources.list*"
   echo "$mirror"
 }
+
+# Tears the cluster down and compares the host with $1/host-before.txt (written by the
+# caller before `up`). Sets DOWN_SECONDS; returns non-zero when down failed or the host
+# differs (the diff is in $1/host-diff.txt and on stderr).
+down_and_compare_host() {
+  local artifacts=$1 started failed=0
+  started=$(date +%s)
+  "$E2E_ROOT/scripts/e2e/down.sh" || failed=1
+  DOWN_SECONDS=$(($(date +%s) - started))
+  "$E2E_ROOT/scripts/e2e/host-state.sh" >"$artifacts/host-after.txt" || failed=1
+  if diff -u "$artifacts/host-before.txt" "$artifacts/host-after.txt" >"$artifacts/host-diff.txt"; then
+    log "host as before: no leftover processes, mounts, links, routes, iptables/nft rules, sysctls, paths, cgroups"
+  else
+    log "the host differs after down (test-artifacts/e2e/host-diff.txt):"
+    cat "$artifacts/host-diff.txt" >&2
+    failed=1
+  fi
+  return "$failed"
+}

@@ -17,19 +17,10 @@ t0=$(date +%s)
 up_s="" smoke_s=""
 
 finish() {
-  local status=$? t_down down_s restored=1
+  local status=$? down_s restored=1
   trap - EXIT INT TERM
-  t_down=$(date +%s)
-  if ! "$E2E_ROOT/scripts/e2e/down.sh"; then restored=0; fi
-  down_s=$(($(date +%s) - t_down))
-  "$E2E_ROOT/scripts/e2e/host-state.sh" >"$artifacts/host-after.txt" || restored=0
-  if diff -u "$artifacts/host-before.txt" "$artifacts/host-after.txt" >"$artifacts/host-diff.txt"; then
-    log "host as before: no leftover processes, mounts, links, routes, iptables/nft rules, sysctls, paths, cgroups"
-  else
-    log "the host differs after down (test-artifacts/e2e/host-diff.txt):"
-    cat "$artifacts/host-diff.txt" >&2
-    restored=0
-  fi
+  down_and_compare_host "$artifacts" || restored=0
+  down_s=$DOWN_SECONDS
   ((restored)) || status=1
   echo "$(date -u +%FT%TZ) status=$status up=${up_s:-failed}s smoke=${smoke_s:-failed}s down=${down_s}s total=$(($(date +%s) - t0))s" |
     tee -a "$artifacts/timings.txt"
