@@ -34,6 +34,7 @@ help:
 	@echo "make test   - install what is missing, typecheck, lint, run every test"
 	@echo "make bench  - run the benchmarks and rewrite docs/benchmarks.md"
 	@echo "make soak   - kill APIs, workers and the Redis primary while canaries run; rewrite docs/soak.md"
+	@echo "make e2e    - a real single-node Kubernetes cluster built here: up, smoke check, down (root)"
 
 $(NODE):
 	scripts/install-node.sh $(NODE_VERSION) $(NPM_VERSION) $(NODE_DIR)
