@@ -527,22 +527,17 @@ export class RunStore {
     const [state, flat] = (await this.call(
       START,
       {
-        runHash: this.runHash(runId),
+        ...this.placingKeys(runId),
         queuedSet: this.queued,
         runningSet: this.running,
-        queueOrder: this.queueOrder,
-        bullPrioritized: this.bullPrioritized,
       },
       {
-        gate: this.gate,
-        jobPrefix: this.jobPrefix,
-        runId,
+        ...this.placingArgs(runId),
         now: input.now ?? Date.now(),
         worker: input.worker,
         attemptToken: input.attemptToken,
         maxRunsPerOwner: input.maxRunsPerOwner ?? 0,
         leaseMs: input.leaseMs ?? DEFAULT_LEASE_MS,
-        maxPriority: MAX_JOB_PRIORITY,
       },
     )) as [string, string[]];
     if (state === "started") return { state, run: writtenRecord(flat) };
@@ -555,22 +550,31 @@ export class RunStore {
     const moved = await this.call(
       REQUEUE,
       {
-        runHash: this.runHash(runId),
+        ...this.placingKeys(runId),
         queuedSet: this.queued,
         runningSet: this.running,
-        queueOrder: this.queueOrder,
-        bullPrioritized: this.bullPrioritized,
       },
       {
-        gate: this.gate,
-        jobPrefix: this.jobPrefix,
-        runId,
+        ...this.placingArgs(runId),
         attemptToken,
         now,
-        maxPriority: MAX_JOB_PRIORITY,
       },
     );
     return moved === 1;
+  }
+
+  /** The keys of every command that rewrites queued runs' places in BullMQ's prioritized set. */
+  private placingKeys(runId: string) {
+    return {
+      runHash: this.runHash(runId),
+      queueOrder: this.queueOrder,
+      bullPrioritized: this.bullPrioritized,
+    };
+  }
+
+  /** The arguments those commands share. */
+  private placingArgs(runId: string) {
+    return { gate: this.gate, jobPrefix: this.jobPrefix, runId, maxPriority: MAX_JOB_PRIORITY };
   }
 
   /**
@@ -581,11 +585,9 @@ export class RunStore {
     await this.call(
       PLACE,
       {
-        runHash: this.runHash(runId),
-        queueOrder: this.queueOrder,
-        bullPrioritized: this.bullPrioritized,
+        ...this.placingKeys(runId),
       },
-      { gate: this.gate, jobPrefix: this.jobPrefix, runId, now, maxPriority: MAX_JOB_PRIORITY },
+      { ...this.placingArgs(runId), now },
     );
   }
 
@@ -614,17 +616,12 @@ export class RunStore {
     await this.call(
       RELEASE,
       {
-        runHash: this.runHash(runId),
-        queueOrder: this.queueOrder,
-        bullPrioritized: this.bullPrioritized,
+        ...this.placingKeys(runId),
       },
       {
-        gate: this.gate,
-        jobPrefix: this.jobPrefix,
-        runId,
+        ...this.placingArgs(runId),
         attemptToken,
         now,
-        maxPriority: MAX_JOB_PRIORITY,
       },
     );
   }
@@ -638,22 +635,17 @@ export class RunStore {
     const [state, flat, was] = (await this.call(
       CANCEL,
       {
-        runHash: this.runHash(runId),
+        ...this.placingKeys(runId),
         specKey: this.specKey(runId),
         queuedSet: this.queued,
         runningSet: this.running,
-        queueOrder: this.queueOrder,
-        bullPrioritized: this.bullPrioritized,
       },
       {
-        gate: this.gate,
-        jobPrefix: this.jobPrefix,
-        runId,
+        ...this.placingArgs(runId),
         now: input.now ?? Date.now(),
         reason,
         result: JSON.stringify(failedResult("cancelled", reason)),
         cancelledBy: input.by,
-        maxPriority: MAX_JOB_PRIORITY,
         finishedChannel: this.finishedChannel,
         stopChannel: this.stopChannel,
       },
@@ -684,19 +676,15 @@ export class RunStore {
     const [state, flat] = (await this.call(
       FINISH,
       {
-        runHash: this.runHash(runId),
+        ...this.placingKeys(runId),
         queuedSet: this.queued,
         runningSet: this.running,
-        queueOrder: this.queueOrder,
-        bullPrioritized: this.bullPrioritized,
         outputKey: this.outputKey(runId),
         specKey: this.specKey(runId),
         recentDurations: this.recentDurations,
       },
       {
-        gate: this.gate,
-        jobPrefix: this.jobPrefix,
-        runId,
+        ...this.placingArgs(runId),
         attemptToken: input.attemptToken,
         finishedAt: input.now ?? Date.now(),
         verdict: result.verdict,
@@ -709,7 +697,6 @@ export class RunStore {
         writeOutput: input.output === undefined ? 0 : 1,
         ttlMs: this.retention.maxAgeMs,
         durationMs: result.durationMs,
-        maxPriority: MAX_JOB_PRIORITY,
         maxOutputBytes: this.retention.maxOutputBytesPerOwner ?? 0,
         channel: this.finishedChannel,
       },
