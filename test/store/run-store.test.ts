@@ -7,7 +7,10 @@ import {
   enqueueRun,
   reconcileOnce,
   RUN_QUEUE,
+  inputsOf,
+  RunDetailsStore,
   RunStore,
+  scriptDigestOf,
   type RetentionPolicy,
 } from "@k6-gate/shared";
 import { startRedis, type TestRedis } from "../support/redis";
@@ -137,6 +140,62 @@ describe("retention", () => {
     expect(kept).toEqual([running.id, ids[2]]);
     // Outputs are budgeted by position in the history: the running run is the newest one.
     expect(await store.getOutput(ids[2] as string)).toBeNull();
+  });
+
+  it("prunes a dropped run's inputs, run key and script with it; what a kept run uses stays", async () => {
+    // A flood of new checksums and scripts on one canary (issue 28): each run supersedes
+    // the one before; some ran (the worker stored their inputs and script), most did not.
+    store = storeWith({ maxRunsPerCanary: 2 });
+    const details = new RunDetailsStore(client, prefix, DAY);
+    const scriptOf = (i: number) =>
+      i === 0 || i >= 8
+        ? "// shared\nexport default function () {}"
+        : `// ${i}\nexport default function () {}`;
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const job = specOf({
+        namespace: "flood",
+        name: "app",
+        checksum: `rev-${i}`,
+        script: scriptOf(i),
+      });
+      const run = await createRun(store, job, 1000 + i);
+      if (i % 3 === 0) await details.saveInputs(run.id, inputsOf(job));
+      ids.push(run.id);
+    }
+    await store.start(ids[9] as string, { worker: "w", attemptToken: "t" });
+    await store.finish(ids[9] as string, { result: passedResult, attemptToken: "t" });
+    const keysOf = async (kind: string) => (await admin.keys(`${prefix}:gate:${kind}*`)).sort();
+
+    expect(await store.prune("flood", "app", 3000)).toBe(8);
+    expect(await keysOf("run:")).toEqual([
+      `${prefix}:gate:run:${ids[8]}`,
+      `${prefix}:gate:run:${ids[9]}`,
+    ]);
+    expect(await keysOf("key:")).toEqual([
+      `${prefix}:gate:key:key-app-rev-8`,
+      `${prefix}:gate:key:key-app-rev-9`,
+    ]);
+    expect(await keysOf("inputs:")).toEqual([`${prefix}:gate:inputs:${ids[9]}`]);
+    // Run 0's script is the one runs 8 and 9 use: it stays; runs 3 and 6's went with them.
+    expect(await keysOf("script:")).toEqual([
+      `${prefix}:gate:script:${scriptDigestOf(scriptOf(9))}`,
+    ]);
+    expect((await details.inputs(ids[9] as string))?.script).toBe(scriptOf(9));
+    // The owner's distinct scripts (its quota) count only what its kept runs use.
+    expect(await admin.zrange(`${prefix}:gate:owner:namespace:flood:scripts`, 0, -1)).toEqual([
+      scriptDigestOf(scriptOf(9)),
+    ]);
+    // A later call for a dropped check starts a fresh run (nothing to deliver), and a run
+    // key that counts again never takes the id of a run or a BullMQ job still kept.
+    const rev = (i: number) =>
+      specOf({ namespace: "flood", name: "app", checksum: `rev-${i}`, script: scriptOf(i) });
+    await queue.add("run", {}, { jobId: ids[1] as string }); // BullMQ keeps finished jobs a day
+    expect((await createRun(store, rev(1), 4000)).id).toBe("key-app-rev-1-2");
+    await admin.del(`${prefix}:gate:key:key-app-rev-9`);
+    const again = await createRun(store, rev(9), 4001);
+    expect(again.id).toBe("key-app-rev-9-2");
+    expect((await store.get(ids[9] as string))?.status).toBe("finished");
   });
 
   it("drops runs older than the retention age, and canaries with nothing left", async () => {

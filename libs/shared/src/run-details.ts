@@ -52,8 +52,8 @@ type StoredInputs = Omit<RunInputs, "script"> & { scriptDigest: string };
  * - `script:<sha256>`: the script, stored once however many runs ran it (every `rollout`
  *   iteration of a revision runs the same one).
  * Both expire with the history (HISTORY_MAX_AGE); each write renews the script's expiry.
- * A run dropped earlier by the per-canary count keeps these until then: bounded by the
- * age, and scripts are shared.
+ * Retention deletes a run's inputs with the run, and a script with the last run that used
+ * it (RunStore.prune).
  */
 export class RunDetailsStore {
   private readonly gate: string;

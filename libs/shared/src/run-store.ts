@@ -6,6 +6,7 @@ import {
   CANCEL,
   DECIDE,
   DROP_OUTPUT,
+  DROP_RUN,
   FINISH,
   HEARTBEAT,
   K6_PROGRESS,
@@ -249,6 +250,10 @@ export class RunStore {
   /** The API processes whose calls wait on a run, by when each lease lapses. */
   private waitedKey(runId: string): string {
     return `${this.gate}waited:${runId}`;
+  }
+  /** RunDetailsStore's: what a run was given, without its script. */
+  private inputsKey(runId: string): string {
+    return `${this.gate}inputs:${runId}`;
   }
   private specKey(runId: string): string {
     return `${this.gate}spec:${runId}`;
@@ -781,7 +786,8 @@ export class RunStore {
   }
 
   /**
-   * Drops a canary's runs beyond the retention count or age, the output of runs beyond the
+   * Drops a canary's runs beyond the retention count or age with what they alone keep
+   * (DROP_RUN: inputs, output, run key, their use of a script), the output of runs beyond the
    * newest `maxOutputsPerCanary` (the byte budget: that many x OUTPUT_MAX_BYTES), and
    * canaries with no run within the retention age (their index expires with their last run).
    * Outputs are looked for only among the `OUTPUT_PRUNE_WINDOW` runs just past the budget,
@@ -806,32 +812,35 @@ export class RunStore {
       .pexpire(zset, maxAgeMs)
       .zremrangebyscore(this.canaries, 0, now - maxAgeMs)
       .exec();
-    const candidates = [...new Set([...tooOld, ...tooMany, ...outputless])];
-    if (candidates.length === 0) return 0;
-    // Never touch a run still in flight: callers are waiting on it.
-    const statuses = await candidates
-      .reduce((pipeline, id) => pipeline.hget(this.runHash(id), "status"), this.redis.pipeline())
-      .exec();
-    const settled = candidates.filter((_, i) => {
-      const status = statuses?.[i]?.[1];
-      return status !== "queued" && status !== "running";
-    });
-    const doomed = new Set([...tooOld, ...tooMany]);
-    const dropped = settled.filter((id) => doomed.has(id));
-    // Outputs first: each is taken off its owner's bytes, read from the run's record.
+    const doomed = [...new Set([...tooOld, ...tooMany])];
+    const doomedSet = new Set(doomed);
+    // Each script checks its run is settled: a run in flight is never touched (callers are
+    // waiting on it, and its output is live).
     await callLuaMany(
       this.redis,
       DROP_OUTPUT,
-      settled.map((id) => ({
-        keys: { runHash: this.runHash(id), outputKey: this.outputKey(id) },
+      outputless
+        .filter((id) => !doomedSet.has(id))
+        .map((id) => ({
+          keys: { runHash: this.runHash(id), outputKey: this.outputKey(id) },
+          args: { gate: this.gate, runId: id },
+        })),
+    );
+    const dropped = await callLuaMany(
+      this.redis,
+      DROP_RUN,
+      doomed.map((id) => ({
+        keys: {
+          runHash: this.runHash(id),
+          outputKey: this.outputKey(id),
+          inputsKey: this.inputsKey(id),
+          specKey: this.specKey(id),
+          canaryRuns: zset,
+        },
         args: { gate: this.gate, runId: id },
       })),
     );
-    const pipeline = this.redis.multi();
-    if (dropped.length) pipeline.zrem(zset, ...dropped);
-    for (const id of dropped) pipeline.del(this.runHash(id));
-    await pipeline.exec();
-    return dropped.length;
+    return dropped.filter((reply) => reply === 1).length;
   }
 }
 

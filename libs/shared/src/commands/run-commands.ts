@@ -42,13 +42,14 @@ end
  * A run's owner (`owner` in its record; runs recorded before owners existed belong to
  * their namespace) and the owner's indexes, built from `gate`: its queued runs and slots
  * (fair sharing), and what it keeps in Redis (quotas, decision 44): `outputs` (ZSET run id
- * -> bytes of its stored k6 output) and `usage` (HASH; `outputBytes`: their sum).
+ * -> bytes of its stored k6 output), `usage` (HASH; `outputBytes`: their sum) and `scripts`
+ * (ZSET of the digests of the scripts its runs use, by last use).
  */
 const OWNER_KEYS = `
 local function ownerKeys(owner)
   local at = gate .. 'owner:' .. owner
   return {queued = gate .. 'owner-queued:' .. owner, slots = gate .. 'slots:' .. owner,
-    usage = at, outputs = at .. ':outputs'}
+    usage = at, outputs = at .. ':outputs', scripts = at .. ':scripts'}
 end
 local function ownerOf(owner, namespace)
   if owner and owner ~= '' then return owner end
@@ -98,6 +99,52 @@ local function keepOutput(owned, outputRunId, key, text)
   redis.call('PEXPIRE', owned.outputs, ttlMs)
   redis.call('HINCRBY', owned.usage, 'outputBytes', #text - before)
   redis.call('PEXPIRE', owned.usage, ttlMs)
+end
+`;
+
+/**
+ * How many kept runs use a script (`script-runs:<digest>`) and how many of them are one
+ * owner's (`owner:<owner>:script-runs:<digest>`): HASHes whose `runs` counts (HINCRBY: the
+ * ACL user has no DECR) are created with a run and taken
+ * down as retention drops it, so a script is deleted with the last run that used it and
+ * leaves its owner's distinct scripts (their quota) then. Each counter expires with the
+ * history (`ttlMs`, renewed by every new run), like the runs it counts: a run that expired
+ * instead of being dropped never leaves a counter behind for long. The script itself is
+ * `script:<digest>`, written when a worker starts a run (RunDetailsStore).
+ */
+const SCRIPT_USES = `
+local function scriptUseKeys(owned, digest)
+  return {gate .. 'script-runs:' .. digest, owned.usage .. ':script-runs:' .. digest}
+end
+local function useScript(owned, digest)
+  for _, key in ipairs(scriptUseKeys(owned, digest)) do
+    redis.call('HINCRBY', key, 'runs', 1)
+    redis.call('PEXPIRE', key, ttlMs)
+  end
+end
+local function releaseScript(owned, digest)
+  local uses = scriptUseKeys(owned, digest)
+  if redis.call('HINCRBY', uses[1], 'runs', -1) <= 0 then
+    redis.call('DEL', uses[1], gate .. 'script:' .. digest)
+  end
+  if redis.call('HINCRBY', uses[2], 'runs', -1) <= 0 then
+    redis.call('DEL', uses[2])
+    redis.call('ZREM', owned.scripts, digest)
+  end
+end
+`;
+
+/**
+ * A run's stored k6 output is deleted and taken off its owner's bytes (`owned`). Needs
+ * `gate`.
+ */
+const DROP_OUTPUT_OF = `
+local function dropOutput(owned, droppedId, key)
+  redis.call('DEL', key)
+  local bytes = tonumber(redis.call('ZSCORE', owned.outputs, droppedId) or 0)
+  redis.call('ZREM', owned.outputs, droppedId)
+  if bytes > 0 then redis.call('HINCRBY', owned.usage, 'outputBytes', -bytes) end
+  return bytes
 end
 `;
 
@@ -263,7 +310,7 @@ export const DECIDE = luaCommand(
     "waiter",
     "waitLeaseMs",
   ],
-  `${END_EARLY}${QUOTAS}
+  `${END_EARLY}${QUOTAS}${SCRIPT_USES}
 local function record(id) return redis.call('HGETALL', gate .. 'run:' .. id) end
 -- The caller will long-poll this run: it is waited on (only the run's own key, from its id).
 local function holdWaited(id)
@@ -298,6 +345,13 @@ if over then return {'quota', {}, over} end
 local fields = cjson.decode(identity)
 local seq = redis.call('HINCRBY', keyHash, 'seq', 1)
 local id = runKey .. '-' .. seq
+-- A run key pruned with its runs (DROP_RUN) counts again from 1: past any run still kept
+-- and any job BullMQ still keeps by that id (it keeps finished jobs for a day, and would
+-- ignore a new job with an id it has).
+while redis.call('EXISTS', gate .. 'run:' .. id, jobPrefix .. id) > 0 do
+  seq = redis.call('HINCRBY', keyHash, 'seq', 1)
+  id = runKey .. '-' .. seq
+end
 -- Supersede: this canary's runs of this phase for another revision end now, unless a call
 -- waits on them (Flagger never does while it calls for a new revision: decision 41).
 local superseded = {}
@@ -322,7 +376,7 @@ local run = gate .. 'run:' .. id
 for field, value in pairs(fields) do redis.call('HSET', run, field, value) end
 redis.call('HSET', run, 'id', id, 'status', 'queued', 'attempt', 0, 'owner', owner,
   'enqueuedAt', now, 'delivered', '0', 'slackChannels', slackChannels, 'warnings', warnings,
-  'arrival', arrival, 'supersede', supersede)
+  'arrival', arrival, 'supersede', supersede, 'scriptDigest', scriptDigest)
 redis.call('PEXPIRE', run, ttlMs)
 redis.call('SET', gate .. 'spec:' .. id, spec, 'PX', ttlMs)
 redis.call('HSET', keyHash, 'current', id, 'latest', id)
@@ -341,6 +395,7 @@ redis.call('ZADD', ownerCanaries, now, canaryId)
 redis.call('PEXPIRE', ownerCanaries, ttlMs)
 redis.call('ZADD', ownerScripts, now, scriptDigest)
 redis.call('PEXPIRE', ownerScripts, ttlMs)
+useScript(ownerKeys(owner), scriptDigest)
 holdWaited(id)
 return {'created', record(id), superseded}
 `,
@@ -602,22 +657,50 @@ return 1
 
 /**
  * A run's output is dropped (retention): it no longer counts to its owner's bytes. Reads
- * the owner from the run's record, so it runs before the record is deleted.
+ * the owner from the run's record, so it runs before the record is deleted. 0: the run is
+ * in flight (its output is live), nothing dropped.
  */
 export const DROP_OUTPUT = luaCommand(
   "dropOutput",
-  "delete a run's k6 output and take its bytes off its owner's count",
+  "delete a settled run's k6 output and take its bytes off its owner's count",
   ["runHash", "outputKey"],
   ["gate", "runId"],
-  `${OWNER_KEYS}
-local f = redis.call('HMGET', runHash, 'owner', 'namespace')
-redis.call('DEL', outputKey)
-if not f[2] then return 0 end
-local owned = ownerKeys(ownerOf(f[1], f[2]))
-local bytes = tonumber(redis.call('ZSCORE', owned.outputs, runId) or 0)
-redis.call('ZREM', owned.outputs, runId)
-if bytes > 0 then redis.call('HINCRBY', owned.usage, 'outputBytes', -bytes) end
-return bytes
+  `${OWNER_KEYS}${DROP_OUTPUT_OF}
+local f = redis.call('HMGET', runHash, 'owner', 'namespace', 'status')
+if f[3] == 'queued' or f[3] == 'running' then return 0 end
+if not f[2] then return redis.call('DEL', outputKey) end
+return dropOutput(ownerKeys(ownerOf(f[1], f[2])), runId, outputKey)
+`,
+);
+
+/**
+ * Retention drops a settled run (1; 0: it is in flight, nothing written) with everything
+ * kept for it alone: its record, spec, inputs and output (off its owner's bytes), its place
+ * in its canary's history, its run key's hash when the run is that key's latest (a later
+ * call for the same check starts a fresh run, as after expiry), and its use of its script
+ * (SCRIPT_USES: the last run deletes it). Needs the record, so it runs before anything else
+ * of the run is deleted.
+ */
+export const DROP_RUN = luaCommand(
+  "dropRun",
+  "delete a settled run with its output, inputs, run key and script use",
+  ["runHash", "outputKey", "inputsKey", "specKey", "canaryRuns"],
+  ["gate", "runId"],
+  `${OWNER_KEYS}${DROP_OUTPUT_OF}${SCRIPT_USES}
+local f = redis.call('HMGET', runHash, 'status', 'owner', 'namespace', 'runKey', 'scriptDigest')
+if f[1] == 'queued' or f[1] == 'running' then return 0 end
+if f[3] then
+  local owned = ownerKeys(ownerOf(f[2], f[3]))
+  dropOutput(owned, runId, outputKey)
+  if f[5] then releaseScript(owned, f[5]) end
+  -- Its run key is in its record only.
+  local keyHash = gate .. 'key:' .. f[4]
+  local k = redis.call('HMGET', keyHash, 'latest', 'current')
+  if k[1] == runId and (not k[2] or k[2] == runId) then redis.call('DEL', keyHash) end
+end
+redis.call('DEL', runHash, outputKey, inputsKey, specKey)
+redis.call('ZREM', canaryRuns, runId)
+return 1
 `,
 );
 
@@ -655,5 +738,6 @@ export const RUN_COMMANDS = [
   PLACE,
   LIVE_OUTPUT,
   DROP_OUTPUT,
+  DROP_RUN,
   K6_PROGRESS,
 ];
