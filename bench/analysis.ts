@@ -116,7 +116,7 @@ Two things show in the event loop:
 
 ### A bug the long-poll benchmark found
 
-libs/shared/src/run-store.ts \`RunStore.prune\` deletes a canary's oldest runs beyond
+libs/shared/src/store/retention.ts \`RunStore.prune\` deletes a canary's oldest runs beyond
 HISTORY_MAX_RUNS_PER_CANARY whatever their status, including runs still queued or
 running. With 1,000 calls waiting on one canary, the first verdict pruned 800 waiting runs
 and 786 callers got \`503 run <id> disappeared; retry\`; with HISTORY_MAX_RUNS_PER_CANARY=5
@@ -190,7 +190,7 @@ ms, the stub and setpriv 2.5 ms, redis-server 2.5 ms, load generator 1.0 ms: 24 
 idle cores would carry 83/s; 150/s needs 13.3 ms. \`queue --cpu-prof\`, share of the first
 worker's sampled time: k6's run 35% (the spawn itself 20%), pruning 11%, the baseline's
 history read 5%, FINISH 3%, pino 3%, GC 5%. Of 540 Redis commands per verdict, 181 HGET
-and 179 DEL are \`RunStore.prune\` (libs/shared/src/run-store.ts) checking again every run
+and 179 DEL are \`RunStore.prune\` (libs/shared/src/store/retention.ts) checking again every run
 past HISTORY_MAX_OUTPUTS_PER_CANARY (20) of the canary, here one canary of up to 200 runs,
 and deleting outputs already deleted: work that grows with the history, on every verdict.
 Applied since: a prune looks for outputs only among the 20 runs just past the budget.

@@ -68,6 +68,16 @@ describe("decide", () => {
     expect(await store.job(created.id)).toEqual({ ...job, runId: created.id });
   });
 
+  it("reads a record whose status it does not know as an error naming the run, not as queued", async () => {
+    const run = await createRun(store, specOf({ name: "app", checksum: "rev-1" }), 1000);
+    await admin.hset(`${prefix}:gate:run:${run.id}`, "status", "paused");
+    await expect(store.get(run.id)).rejects.toThrow(
+      `run ${run.id}: its Redis record is not a run's: status`,
+    );
+    // No record at all is no run, not an error.
+    expect(await store.get("nothing-1")).toBeNull();
+  });
+
   it("answers busy past the backlog limit, and writes nothing", async () => {
     await createRun(store, specOf({ name: "a", checksum: "1" }), 1000);
     const before = await admin.keys(`${prefix}:*`);

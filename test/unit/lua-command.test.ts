@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { callLua, luaCommand, type LuaCommand } from "../../libs/shared/src/commands/lua-command";
 import { READ_COMMANDS } from "../../libs/shared/src/commands/read-commands";
 import { RUN_COMMANDS } from "../../libs/shared/src/commands/run-commands";
+import { LUA_GATE_KEYS } from "../../libs/shared/src/store/keys";
 
 /**
  * A script and its caller agree on KEYS and ARGV when both come from the command's name
@@ -11,10 +12,14 @@ import { RUN_COMMANDS } from "../../libs/shared/src/commands/run-commands";
 
 type AnyCommand = LuaCommand<string, string>;
 
+/** Whether the script builds keys from `prefix` with the generated `gateKey` prelude. */
+const buildsKeys = (command: AnyCommand) => command.args.includes("prefix");
+
 /** The script after its header and prelude: what a person wrote. */
 function bodyOf(command: AnyCommand): string {
   const lines = command.lua.split("\n");
-  const prelude = 1 + 3 + command.keys.length + command.args.length;
+  const gateKeys = buildsKeys(command) ? LUA_GATE_KEYS.split("\n").length : 0;
+  const prelude = 1 + 3 + command.keys.length + command.args.length + gateKeys;
   return lines.slice(prelude).join("\n");
 }
 
@@ -72,10 +77,19 @@ describe.each(COMMANDS.map((command) => [command.name, command] as const))(
       expect(codeOf(bodyOf(command))).not.toMatch(/\b(?:KEYS|ARGV)\b/);
     });
 
-    it("uses every key and argument it declares", () => {
+    it("uses every key and argument it declares (`prefix`: through gateKey)", () => {
       const code = codeOf(bodyOf(command));
-      const unused = names(command).filter((name) => !new RegExp(`\\b${name}\\b`).test(code));
+      const unused = names(command).filter(
+        (name) => !new RegExp(`\\b${name}\\b`).test(code) && name !== "prefix",
+      );
       expect(unused).toEqual([]);
+      if (buildsKeys(command)) expect(code).toMatch(/\bgateKey\b/);
+    });
+
+    it("builds no key of its own: every one it does not declare comes from gateKey (store/keys.ts)", () => {
+      const code = codeOf(bodyOf(command));
+      expect(code).not.toMatch(/\b(?:gate|jobPrefix|prefix)\s*\.\./);
+      if (!buildsKeys(command)) expect(code).not.toMatch(/\bgateKey\b/);
     });
 
     it("declares each name once, as a Lua name, and never redeclares one in its body", () => {

@@ -4,7 +4,9 @@ import type { Queue } from "bullmq";
 import type { Logger } from "./logger";
 import { enqueueRun } from "./queue";
 import { failedResult } from "./run";
-import type { InFlightRun, RunStore } from "./run-store";
+import { StoreKeys } from "./store/keys";
+import type { RunStore } from "./store/run-store";
+import type { InFlightRun } from "./store/types";
 
 export interface ReconcilerDeps {
   redis: RedisClient;
@@ -96,7 +98,7 @@ async function lostReason(
  * (idempotent) that waits for a pass in progress.
  */
 export function startReconciler(deps: ReconcilerDeps): () => Promise<void> {
-  const lockKey = `${deps.prefix}:gate:reconcile-lock`;
+  const lockKey = new StoreKeys(deps.prefix).single("reconcileLock");
   const owner = randomUUID();
   let stopped = false;
   let pass: Promise<void> = Promise.resolve();

@@ -1,9 +1,11 @@
 import type { RedisClient } from "../redis";
+import { LUA_GATE_KEYS } from "../store/keys";
 
 /**
  * A Lua script with named KEYS and ARGV. The script's prelude binds each name to its
  * position (`local runHash = KEYS[1]`), generated from the same lists callers build their
- * arguments from, so a script and its caller cannot disagree on an order or a count.
+ * arguments from, so a script and its caller cannot disagree on an order or a count; with
+ * a `prefix` argument, it also builds k6-gate's keys from it (`gateKey`, store/keys.ts).
  */
 export interface LuaCommand<K extends string, A extends string> {
   /** ioredis command name (`k6gate<Name>`). */
@@ -35,6 +37,8 @@ export function luaCommand<const K extends string, const A extends string>(
   const prelude = [
     ...keys.map((key, i) => `local ${key} = KEYS[${i + 1}]`),
     ...args.map((arg, i) => `local ${arg} = ARGV[${i + 1}]`),
+    // Every key a script builds comes from one table (store/keys.ts).
+    ...(args.includes("prefix" as A) ? [LUA_GATE_KEYS] : []),
   ];
   return {
     name: `k6gate${name[0]?.toUpperCase() ?? ""}${name.slice(1)}`,

@@ -3,8 +3,8 @@ import { luaCommand } from "./lua-command";
 /**
  * Scripts that only read (`#!lua flags=no-writes`): several reads in one command, where
  * issuing them one by one would cost a command each on the client. Keys follow the rule of
- * run-commands.ts: the index is declared in KEYS, and the run records whose ids it holds
- * are built inside from `gate`, in the same hash-tagged slot.
+ * decide.ts: the index is declared in KEYS, and the run records whose ids it holds are
+ * built inside with `gateKey` (store/keys.ts), in the same hash-tagged slot.
  */
 
 /** The fields of a run's hash a summary (RunStore.summaries) is built from. */
@@ -33,11 +33,11 @@ export const CANARY_SUMMARIES = luaCommand(
   "canarySummaries",
   "a canary's newest runs, each as its summary fields",
   ["canaryRuns"],
-  ["gate", "limit"],
+  ["prefix", "limit"],
   `
 local runs = {}
 for _, id in ipairs(redis.call('ZREVRANGE', canaryRuns, 0, tonumber(limit) - 1)) do
-  runs[#runs + 1] = redis.call('HMGET', gate .. 'run:' .. id, ${SUMMARY_FIELDS.map((field) => `'${field}'`).join(", ")})
+  runs[#runs + 1] = redis.call('HMGET', gateKey.run(id), ${SUMMARY_FIELDS.map((field) => `'${field}'`).join(", ")})
 end
 return runs
 `,

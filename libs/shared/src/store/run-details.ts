@@ -1,6 +1,7 @@
-import type { RedisClient } from "./redis";
-import { createHash } from "node:crypto";
-import type { RunSpec } from "./queue";
+import type { RedisClient } from "../redis";
+import type { RunSpec } from "../queue";
+import { StoreKeys } from "./keys";
+import { scriptDigestOf } from "./types";
 
 /**
  * What a run was given, as anyone who can read the dashboard may see it: the script and
@@ -45,8 +46,7 @@ export interface RunNeighbours {
 type StoredInputs = Omit<RunInputs, "script"> & { scriptDigest: string };
 
 /**
- * The run page's reads and writes beyond the run record, on plain keys beside
- * RunStore's (same `<prefix>:gate:` namespace):
+ * The run page's reads and writes beyond the run record (keys: StoreKeys):
  * - `inputs:<runId>`: a run's RunInputs without the script (a few hundred bytes), written
  *   by the worker when it starts the run;
  * - `script:<sha256>`: the script, stored once however many runs ran it (every `rollout`
@@ -56,40 +56,29 @@ type StoredInputs = Omit<RunInputs, "script"> & { scriptDigest: string };
  * it (RunStore.prune).
  */
 export class RunDetailsStore {
-  private readonly gate: string;
+  private readonly keys: StoreKeys;
 
   constructor(
     private readonly redis: RedisClient,
     prefix: string,
     private readonly maxAgeMs: number,
   ) {
-    this.gate = `${prefix}:gate:`;
-  }
-
-  private inputsKey(runId: string): string {
-    return `${this.gate}inputs:${runId}`;
-  }
-  private scriptKey(digest: string): string {
-    return `${this.gate}script:${digest}`;
-  }
-  /** RunStore's per-canary index (run ids scored by when they were queued). */
-  private canaryRuns(namespace: string, name: string): string {
-    return `${this.gate}canary:${namespace}/${name}`;
+    this.keys = new StoreKeys(prefix);
   }
 
   async saveInputs(runId: string, inputs: RunInputs): Promise<void> {
     const { script, ...rest } = inputs;
-    const scriptDigest = createHash("sha256").update(script).digest("hex");
+    const scriptDigest = scriptDigestOf(script);
     const stored: StoredInputs = { ...rest, scriptDigest };
     await this.redis
       .multi()
-      .set(this.scriptKey(scriptDigest), script, "PX", this.maxAgeMs)
-      .set(this.inputsKey(runId), JSON.stringify(stored), "PX", this.maxAgeMs)
+      .set(this.keys.of("script", scriptDigest), script, "PX", this.maxAgeMs)
+      .set(this.keys.of("inputs", runId), JSON.stringify(stored), "PX", this.maxAgeMs)
       .exec();
   }
 
   async inputs(runId: string): Promise<RunInputs | null> {
-    const text = await this.redis.get(this.inputsKey(runId));
+    const text = await this.redis.get(this.keys.of("inputs", runId));
     if (!text) return null;
     let stored: StoredInputs;
     try {
@@ -98,12 +87,12 @@ export class RunDetailsStore {
       return null;
     }
     const { scriptDigest, ...rest } = stored;
-    const script = await this.redis.get(this.scriptKey(scriptDigest));
+    const script = await this.redis.get(this.keys.of("script", scriptDigest));
     return { ...rest, script: script ?? "" };
   }
 
   async neighbours(run: { id: string; namespace: string; name: string }): Promise<RunNeighbours> {
-    const key = this.canaryRuns(run.namespace, run.name);
+    const key = this.keys.canary("canaryRuns", run.namespace, run.name);
     const rank = await this.redis.zrank(key, run.id);
     if (rank === null) return { previous: null, next: null };
     const ids = await this.redis.zrange(key, Math.max(0, rank - 1), rank + 1);
