@@ -103,8 +103,14 @@ export function createApp(deps: AppDeps) {
       }
       return problem(c, 503, "k6-gate: Redis is unreachable; retry shortly", [], 5);
     }
-    deps.logger.error({ err: error, path: c.req.path }, "unhandled error");
-    return problem(c, 503, "k6-gate: internal error; retry shortly", [], 5);
+    // Not an outage (those are answered above): a bug, logged with its stack and counted,
+    // so it is not mistaken for one.
+    deps.logger.error({ err: error, path: c.req.path }, "bug: unhandled error");
+    metrics.countBug();
+    const message = "k6-gate: internal error (a bug, logged by the API with its stack)";
+    return wantsHtml(c) && c.req.method === "GET"
+      ? errorPage(c, 500, `${message}. Please report it.`)
+      : problem(c, 500, message);
   });
   return app;
 }

@@ -11,6 +11,8 @@ export interface ApiMetrics {
   countStopped(outcome: StoppedOutcome, count?: number): void;
   /** A webhook call refused because Redis is full (out of memory under noeviction). */
   countRedisFull(): void;
+  /** A request that ended in an error k6-gate has no answer for: a bug. */
+  countBug(): void;
   /** The Prometheus text, with Redis-backed gauges read now. */
   scrape(): Promise<{ text: string; contentType: string }>;
 }
@@ -44,6 +46,11 @@ export function createApiMetrics({ config, store, queue, waiter, logger }: AppDe
   const redisFull = new Counter({
     name: "k6gate_redis_full_total",
     help: "Webhook calls answered 503 because Redis refused a write: out of memory (maxmemory under noeviction).",
+    registers: [registry],
+  });
+  const bugs = new Counter({
+    name: "k6gate_api_bugs_total",
+    help: 'Requests answered 500 because of an error k6-gate has no answer for (a bug): the log line "bug: unhandled error" has its stack.',
     registers: [registry],
   });
   new Gauge({
@@ -149,6 +156,7 @@ export function createApiMetrics({ config, store, queue, waiter, logger }: AppDe
   return {
     countStopped: (outcome, count = 1) => runsStopped.inc({ outcome }, count),
     countRedisFull: () => redisFull.inc(),
+    countBug: () => bugs.inc(),
     countWebhook: async (c, next) => {
       await next();
       webhookRequests.inc({ status: String(c.res.status) });

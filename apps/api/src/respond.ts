@@ -20,7 +20,7 @@ export function wantsJson(c: Context<AppEnv>): boolean {
  */
 export function problem(
   c: Context<AppEnv>,
-  status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 503,
+  status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 503,
   message: string,
   details: string[] = [],
   retryAfterSeconds?: number,

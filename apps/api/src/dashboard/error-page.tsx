@@ -3,12 +3,13 @@ import type { Context } from "hono";
 import { html } from "hono/html";
 import { Layout } from "./layout";
 
-export type ErrorStatus = 400 | 404 | 405 | 503;
+export type ErrorStatus = 400 | 404 | 405 | 500 | 503;
 
 const TITLES: Record<ErrorStatus, string> = {
   400: "Bad request",
   404: "Not found",
   405: "Method not allowed",
+  500: "Internal error",
   503: "Unavailable",
 };
 
