@@ -3,7 +3,6 @@ import type { Queue } from "bullmq";
 import type { HttpBindings } from "@hono/node-server";
 import type { Logger, RunStore } from "@k6-gate/shared";
 import type { ApiConfig } from "./config";
-import type { RequestLogFields } from "./request-log";
 import type { RunWaiter } from "./run-waiter";
 import type { WebhookCaller } from "./webhook-tokens";
 
@@ -15,6 +14,14 @@ export interface AppDeps {
   queue: Queue;
   waiter: RunWaiter;
   logger: Logger;
+}
+
+/** What a handler adds to its request's log line (the canary, the run it answered with). */
+export interface RequestLogFields {
+  namespace?: string;
+  name?: string;
+  runId?: string;
+  decision?: string;
 }
 
 /**

@@ -3,14 +3,6 @@ import type { MiddlewareHandler } from "hono";
 import type { Logger } from "@k6-gate/shared";
 import type { AppEnv } from "./deps";
 
-/** What a handler adds to its request's log line (the canary, the run it answered with). */
-export interface RequestLogFields {
-  namespace?: string;
-  name?: string;
-  runId?: string;
-  decision?: string;
-}
-
 const REQUEST_ID = /^[\w.-]{1,128}$/;
 
 /** Polled by probes, Prometheus and the autoscaler: logged at debug unless they fail. */

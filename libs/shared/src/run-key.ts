@@ -1,16 +1,15 @@
 import { createHash } from "node:crypto";
-import type { RunSpec } from "./queue";
 
 /** Fields that only change who is told, or what they are told: not what runs. */
 const NOT_JUDGED = new Set<string>(["slackChannels", "notificationContext", "warnings"]);
 
 /**
- * The key of a check: a digest of everything that changes what runs or how it is judged
+ * The key of a check (a RunSpec without its key; queue.ts's runSpecOf): a digest of everything that changes what runs or how it is judged
  * (identity, script, env, secrets, limits: every field of the spec but those above), so a
  * new field of the spec is part of the key unless it is listed there.
  * Same key = same check, so Flagger's retries ride on one run.
  */
-export function runKeyOf(check: Omit<RunSpec, "runKey">): string {
+export function runKeyOf(check: object): string {
   const judged = Object.fromEntries(
     Object.entries(check).filter(([field]) => !NOT_JUDGED.has(field)),
   );
