@@ -5,7 +5,9 @@ import {
   summaryTrendStats,
 } from "../../apps/worker/src/k6/execution-requirements";
 import { K6Log } from "../../apps/worker/src/k6/k6-log";
-import { missingEvidence, verdictOf, type K6Exit } from "../../apps/worker/src/k6/verdict";
+import { missingEvidence } from "../../apps/worker/src/k6/evidence";
+import type { K6Exit } from "../../apps/worker/src/k6/k6-exit";
+import { verdictOf } from "../../apps/worker/src/k6/verdict";
 import { exitOf, findingsOf } from "./k6-exit";
 
 /** Lines as k6 v2.2.0 writes them with `--log-format json` (captured from real runs). */

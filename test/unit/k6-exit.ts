@@ -1,5 +1,5 @@
 import { readSummary, type SummaryFindings } from "../../apps/worker/src/k6/summary";
-import type { K6Exit } from "../../apps/worker/src/k6/verdict";
+import type { K6Exit } from "../../apps/worker/src/k6/k6-exit";
 
 /** A run's findings, from its `metrics` object in the shape of k6's summary export. */
 export function findingsOf(metrics: Record<string, Record<string, unknown>>): SummaryFindings {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { CANARY_K6_SETTINGS, k6SettingProblem } from "@k6-gate/shared";
 import { findingsOf } from "../../apps/worker/src/k6/findings";
 import { MetricStream } from "../../apps/worker/src/k6/metric-stream";
-import { deadTargetOf } from "../../apps/worker/src/k6/verdict";
+import { deadTargetOf } from "../../apps/worker/src/k6/evidence";
 import { testDigest } from "../../apps/worker/src/regression";
 
 /** Lines as k6 v2.2.0's JSON output writes them. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { emptyMetrics } from "@k6-gate/shared";
-import { setupFailure, verdictOf, type K6Exit } from "../../apps/worker/src/k6/verdict";
+import type { K6Exit } from "../../apps/worker/src/k6/k6-exit";
+import { setupFailure, verdictOf } from "../../apps/worker/src/k6/verdict";
 import { exitOf, findingsOf } from "./k6-exit";
 
 /**
