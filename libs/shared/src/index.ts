@@ -1,6 +1,7 @@
 export * from "./config";
 export * from "./duration";
 export * from "./logger";
+export * from "./metadata";
 export * from "./payload";
 export * from "./queue";
 export * from "./redis";

@@ -1,9 +1,9 @@
 import { z } from "zod";
 import type { JobsOptions, Queue } from "bullmq";
+import { keptOf, keptShape } from "./metadata";
 import type { WebhookPayload } from "./payload";
 import { runKeyOf } from "./run-key";
 import { runIdentitySchema } from "./run";
-import { DEFAULT_BASELINE_RUNS } from "./regression-limits";
 
 export const RUN_QUEUE = "k6-runs";
 
@@ -15,34 +15,13 @@ export function runJobName(run: { namespace: string; name: string; checksum: str
   return `${run.namespace}/${run.name}@${run.checksum.slice(0, 12) || "-"}`;
 }
 
-const secretRefSchema = z.object({
-  namespace: z.string().optional(),
-  secret: z.string(),
-  key: z.string(),
-});
-
 /**
- * What a run runs: its identity and the check's settings. It carries no secret of the
- * service: `kubernetesSecrets` holds references, resolved by the worker at run time.
+ * What a run runs: its identity and what it keeps of the check's metadata (metadata.ts's
+ * table). It carries no secret of the service: `kubernetesSecrets` holds references,
+ * resolved by the worker at run time.
  */
 export const runSpecSchema = runIdentitySchema.extend({
-  script: z.string().min(1),
-  envVars: z.record(z.string(), z.string()),
-  kubernetesSecrets: z.record(z.string(), secretRefSchema),
-  uploadToCloud: z.boolean(),
-  maxDurationMs: z.number().int().positive().optional(),
-  /** Absent from jobs queued before the key existed. */
-  maxInterruptedIterations: z.number().int().nonnegative().optional(),
-  /** Absent unless set: `metric:stat` -> allowed change against the baseline. */
-  maxRegression: z.record(z.string(), z.string()).optional(),
-  /** Absent: 5. */
-  baselineRuns: z.number().int().positive().optional(),
-  /** Absent: false (a saturated load generator warns). */
-  failOnSaturation: z.boolean().optional(),
-  /** Absent: false (a run whose HTTP requests all failed has no evidence of a live target). */
-  allowFailedRequests: z.boolean().optional(),
-  slackChannels: z.array(z.string()),
-  notificationContext: z.string().optional(),
+  ...keptShape,
   /** What the call did not understand (unknown metadata keys), shown with the verdict. */
   warnings: z.array(z.string()).optional(),
 });
@@ -87,25 +66,10 @@ export async function enqueueRun(
 
 /** The job a webhook call asks for, before it has a run id. */
 export function runSpecOf(payload: WebhookPayload): RunSpec {
-  const { metadata } = payload;
-  const check = {
-    ...runIdentitySchema.omit({ runKey: true }).parse(payload),
-    script: metadata.script,
-    envVars: metadata.envVars,
-    kubernetesSecrets: metadata.kubernetesSecrets,
-    uploadToCloud: metadata.uploadToCloud,
-    maxDurationMs: metadata.maxDurationMs,
-    maxInterruptedIterations: metadata.maxInterruptedIterations,
-    // Left out at their defaults, so the run key of a check that does not use them is the
-    // key it had before they existed (in-flight runs keep deduplicating across an upgrade).
-    maxRegression: Object.keys(metadata.maxRegression).length ? metadata.maxRegression : undefined,
-    baselineRuns:
-      metadata.baselineRuns === DEFAULT_BASELINE_RUNS ? undefined : metadata.baselineRuns,
-    failOnSaturation: metadata.failOnSaturation || undefined,
-    allowFailedRequests: metadata.allowFailedRequests || undefined,
-    slackChannels: metadata.slackChannels,
-    notificationContext: metadata.notificationContext,
-    warnings: metadata.warnings,
-  };
+  const check = runSpecSchema.omit({ runKey: true }).parse({
+    ...payload,
+    ...keptOf(payload.metadata),
+    warnings: payload.metadata.warnings,
+  });
   return { ...check, runKey: runKeyOf(check) };
 }
