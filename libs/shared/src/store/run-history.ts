@@ -3,7 +3,7 @@ import { callLuaMany } from "../commands/lua-command";
 import { CANARY_SUMMARIES, SUMMARY_FIELDS } from "../commands/read-commands";
 import { runJobSchema, type RunJob } from "../queue";
 import type { RedisClient } from "../redis";
-import { runResultSchema, type RunRecord } from "../run";
+import { runResultSchema, runStatuses, type RunRecord } from "../run";
 import { figuresOf, type RunSummary } from "../run-figures";
 import type { StoreKeys } from "./keys";
 import { toRecord, toSummary } from "./records";
@@ -96,7 +96,7 @@ export class RunHistory {
     const pipeline = this.redis.pipeline();
     for (const { id } of members) pipeline.hget(this.keys.of("run", id), "status");
     const statuses = await replies(pipeline);
-    const status = z.enum(["queued", "running", "finished"]).nullable();
+    const status = z.enum(runStatuses).nullable();
     return members.map((member, i) => ({ ...member, status: status.parse(statuses[i] ?? null) }));
   }
 
