@@ -96,7 +96,11 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
         logger.error({ runId, err: error, retryInMs: delayMs }, "verdict not recorded; retrying"),
     });
 
-  const process = async (job: Job, token: string | undefined, signal: AbortSignal | undefined) => {
+  const processJob = async (
+    job: Job,
+    token: string | undefined,
+    signal: AbortSignal | undefined,
+  ) => {
     const runId = job.id as string;
     const run = parseRunJob(job.data);
     const attemptToken = token ?? `${deps.workerName}:${job.attemptsStarted}`;
@@ -210,7 +214,7 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
     if (record.result) void notifier.runFinished(run, record, record.result, output);
   };
 
-  const worker = new Worker(RUN_QUEUE, process, {
+  const worker = new Worker(RUN_QUEUE, processJob, {
     connection: deps.connection,
     prefix: deps.config.QUEUE_PREFIX,
     concurrency: deps.config.WORKER_CONCURRENCY,
