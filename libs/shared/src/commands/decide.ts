@@ -22,9 +22,10 @@ import { END_EARLY, QUOTAS, SCRIPT_USES } from "./lua-parts";
  */
 
 /**
- * Design §3's four-step rule for one run key, plus the backlog check. A created run
- * supersedes the canary's queued and running runs of the same phase for other revisions
- * (unless this call or that run said `supersede: "false"`), recording on each who called
+ * The four-step rule for one run key (docs/architecture.md, section 3), plus the backlog
+ * check. A created run supersedes the canary's queued and running runs of the same phase
+ * for other revisions (unless this call or that run said `supersede: "false"`), recording
+ * on each who called
  * (`callerToken`, `callerAddress`). A run someone waits on (a live lease in its
  * `waited:<runId>`) is never superseded: it runs on and answers its caller. A superseded run
  * is no verdict on its revision (decision 41): it is never delivered nor a recent failure,
