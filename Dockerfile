@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
 # k6-gate: one image for every process. The command picks the entry point:
-#   docker run IMAGE api | worker | demo-target | demo-send
+#   docker run IMAGE api | worker | all | demo-target | demo-send
 #
 # Stages:
 #   k6         the official k6 image, only to copy its static binary
@@ -42,7 +42,7 @@ COPY . .
 RUN --mount=type=cache,target=/root/.npm \
     npm ci \
  && npm run build \
- && test -f dist/api.js && test -f dist/worker.js \
+ && test -f dist/api.js && test -f dist/worker.js && test -f dist/all.js \
  && test -f dist/demo-target.js && test -f dist/demo-send.js
 
 # ---------------------------------------------------------------------------
@@ -98,11 +98,14 @@ COPY --from=build --chown=root:root /src/dist ./dist
 COPY --chown=root:root .k6-version ./
 COPY --chown=root:root --chmod=0755 docker/entrypoint.sh /usr/local/bin/k6-gate
 
+# NODE_OPTIONS: source maps for stack traces; V8's young generation capped at 16 MB per
+# semi-space (holding 1,000 long-polls grows it to 128 MB otherwise: docs/benchmarks.md,
+# "Memory"). The test harness starts processes with the same flag (test/support/k6gate.ts).
 # K6_BIN: the k6 binary the worker runs. RUN_TMP_DIR is left to its default
 # (os.tmpdir() = /tmp): with a read-only root filesystem mount a writable
 # emptyDir/tmpfs at /tmp, or set RUN_TMP_DIR to another writable path.
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--enable-source-maps \
+    NODE_OPTIONS="--enable-source-maps --max-semi-space-size=16" \
     K6_BIN=/usr/bin/k6
 
 # Smoke test at build time: the binaries the worker needs are there and run.

@@ -30,9 +30,10 @@ NODE_DEPS := node_modules/.package-lock.json
 .DEFAULT_GOAL := help
 
 help:
-	@echo "make demo   - start Redis, API, 2 workers, a demo target; judge a good and a bad canary"
+	@echo "make demo   - start Redis, k6-gate in one process (API + worker), a demo target; judge a good and a bad canary"
 	@echo "make test   - install what is missing, typecheck, lint, run every test"
 	@echo "make bench  - run the benchmarks and rewrite docs/benchmarks.md"
+	@echo "make bench-peer - build flagger-k6-webhook (Go module proxy), rerun the side by side, rewrite docs/peer-comparison.md (root)"
 	@echo "make soak   - kill APIs, workers and the Redis primary while canaries run; rewrite docs/soak.md"
 	@echo "make e2e    - a real single-node Kubernetes cluster built here: up, smoke check, down (root)"
 

@@ -258,8 +258,8 @@ library's figure depends on what loaded before it (zod 18.3 MB first,
   committed (35 MB in use) while 1,000 calls attach (memory table: 254 MB in the container
   form; section 3 runs the harness form, \`hold --harness\` 303 MB). Capped at 16 MB per
   semi-space the same hold peaked 198 MB, and attaching took 2140 ms of API CPU against 1950
-  ms uncapped. Closes the row: start the API with \`--max-semi-space-size=16\` (image command
-  or NODE_OPTIONS, and in section 3's harness); not applied in this pass.
+  ms uncapped. Applied since (issue 31): \`--max-semi-space-size=16\` in the image's NODE_OPTIONS,
+  the test harness and the benchmarks' processes; "Footprint of a small install" measures it.
 - **API RSS idle (105 MB):** 52 MB of node's own code pages and 53 MB anonymous, most of it
   V8's heap for the libraries (memory table); 70 MB is 10 MB above what Node alone takes
   with its network modules. Dropping libraries is not an option: BullMQ is the queue and

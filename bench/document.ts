@@ -12,7 +12,18 @@ export interface SectionRun {
   quiet: Quiet;
 }
 
+/** A benchmark that writes a document of its own: its run, the machine, the whole run's time. */
+export interface StandaloneRun {
+  machine: [string, string][];
+  run: SectionRun;
+  totalS: number;
+}
+
 const share = (ms: number, wallMs: number) => `${Math.round((ms / wallMs) * 100)}%`;
+
+/** How busy the machine was while a section ran, and how much of that was other work. */
+export const loadLine = ({ cpu, quiet }: SectionRun) =>
+  `_Machine load while this ran (${(cpu.wallMs / 1000).toFixed(0)} s): ${share(cpu.machineBusy, cpu.wallMs)} of 200% busy, of which other processes (not this benchmark's) ${share(cpu.other, cpu.wallMs)}. Before it started the machine was ${quiet.busyPercent.toFixed(0)}% busy${quiet.waitedMs > 1500 ? ` after waiting ${(quiet.waitedMs / 1000).toFixed(0)} s for it to quieten` : ""}._`;
 
 /** The whole of docs/benchmarks.md. */
 export function renderDocument({
@@ -24,8 +35,6 @@ export function renderDocument({
   runs: SectionRun[];
   totalS: number;
 }): string {
-  const otherLoad = ({ cpu, quiet }: SectionRun) =>
-    `_Machine load while this ran (${(cpu.wallMs / 1000).toFixed(0)} s): ${share(cpu.machineBusy, cpu.wallMs)} of 200% busy, of which other processes (not this benchmark's) ${share(cpu.other, cpu.wallMs)}. Before it started the machine was ${quiet.busyPercent.toFixed(0)}% busy${quiet.waitedMs > 1500 ? ` after waiting ${(quiet.waitedMs / 1000).toFixed(0)} s for it to quieten` : ""}._`;
   const missed = runs.some(({ section }) => section.targets.some((target) => !target.met));
   return [
     "# Benchmarks",
@@ -64,7 +73,7 @@ export function renderDocument({
       "",
       run.section.body,
       "",
-      otherLoad(run),
+      loadLine(run),
       "",
     ]),
     ...(missed ? [TARGETS_NOT_MET] : []),
@@ -73,7 +82,7 @@ export function renderDocument({
     "",
     "## Side by side with flagger-k6-webhook",
     "",
-    "Measured once by hand, with the peer built from its source outside this repository: figures, method and commit in [peer-comparison.md](peer-comparison.md).",
+    "Not part of `make bench`: `make bench-peer` builds the peer from its Go module (`make peer`, into `.tools/`) and rewrites [peer-comparison.md](peer-comparison.md) with the figures, method and versions.",
     "",
     "## How the numbers were taken",
     "",

@@ -4,7 +4,13 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { RUN_QUEUE, RunStore } from "@k6-gate/shared";
 import { cpuOf, redisServerPid } from "./proc";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../test/support/k6gate";
+import {
+  NODE_OPTIONS,
+  startApi,
+  startWorker,
+  testEnv,
+  type ApiProcess,
+} from "../test/support/k6gate";
 import { ROOT } from "../test/support/paths";
 import { freePort } from "../test/support/ports";
 import { startProcess, type ManagedProcess } from "../test/support/process";
@@ -50,28 +56,36 @@ export class Stack {
 
   /**
    * The production form instead of the harness's `node --import tsx`: `node dist/<app>.js`,
-   * the bundle the container runs (`npm run build`). Same code; no TypeScript loader in
-   * memory.
+   * the bundle the container runs (`npm run build`), with the image's NODE_OPTIONS. Same
+   * code; no TypeScript loader in memory. `all` (the API and a worker in one process) is
+   * both the stack's API and its one worker.
    */
   async startBundled(
-    app: "api" | "worker",
+    app: "api" | "worker" | "all",
     extra: Record<string, string> = {},
   ): Promise<ManagedProcess> {
     const entry = join(ROOT, "dist", `${app}.js`);
     if (!existsSync(entry))
       throw new Error(`${entry} missing: run \`npm run build\` (make bench does)`);
     const port = await freePort();
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...this.env, ...extra };
+    const env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_OPTIONS,
+      ...this.env,
+      ...extra,
+    };
     const child = startProcess(process.execPath, [entry], {
       name: `bundled ${app}`,
       cwd: ROOT,
-      env: app === "api" ? { ...env, PORT: String(port), HOST: "127.0.0.1" } : env,
+      env: app === "worker" ? env : { ...env, PORT: String(port), HOST: "127.0.0.1" },
     });
-    if (app === "api") {
+    if (app !== "worker") {
       this.api = { ...child, port, url: `http://127.0.0.1:${port}` };
       await child.waitForOutput(/api listening/);
-    } else {
-      this.workers.push(child);
+    }
+    if (app !== "api") {
+      if (app === "worker") this.workers.push(child);
       await child.waitForOutput(/worker started/);
     }
     return child;
@@ -113,6 +127,16 @@ export class Stack {
       this.redis.zcard(`${queue}:prioritized`),
     ]);
     return waiting + prioritized;
+  }
+
+  /** Runs counted as queued or running (k6-gate's own sets, whichever BullMQ list holds them). */
+  async runsInFlight(): Promise<number> {
+    const gate = `${this.env.QUEUE_PREFIX}:gate`;
+    const [queued, running] = await Promise.all([
+      this.redis.scard(`${gate}:queued`),
+      this.redis.scard(`${gate}:running`),
+    ]);
+    return queued + running;
   }
 
   /** Calls so far per Redis command (INFO commandstats), e.g. { hgetall: 1234 }. */

@@ -2,7 +2,7 @@ import { createWriteStream, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../test/support/ports";
-import { startApi, startWorker } from "../test/support/k6gate";
+import { startAllInOne } from "../test/support/k6gate";
 import type { ManagedProcess } from "../test/support/process";
 import { startRedis } from "../test/support/redis";
 import { TOOLS_BIN } from "../test/support/paths";
@@ -11,8 +11,8 @@ import { printVerdicts, sendDemoCanaries } from "./verdicts";
 import { flaggerRollout, rolloutCanaryPage } from "./rollout";
 
 /**
- * `make demo`: Redis with a password (unless REDIS_URL is set), the API, two workers and a
- * demo target, all on 127.0.0.1; then one good and one bad canary, judged by the real k6;
+ * `make demo`: Redis with a password (unless REDIS_URL is set), k6-gate as a small install runs
+ * it (the API and a worker in one process, apps/all) and a demo target, all on 127.0.0.1; then one good and one bad canary, judged by the real k6;
  * then Flagger's own controller rolls a good and a bad revision out through k6-gate.
  * DEMO_EXIT=1 stops after that (exit 0 when the verdicts and the rollout are as expected).
  */
@@ -20,7 +20,7 @@ const children: ManagedProcess[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 const log = (line: string) => console.log(`[demo] ${line}`);
 
-/** The API's and workers' JSON logs, one file each, named when the demo ends. */
+/** k6-gate's JSON log, in a file named when the demo ends. */
 const LOG_DIR = mkdtempSync(join(tmpdir(), "k6-gate-demo-logs-"));
 const logFiles: string[] = [];
 
@@ -65,14 +65,14 @@ async function main(): Promise<boolean> {
     PUBLIC_URL: publicUrl,
     LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
   };
-  children.push(logToFile(await startApi(env, apiPort), "api"));
-  for (let n = 1; n <= 2; n++) {
-    // Both workers share this host: one metrics port each.
-    const worker = await startWorker({ ...env, WORKER_METRICS_PORT: String(await freePort()) });
-    children.push(logToFile(worker, `worker-${n}`));
-  }
-  log(`logs of the API and the workers: ${LOG_DIR}/ (tail -f them while it runs)`);
-  log(`API on ${publicUrl}, 2 workers; sending two canaries (3s k6 tests each)...`);
+  // A free metrics port: port 9464 may be taken on this host.
+  const metricsPort = String(await freePort());
+  const gate = await startAllInOne({ ...env, WORKER_METRICS_PORT: metricsPort }, { port: apiPort });
+  children.push(logToFile(gate, "k6-gate"));
+  log(`log of k6-gate: ${LOG_DIR}/k6-gate.log (tail -f it while it runs)`);
+  log(
+    `k6-gate (API and worker in one process) on ${publicUrl}; sending two canaries (3s k6 tests each)...`,
+  );
   const verdictsOk = printVerdicts(await sendDemoCanaries(publicUrl, target.port));
   console.log("");
   log("Flagger's own controller (test/flagger-sim) rolls demo/podinfo out through k6-gate:");

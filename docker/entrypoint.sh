@@ -3,6 +3,8 @@
 #
 #   api          the Hono API (webhook, dashboard, /metrics)      dist/api.js
 #   worker       a BullMQ worker that runs k6                     dist/worker.js
+#   all          the API and a worker in one process (small       dist/all.js
+#                installs: one container, one Node runtime)
 #   demo-target  the demo HTTP target (/ok healthy, /flaky: one   dist/demo-target.js
 #                request in five is a slow 500)
 #   demo-send    sends the two demo canaries to the api, prints   dist/demo-send.js
@@ -18,11 +20,11 @@ cmd=${1:-api}
 [ "$#" -gt 0 ] && shift
 
 case "$cmd" in
-  api | worker | demo-target | demo-send)
+  api | worker | all | demo-target | demo-send)
     exec node "$APP_DIR/dist/$cmd.js" "$@"
     ;;
   -h | --help | help)
-    echo "usage: k6-gate api | worker | demo-target | demo-send [args...]"
+    echo "usage: k6-gate api | worker | all | demo-target | demo-send [args...]"
     echo "       k6-gate <any command> [args...]"
     exit 0
     ;;

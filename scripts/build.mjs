@@ -5,6 +5,8 @@ await build({
   entryPoints: {
     api: "apps/api/src/main.ts",
     worker: "apps/worker/src/main.ts",
+    // The API and a worker in one process, for small installs (apps/all).
+    all: "apps/all/src/main.ts",
     "demo-target": "demo/target-main.ts",
     "demo-send": "demo/send.ts",
   },

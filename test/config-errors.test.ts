@@ -11,7 +11,7 @@ afterEach(async () => {
   await Promise.allSettled(started.splice(0).map((child) => child.stop("SIGKILL")));
 });
 
-async function refusal(app: "api" | "worker", env: Record<string, string>) {
+async function refusal(app: "api" | "worker" | "all", env: Record<string, string>) {
   const child = launchApp(app, { LOG_LEVEL: "info", ...env });
   started.push(child);
   const code = await child.exited;
@@ -45,7 +45,24 @@ describe("a bad setting stops the process with one JSON line naming it", () => {
     expect(entry.variables).toEqual(
       expect.arrayContaining(["WORKER_CONCURRENCY", "SHUTDOWN_GRACE"]),
     );
-    expect(entry.msg).toContain("WORKER_CONCURRENCY: must be a whole number above 0");
+    expect(entry.msg).toContain('WORKER_CONCURRENCY: "many" is not auto or a whole number above 0');
     expect(entry.msg).toContain('SHUTDOWN_GRACE: "soon" is not a duration like 30s, 5m or 1h');
+  });
+
+  it("all-in-one: names the API's and the worker's bad variables in its one line", async () => {
+    const { code, lines, entry } = await refusal("all", {
+      ALLOWED_NAMESPACES: "test|(",
+      WORKER_CONCURRENCY: "many",
+      LOG_LEVEL: "loud",
+    });
+    expect(code).toBe(1);
+    expect(lines).toHaveLength(1);
+    expect(entry).toMatchObject({ level: 60, service: "k6-gate" });
+    // A setting both read (LOG_LEVEL) is named once.
+    expect([...(entry.variables as string[])].sort()).toEqual([
+      "ALLOWED_NAMESPACES",
+      "LOG_LEVEL",
+      "WORKER_CONCURRENCY",
+    ]);
   });
 });

@@ -232,4 +232,19 @@ describe("one clock and a board that stays in the cluster", () => {
     );
     await page.close();
   });
+
+  it("bull-board has a way back to the dashboard: its header menu's Dashboard link", async () => {
+    const page = await context.newPage();
+    await page.goto(`${api.url}/admin/queues`);
+    await page.getByText("k6-runs").first().waitFor({ timeout: 15_000 });
+    // bull-board's one place for links of the host app (uiConfig.miscLinks): a header menu.
+    await page.locator("header ul li").last().locator("button").click();
+    const back = page.getByRole("menuitem", { name: "Dashboard" });
+    await back.waitFor({ timeout: 5_000 });
+    await screenshot(page, "queue-board-way-back");
+    await back.click();
+    await page.waitForURL(`${api.url}/`);
+    expect(await page.locator("h1").first().innerText()).toMatch(/canaries/i);
+    await page.close();
+  });
 });

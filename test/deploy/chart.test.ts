@@ -37,6 +37,8 @@ const K8S_STRICT = join(TOOLS_BIN, "k8s-strict");
 const ACTIONLINT = join(TOOLS_BIN, "actionlint");
 const API = "k6-gate-api";
 const WORKER = "k6-gate-worker";
+/** mode: all-in-one's one Deployment (the API and a worker in one process). */
+const ALL_IN_ONE = "k6-gate-all-in-one";
 /** The ConfigMap ci/all-features-values.yaml brings in with worker.extraEnvFrom. */
 const EXTERNAL = ["k6-gate-extra"];
 
@@ -44,6 +46,22 @@ const VALUE_SETS = readdirSync(join(CHART, "ci"))
   .filter((f) => f.endsWith("-values.yaml"))
   .sort()
   .map((f) => `ci/${f}`);
+
+/** The Deployment and container that run k6: the workers, or the all-in-one pod. */
+function k6Runner(objs: K8sObject[]): { deployment: K8sObject; container: Rec } {
+  const allInOne = objs.find((o) => o.kind === "Deployment" && o.name === ALL_IN_ONE);
+  if (allInOne) return { deployment: allInOne, container: container(allInOne, "all-in-one") };
+  const worker = find(objs, "Deployment", WORKER);
+  return { deployment: worker, container: container(worker, "worker") };
+}
+
+/** The container that serves the API: the API's, or the all-in-one pod's. */
+function apiContainer(objs: K8sObject[]): Rec {
+  const allInOne = objs.find((o) => o.kind === "Deployment" && o.name === ALL_IN_ONE);
+  return allInOne
+    ? container(allInOne, "all-in-one")
+    : container(find(objs, "Deployment", API), "api");
+}
 
 /** Fails to render, with helm's message. */
 function renderError(...args: string[]): string {
@@ -142,9 +160,9 @@ describe.each([undefined, ...VALUE_SETS])("helm chart with %s", (set) => {
     }
   });
 
-  it("gives workers more termination grace than SHUTDOWN_GRACE + KILL_GRACE", () => {
-    const worker = find(rendered.objs, "Deployment", WORKER);
-    const env = containerEnv(rendered.objs, container(worker, "worker"), { external: EXTERNAL });
+  it("gives what runs k6 more termination grace than SHUTDOWN_GRACE + KILL_GRACE", () => {
+    const { deployment: worker, container: runner } = k6Runner(rendered.objs);
+    const env = containerEnv(rendered.objs, runner, { external: EXTERNAL });
     const seconds = (d: string | undefined) => Number(/^(\d+)s$/.exec(d ?? "")?.[1]);
     const grace = at(worker.raw, "spec.template.spec.terminationGracePeriodSeconds") as number;
     expect(grace).toBe(seconds(env.SHUTDOWN_GRACE) + seconds(env.KILL_GRACE) + 20);
@@ -188,10 +206,9 @@ describe.each([undefined, ...VALUE_SETS])("helm chart with %s", (set) => {
 
   it("reads Redis's password from one Secret in the api, the workers and Redis", () => {
     const { objs } = rendered;
-    const refs = [API, WORKER].map((name) => {
-      const c = container(find(objs, "Deployment", name), name === API ? "api" : "worker");
-      return secretEnv(c).REDIS_PASSWORD;
-    });
+    const refs = [apiContainer(objs), k6Runner(objs).container].map(
+      (c) => secretEnv(c).REDIS_PASSWORD,
+    );
     expect(refs[0]).toBeDefined();
     expect(refs[1]).toBe(refs[0]);
     const redis = objs.find((o) => o.kind === "StatefulSet");
@@ -344,6 +361,34 @@ describe("helm chart values", () => {
     expect(objs.filter((o) => o.kind === "HorizontalPodAutoscaler")).toHaveLength(1);
     expect(objs.some((o) => o.kind === "ScaledObject")).toBe(false);
     expect(at(find(objs, "Deployment", WORKER).raw, "spec.replicas")).toBeUndefined();
+  });
+
+  it("with mode all-in-one: one pod runs `all` with the API's Service and the workers' settings", () => {
+    const { objs } = render("ci/all-in-one-values.yaml");
+    const deployments = objs.filter((o) => o.kind === "Deployment").map((o) => o.name);
+    expect(deployments).toEqual([ALL_IN_ONE]);
+    const pod = find(objs, "Deployment", ALL_IN_ONE);
+    expect(at(pod.raw, "spec.replicas")).toBe(1);
+    expect(at(pod.raw, "spec.template.spec.serviceAccountName")).toBe(WORKER);
+    const c = container(pod, "all-in-one");
+    expect(c.args).toEqual(["all"]);
+    const env = containerEnv(objs, c);
+    // The API's settings and the worker's; the worker's grace wins (running k6 may finish).
+    expect(env).toMatchObject({ PORT: "8000", K6_BIN: "/usr/bin/k6", SHUTDOWN_GRACE: "300s" });
+    expect(secretEnv(c).SLACK_TOKEN).toBe("k6-gate-slack/SLACK_TOKEN");
+    const values: unknown = parse(readFileSync(join(CHART, "values.yaml"), "utf8"));
+    expect(c.resources).toEqual(at(values, "worker.resources"));
+    for (const on of [
+      "keda.enabled",
+      "worker.autoscaling.enabled",
+      "api.pdb.enabled",
+      "worker.pdb.enabled",
+      "metrics.podMonitor.enabled",
+    ]) {
+      expect(renderError("--set", "mode=all-in-one", "--set", `${on}=true`), on).toContain(
+        `${on} needs mode: split`,
+      );
+    }
   });
 
   it("refuses a misspelled value, a wrong type, and contradictions (values.schema.json, templates)", () => {

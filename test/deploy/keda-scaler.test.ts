@@ -1,4 +1,4 @@
-// The scaling contract (design §8), end to end: the chart's rendered ScaledObject,
+// The scaling contract (docs/decisions.md, "Workers scale with the queue"), end to end: the chart's rendered ScaledObject,
 // evaluated by KEDA's own metrics-api scaler (test/keda-scaler, KEDA v2.21.0) against a
 // live k6-gate (redis-server, the API, a worker with WORKER_CONCURRENCY=1, the real k6),
 // must see every run waiting for a worker, whichever BullMQ list or set holds it

@@ -22,6 +22,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { NODE_OPTIONS } from "../support/k6gate";
 import {
   type Rec,
   isRec,
@@ -324,7 +325,7 @@ describe.each(kustomizations())("kustomize build %s", (dir) => {
   });
 
   it("runs Redis with a password from the Secret that the api and the workers read too", () => {
-    // Design §5: a k6 script can send HTTP to Redis, which runs the request line as a command.
+    // SECURITY.md, "Redis and scripts": a k6 script can send HTTP to Redis, which runs the request line as a command.
     const redis = find(objs, "StatefulSet", "k6-gate-redis");
     const c = container(redis, "redis");
     const args = [...arr(c.command ?? [], "command"), ...arr(c.args ?? [], "args")].map(String);
@@ -531,19 +532,31 @@ describe("docker-compose.yml", () => {
   const env = (name: string): Record<string, unknown> =>
     rec(svc(name).environment ?? {}, `${name} environment`);
 
-  it("has redis, api, worker, demo-target and the one-shot demo", () => {
-    expect(Object.keys(services).sort()).toEqual(["api", "demo", "demo-target", "redis", "worker"]);
+  it("has redis, k6-gate in one process, extra workers behind a profile, demo-target and the one-shot demo", () => {
+    expect(Object.keys(services).sort()).toEqual([
+      "demo",
+      "demo-target",
+      "k6-gate",
+      "redis",
+      "worker",
+    ]);
+    expect(arr(svc("k6-gate").command, "k6-gate command")).toEqual(["all"]);
+    expect(svc("k6-gate").profiles).toBeUndefined(); // `docker compose up` starts it
+    expect(arr(svc("worker").command, "worker command")).toEqual(["worker"]);
+    expect(svc("worker").profiles).toEqual(["workers"]);
     expect(arr(svc("demo").command, "demo command")).toEqual(["demo-send"]);
     expect(svc("demo").restart).toBe("no");
   });
 
-  it("runs workers in the demo target's network namespace, so k6 load stays on 127.0.0.1", () => {
-    const worker = svc("worker");
-    expect(worker.network_mode).toBe("service:demo-target");
-    expect(worker.ports).toBeUndefined();
-    expect(worker.container_name).toBeUndefined(); // `--scale worker=N` needs it unset
+  it("runs k6-gate and the workers in the demo target's network namespace, so k6 load stays on 127.0.0.1", () => {
+    for (const name of ["k6-gate", "worker", "demo"]) {
+      expect(svc(name).network_mode, name).toBe("service:demo-target");
+      expect(svc(name).ports, name).toBeUndefined();
+    }
+    expect(svc("worker").container_name).toBeUndefined(); // `--scale worker=N` needs it unset
     expect(env("worker").REDIS_URL).toBe("redis://redis:6379");
-    expect(env("api").REDIS_URL).toBe("redis://redis:6379");
+    expect(env("k6-gate").REDIS_URL).toBe("redis://redis:6379");
+    expect(env("demo").API_URL).toBe("http://127.0.0.1:8000");
   });
 
   it("runs Redis 7 with AOF on and noeviction", () => {
@@ -559,32 +572,35 @@ describe("docker-compose.yml", () => {
     const cmd = arr(svc("redis").command, "redis command").map((a) => String(a));
     expect(cmd[cmd.indexOf("--requirepass") + 1]).toMatch(required);
     expect(String(env("redis").REDISCLI_AUTH)).toMatch(required);
-    expect(String(env("api").REDIS_PASSWORD)).toMatch(required);
+    expect(String(env("k6-gate").REDIS_PASSWORD)).toMatch(required);
     expect(String(env("worker").REDIS_PASSWORD)).toMatch(required);
     expect(arr(at(svc("redis"), "healthcheck.test"), "healthcheck").join(" ")).toContain(
       "grep -q PONG",
     );
   });
 
-  it("has healthchecks on redis, api and the demo target, and orders start-up on them", () => {
-    for (const name of ["redis", "api", "demo-target"]) {
+  it("has healthchecks on redis, k6-gate and the demo target, and orders start-up on them", () => {
+    for (const name of ["redis", "k6-gate", "demo-target"]) {
       expect(arr(at(svc(name), "healthcheck.test"), `${name} healthcheck`).length).toBeGreaterThan(
         0,
       );
     }
-    expect(JSON.stringify(at(svc("api"), "healthcheck.test"))).toContain("/readyz");
-    expect(at(svc("api"), "depends_on.redis.condition")).toBe("service_healthy");
+    expect(JSON.stringify(at(svc("k6-gate"), "healthcheck.test"))).toContain("/readyz");
+    expect(at(svc("k6-gate"), "depends_on.redis.condition")).toBe("service_healthy");
     expect(at(svc("worker"), "depends_on.redis.condition")).toBe("service_healthy");
-    expect(at(svc("demo"), "depends_on.api.condition")).toBe("service_healthy");
+    expect(at(svc("demo"), "depends_on.k6-gate.condition")).toBe("service_healthy");
   });
 
-  it("publishes the api on 8000 and gives workers a stop grace above SHUTDOWN_GRACE + KILL_GRACE", () => {
-    expect(arr(svc("api").ports, "api ports").map(String).join(" ")).toMatch(/:8000:8000$/);
-    const w = env("worker");
-    const grace = durationSeconds(str(svc("worker").stop_grace_period, "stop_grace_period"));
-    expect(grace).toBeGreaterThan(
-      durationSeconds(String(w.SHUTDOWN_GRACE)) + durationSeconds(String(w.KILL_GRACE)),
-    );
+  it("publishes the API on 8000 from the namespace it runs in, with a stop grace above SHUTDOWN_GRACE + KILL_GRACE", () => {
+    expect(env("k6-gate").PORT).toBe("8000");
+    expect(arr(svc("demo-target").ports, "ports").map(String).join(" ")).toMatch(/:8000:8000$/);
+    for (const name of ["k6-gate", "worker"]) {
+      const grace = durationSeconds(str(svc(name).stop_grace_period, "stop_grace_period"));
+      expect(grace, name).toBeGreaterThan(
+        durationSeconds(String(env(name).SHUTDOWN_GRACE)) +
+          durationSeconds(String(env(name).KILL_GRACE)),
+      );
+    }
   });
 
   it("pins every image and runs the k6-gate services read-only with a /tmp tmpfs", () => {
@@ -663,6 +679,11 @@ describe("Dockerfile", () => {
     expect(text).toMatch(/npm ci --omit=dev/);
     expect(text).toMatch(/npm run build/);
   });
+
+  it("starts node with the young-generation cap the test harness and benchmarks use", () => {
+    const options = /NODE_OPTIONS="([^"]*)"/.exec(text)?.[1]?.split(" ") ?? [];
+    expect(options).toEqual(expect.arrayContaining(["--enable-source-maps", NODE_OPTIONS]));
+  });
 });
 
 describe("docker/entrypoint.sh", () => {
@@ -673,7 +694,7 @@ describe("docker/entrypoint.sh", () => {
     const app = mkdtempSync(join(tmpdir(), "k6gate-entry-"));
     try {
       mkdirSync(join(app, "dist"));
-      for (const cmd of ["api", "worker", "demo-target", "demo-send"]) {
+      for (const cmd of ["api", "worker", "all", "demo-target", "demo-send"]) {
         writeFileSync(
           join(app, "dist", `${cmd}.js`),
           `console.log(JSON.stringify(["${cmd}", ...process.argv.slice(2)]));\n`,
@@ -685,6 +706,7 @@ describe("docker/entrypoint.sh", () => {
           encoding: "utf8",
         }).trim();
       expect(run("worker", "--x", "y")).toBe(JSON.stringify(["worker", "--x", "y"]));
+      expect(run("all")).toBe(JSON.stringify(["all"]));
       expect(run("demo-target")).toBe(JSON.stringify(["demo-target"]));
       expect(run("demo-send")).toBe(JSON.stringify(["demo-send"]));
       expect(run()).toBe(JSON.stringify(["api"])); // no argument: the api

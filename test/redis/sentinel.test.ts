@@ -186,7 +186,7 @@ describe("the primary killed with -9 under load", () => {
 
       // The verdicts of the ten runs k6 was holding when the primary died, and of the runs
       // started by a retry that came after another caller had taken the first run's verdict
-      // (a fresh run, as design §3 says: why k6 may run twice).
+      // (a fresh run, by the four-step rule of docs/architecture.md, section 3: why k6 may run twice).
       const runs = await Promise.all(
         checks.map(async ({ name }) => (await runsOf(apis[0]!.url, name)).at(-1)),
       );

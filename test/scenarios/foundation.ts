@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startWorker, type ApiProcess } from "../support/k6gate";
+import { startAllInOne, startApi, startWorker, type ApiProcess } from "../support/k6gate";
 import { k6Wrapper } from "../support/k6-wrapper";
 import { pidsWhere, realK6Processes } from "../support/proc";
 import type { ManagedProcess } from "../support/process";
@@ -16,28 +16,37 @@ const FAKE_SLACK_TOKEN = "xoxb-worker-secret-must-not-leak";
 /**
  * The webhook end to end (one API, one worker, the real k6) on `redis`, which the calling
  * test file starts: test/foundation.test.ts on one redis-server, test/redis/cluster.test.ts
- * on a Redis Cluster.
+ * on a Redis Cluster, test/all-in-one.test.ts with `allInOne` (both in one process).
  */
-export function foundationScenarios(redis: () => RedisUnderTest): void {
+export function foundationScenarios(
+  redis: () => RedisUnderTest,
+  { allInOne = false }: { allInOne?: boolean } = {},
+): void {
   let target: Target;
   let api: ApiProcess;
-  let worker: ManagedProcess;
+  let processes: ManagedProcess[] = [];
   const k6 = k6Wrapper();
 
   beforeAll(async () => {
     target = await startTarget();
     const env = redis().env({ K6_BIN: k6.bin });
-    api = await startApi(env);
-    worker = await startWorker({
+    const workerEnv = {
       ...env,
       SLACK_TOKEN: FAKE_SLACK_TOKEN,
       MAX_RUN_DURATION: "30s",
       KILL_GRACE: "2s",
-    });
+    };
+    if (allInOne) {
+      api = await startAllInOne(workerEnv);
+      processes = [api];
+    } else {
+      api = await startApi(env);
+      processes = [api, await startWorker(workerEnv)];
+    }
   });
 
   afterAll(async () => {
-    await Promise.allSettled([api?.stop(), worker?.stop()]);
+    await Promise.allSettled(processes.map((process) => process.stop()));
     await target?.close();
   });
 

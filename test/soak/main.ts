@@ -36,7 +36,7 @@ writeFileSync(
   [
     "# Soak",
     "",
-    "Written by `make soak` (`npx tsx test/soak/main.ts`, test/soak/): do not edit by hand. Canaries are played through Flagger's own webhook client (test/flagger-client) while a chaos loop kills API processes and workers (SIGKILL and SIGTERM) and the Redis primary (a Sentinel failover), restarting each; then the invariants of design §3 and §4 are checked. `make test` runs a short version (test/soak/soak.test.ts, fixed seed, about 100 s of faults).",
+    "Written by `make soak` (`npx tsx test/soak/main.ts`, test/soak/): do not edit by hand. Canaries are played through Flagger's own webhook client (test/flagger-client) while a chaos loop kills API processes and workers (SIGKILL and SIGTERM) and the Redis primary (a Sentinel failover), restarting each; then the invariants below are checked. `make test` runs a short version (test/soak/soak.test.ts, fixed seed, about 100 s of faults).",
     "",
     "Replay a run with its seed: `SOAK_SEED=<seed> make soak` (add `SOAK_MINUTES=<n>`; default 15). Each run's process logs and report.json are kept under test-artifacts/soak/.",
     "",

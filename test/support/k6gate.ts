@@ -9,6 +9,14 @@ export interface ApiProcess extends ManagedProcess {
   port: number;
 }
 
+/**
+ * Node's flags for k6-gate's processes, as the image sets them (Dockerfile ENV NODE_OPTIONS;
+ * test/deploy/manifests.test.ts holds the two together): V8's young generation capped at
+ * 16 MB per semi-space, which holding 1,000 long-polls grows to 128 MB otherwise
+ * (docs/benchmarks.md, "Memory").
+ */
+export const NODE_OPTIONS = "--max-semi-space-size=16";
+
 /** Env every k6-gate process in a test shares: one Redis, one fresh queue prefix. */
 export function testEnv(
   redisUrl: string,
@@ -26,21 +34,37 @@ export function testEnv(
     MAX_CANARIES_PER_OWNER: "0",
     MAX_SCRIPTS_PER_OWNER: "0",
     MAX_OUTPUT_BYTES_PER_OWNER: "0",
+    // Tests count and order runs one worker takes at a time; `auto` (the default) is
+    // tested where it is meant: test/worker-concurrency.test.ts.
+    WORKER_CONCURRENCY: "1",
     ...extra,
   };
 }
 
-function entry(app: "api" | "worker"): string[] {
+/** The processes k6-gate ships: the API, a worker, both in one (apps/all, small installs). */
+type App = "api" | "worker" | "all";
+
+function entry(app: App): string[] {
   return ["--import", "tsx", join(ROOT, "apps", app, "src", "main.ts")];
 }
 
-/** The API or worker as `npm run api|worker` starts it, without waiting for it to be up. */
-export function launchApp(app: "api" | "worker", env: Record<string, string>): ManagedProcess {
-  return startProcess(process.execPath, entry(app), {
-    name: app,
+/** `app` as `npm run <app>` starts it, after `prefix` (a command that execs it). */
+function spawnApp(
+  app: App,
+  env: Record<string, string>,
+  { name, prefix = [] }: { name: string; prefix?: string[] },
+): ManagedProcess {
+  const [command = process.execPath, ...args] = [...prefix, process.execPath, ...entry(app)];
+  return startProcess(command, args, {
+    name,
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, PORT: "0", HOST: "127.0.0.1" },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_OPTIONS, ...env },
   });
+}
+
+/** A process as `npm run api|worker|all` starts it, without waiting for it to be up. */
+export function launchApp(app: App, env: Record<string, string>): ManagedProcess {
+  return spawnApp(app, { ...env, PORT: "0", HOST: "127.0.0.1" }, { name: app });
 }
 
 /**
@@ -53,17 +77,11 @@ export async function startApi(
   { portVariable = "PORT" }: { portVariable?: "PORT" | "LISTEN_PORT" } = {},
 ): Promise<ApiProcess> {
   const chosen = port ?? (await freePort());
-  const api = startProcess(process.execPath, entry("api"), {
-    name: `api:${chosen}`,
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      ...env,
-      [portVariable]: String(chosen),
-      HOST: "127.0.0.1",
-    },
-  });
+  const api = spawnApp(
+    "api",
+    { ...env, [portVariable]: String(chosen), HOST: "127.0.0.1" },
+    { name: `api:${chosen}` },
+  );
   await api.waitForOutput(/api listening/);
   return { ...api, url: `http://127.0.0.1:${chosen}`, port: chosen };
 }
@@ -76,12 +94,26 @@ export async function startWorker(
   env: Record<string, string>,
   { prefix = [] }: { prefix?: string[] } = {},
 ): Promise<ManagedProcess> {
-  const [command = process.execPath, ...args] = [...prefix, process.execPath, ...entry("worker")];
-  const worker = startProcess(command, args, {
-    name: "worker",
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-  });
+  const worker = spawnApp("worker", env, { name: "worker", prefix });
   await worker.waitForOutput(/worker started/);
   return worker;
+}
+
+/**
+ * The API and a worker in one OS process, as `npm run all` starts it (what small installs
+ * and `make demo` run); up once it listens and takes jobs. It is both the API and the worker.
+ */
+export async function startAllInOne(
+  env: Record<string, string>,
+  { port, prefix = [] }: { port?: number; prefix?: string[] } = {},
+): Promise<ApiProcess> {
+  const chosen = port ?? (await freePort());
+  const all = spawnApp(
+    "all",
+    { ...env, PORT: String(chosen), HOST: "127.0.0.1" },
+    { name: `all:${chosen}`, prefix },
+  );
+  await all.waitForOutput(/worker started/);
+  await all.waitForOutput(/api listening/);
+  return { ...all, url: `http://127.0.0.1:${chosen}`, port: chosen };
 }

@@ -11,7 +11,7 @@ import { startTarget, type Target } from "../support/target";
 import { postWebhook } from "../support/webhook";
 
 /**
- * `npm run try -- canary.yaml`: the same verdict text, for the same metadata, as the
+ * `npx k6-gate try canary.yaml`: the same verdict text, for the same metadata, as the
  * webhook gives; the same 400 for metadata the API refuses. Fixtures are Canary manifests
  * whose scripts target the local HTTP target (its port filled in here).
  */

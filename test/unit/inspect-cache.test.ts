@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   inspectKey,
+  inspectOnce,
   rememberedInspect,
   rememberInspect,
 } from "../../apps/worker/src/k6/inspect-cache";
@@ -37,5 +38,31 @@ describe("what k6 inspect said before", () => {
     rememberInspect(keys[200]!, requirements);
     expect(rememberedInspect(keys[0]!)).toBe(requirements);
     expect(rememberedInspect(keys[1]!)).toBeUndefined();
+  });
+
+  it("runs one inspect for runs of one script started together, and remembers it", async () => {
+    let inspects = 0;
+    const inspect = () => {
+      inspects++;
+      return new Promise<ExecutionRequirements>((resolve) => setImmediate(resolve, requirements));
+    };
+    const answers = await Promise.all([1, 2, 3].map(() => inspectOnce("burst", inspect)));
+    expect(answers).toEqual([requirements, requirements, requirements]);
+    expect(inspects).toBe(1);
+    expect(await inspectOnce("burst", inspect)).toBe(requirements);
+    expect(inspects).toBe(1);
+  });
+
+  it("inspects again for a run whose shared inspect failed (its own run was cancelled)", async () => {
+    const answers = [undefined, requirements];
+    let inspects = 0;
+    const inspect = () => Promise.resolve(answers[inspects++]);
+    const [first, second] = await Promise.all([
+      inspectOnce("cancelled", inspect),
+      inspectOnce("cancelled", inspect),
+    ]);
+    expect(first).toBeUndefined();
+    expect(second).toBe(requirements);
+    expect(inspects).toBe(2);
   });
 });

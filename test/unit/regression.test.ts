@@ -181,7 +181,7 @@ describe("the verdict after the comparison", () => {
     );
     expect(result).toMatchObject({ verdict: "fail", outcome: "regressed" });
     expect(result.reason).toBe(
-      "http_req_duration:p(95) 100 ms against a baseline of 50 ms (median of 1 passed revisions): +100%, beyond max_regression +20%",
+      "http_req_duration:p(95) 100 ms against a baseline of 50 ms (median of 1 passed revision): +100%, beyond max_regression +20%",
     );
   });
 

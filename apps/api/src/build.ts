@@ -8,6 +8,7 @@ import {
   RunStore,
   startReconciler,
   type Logger,
+  type RedisClient,
 } from "@k6-gate/shared";
 import { createApp } from "./app";
 import type { ApiConfig } from "./config";
@@ -15,9 +16,14 @@ import type { AppDeps } from "./deps";
 import { RunWaiter } from "./run-waiter";
 import { loosePrefixPatterns } from "./webhook-tokens";
 
+/** Longest `close()` waits for Redis to take its QUITs. */
+const CLOSE_BOUND_MS = 5000;
+
 export interface BuiltApi {
   app: ReturnType<typeof createApp>;
   deps: AppDeps;
+  /** The subscribed connection (verdicts); an all-in-one worker listens for stops on it too. */
+  subscriber: RedisClient;
   /** Ends every long-poll now (callers get 503 and Flagger retries elsewhere). */
   releaseWaiters(): void;
   /** Closes the queue and every connection; idempotent. */
@@ -74,13 +80,18 @@ export async function buildApi(config: ApiConfig, logger: Logger): Promise<Built
   return {
     app: createApp(deps),
     deps,
+    subscriber,
     releaseWaiters: () => waiter.releaseAll(),
     close: () =>
-      (closing ??= (async () => {
-        waiter.releaseAll();
-        await stopReconciler();
-        await Promise.allSettled([queue.close()]);
-        await Promise.allSettled([queueConnection.quit(), redis.quit(), subscriber.quit()]);
-      })()),
+      (closing ??= Promise.race([
+        (async () => {
+          waiter.releaseAll();
+          await stopReconciler();
+          await Promise.allSettled([queue.close()]);
+          await Promise.allSettled([queueConnection.quit(), redis.quit(), subscriber.quit()]);
+        })(),
+        // An unreachable Redis must not hold the exit: nothing is lost by leaving now.
+        new Promise<void>((resolve) => setTimeout(resolve, CLOSE_BOUND_MS).unref()),
+      ])),
   };
 }

@@ -48,7 +48,10 @@ export class RunWaiter {
   }
 
   async start(): Promise<void> {
-    this.subscriber.on("message", (_channel: string, runId: string) => this.wake(runId));
+    // The subscriber may carry other channels too (the all-in-one process shares it).
+    this.subscriber.on("message", (channel: string, runId: string) => {
+      if (channel === this.store.finishedChannel) this.wake(runId);
+    });
     // A verdict published while the subscription was down (a failover) never arrives: once
     // ioredis has subscribed again, every waited-on run is read again rather than at its
     // next re-check.

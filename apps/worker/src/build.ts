@@ -10,8 +10,11 @@ import {
   startReconciler,
   workerConnection,
   type Logger,
+  type RedisClient,
 } from "@k6-gate/shared";
+import { concurrencyOf, RUNS_PER_CORE } from "./concurrency";
 import type { WorkerConfig } from "./config";
+import { sharedCpuSampler } from "./k6/cpu-sampler";
 import { removeDeadRunDirs } from "./k6/run-dirs";
 import { kubernetesSecretsFor } from "./kubernetes-access";
 import { serveMetrics } from "./metrics-server";
@@ -42,8 +45,21 @@ export interface BuiltWorker {
  */
 const HEARTBEAT_MS = 1000;
 
-/** Everything a worker runs on, built one way for main.ts and for tests. */
-export async function buildWorker(config: WorkerConfig, logger: Logger): Promise<BuiltWorker> {
+/**
+ * Parts an API in the same process already has (the all-in-one process): its subscribed
+ * connection and its queue. The API closes them, and its reconciler is the process's one.
+ */
+export interface FromApi {
+  subscriber: RedisClient;
+  queue: Queue;
+}
+
+/** Everything a worker runs on, built one way for main.ts, the all-in-one process and tests. */
+export async function buildWorker(
+  config: WorkerConfig,
+  logger: Logger,
+  fromApi?: FromApi,
+): Promise<BuiltWorker> {
   for (const notice of config.envNotices ?? []) logger.warn(notice);
   // Any k6 script could write into a Redis that takes commands without a password.
   await checkRedisAtStart(config);
@@ -66,16 +82,20 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
   const slack = await slackNotifierFor(config, store, logger);
 
   // Its own connection: a subscribed connection takes no other command.
-  const subscriber = connection.duplicate();
-  subscriber.on("error", (error) => logger.warn({ err: error }, "redis subscriber error"));
+  const subscriber = fromApi?.subscriber ?? connection.duplicate();
+  if (!fromApi) {
+    subscriber.on("error", (error) => logger.warn({ err: error }, "redis subscriber error"));
+  }
   const stops = new RunStops(subscriber, store, logger, {
     heartbeatMs: HEARTBEAT_MS,
     leaseMs: config.LOCK_DURATION,
   });
 
+  const concurrency = await concurrencyOf(config.WORKER_CONCURRENCY);
   const runWorker = createRunWorker({
     config,
     connection,
+    concurrency: concurrency.runs,
     store,
     stops,
     workerName,
@@ -87,6 +107,8 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
       createProcessor({
         config,
         pdeathsig,
+        // Several k6 at once share the worker's CPUs: each run is judged by them all.
+        loadSampler: concurrency.runs > 1 ? sharedCpuSampler(process.pid) : undefined,
         resolveSecrets: kubernetesSecrets ?? noSecrets,
         // Read like a verdict is written: retried while Redis refuses, never skipped.
         history: (run, limit) =>
@@ -102,7 +124,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
       logger,
     ),
   });
-  const queue = new Queue(RUN_QUEUE, { connection, prefix: config.QUEUE_PREFIX });
+  const queue = fromApi?.queue ?? new Queue(RUN_QUEUE, { connection, prefix: config.QUEUE_PREFIX });
   let stopReconciler: () => Promise<void> = async () => {};
 
   let stopping: Promise<void> | undefined;
@@ -113,19 +135,26 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
       if (config.MAX_CONCURRENT_RUNS) await queue.setGlobalConcurrency(config.MAX_CONCURRENT_RUNS);
       // Before the first job: a run ended while this worker runs it must reach it.
       await stops.start();
-      stopReconciler = startReconciler({
-        redis: connection,
-        store,
-        queue,
-        logger,
-        prefix: config.QUEUE_PREFIX,
-        intervalMs: config.RECONCILE_INTERVAL,
-      });
+      if (!fromApi) {
+        stopReconciler = startReconciler({
+          redis: connection,
+          store,
+          queue,
+          logger,
+          prefix: config.QUEUE_PREFIX,
+          intervalMs: config.RECONCILE_INTERVAL,
+        });
+      }
       void runWorker.worker.run();
       logger.info(
         {
           workerName,
-          concurrency: config.WORKER_CONCURRENCY,
+          concurrency: concurrency.runs,
+          concurrencyFrom: concurrency.from,
+          cpus: concurrency.cpus,
+          cpusFrom: concurrency.cpusFrom,
+          // What auto chose and why: RUNS_PER_CORE light runs per CPU it may use.
+          ...(concurrency.from === "auto" && { runsPerCore: RUNS_PER_CORE }),
           maxConcurrentRuns: config.MAX_CONCURRENT_RUNS ?? null,
           maxRunsPerOwner: config.MAX_RUNS_PER_OWNER ?? null,
           pdeathsig,
@@ -148,8 +177,13 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
         ]);
         clearTimeout(graceTimer);
         if (closed === "timeout") logger.error("worker did not close in time; exiting anyway");
-        await Promise.allSettled([stopReconciler(), queue.close(), metricsServer?.close()]);
-        await Promise.allSettled([connection.quit(), subscriber.quit()]);
+        const borrowed = fromApi !== undefined;
+        await Promise.allSettled([
+          stopReconciler(),
+          borrowed ? undefined : queue.close(),
+          metricsServer?.close(),
+        ]);
+        await Promise.allSettled([connection.quit(), borrowed ? undefined : subscriber.quit()]);
       })();
       return stopping;
     },

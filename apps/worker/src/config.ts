@@ -19,7 +19,18 @@ const numericId = optionalText.refine((text) => text === undefined || /^\d+$/.te
 const workerConfigShape = z.object({
   ...commonConfigShape,
   K6_BIN: z.string().min(1).default("k6"),
-  WORKER_CONCURRENCY: positiveInt(1),
+  /**
+   * k6 runs at once in this worker: a whole number, or `auto` (the default): RUNS_PER_CORE
+   * per CPU it may use (concurrency.ts), said in its start-up line. Runs at once share the
+   * pod: SECURITY.md, "What a script can do".
+   */
+  WORKER_CONCURRENCY: optionalText.transform((text, ctx) => {
+    if (text === undefined || text === "auto") return "auto" as const;
+    const runs = Number(text);
+    if (Number.isInteger(runs) && runs > 0) return runs;
+    ctx.addIssue({ code: "custom", message: `"${text}" is not auto or a whole number above 0` });
+    return z.NEVER;
+  }),
   /** Runs at once across every worker (BullMQ global concurrency); unset = no global cap. */
   MAX_CONCURRENT_RUNS: z.coerce.number().int().positive().optional(),
   /**

@@ -5,7 +5,7 @@ import { buildK6Environment } from "./k6/environment";
 import { prepareCloudRun } from "./k6/cloud";
 import { findCloudUrl } from "./k6/cloud-url";
 import { k6VersionOf } from "./k6/k6-version";
-import { runK6 } from "./k6/run-k6";
+import { runK6, type RunK6Options } from "./k6/run-k6";
 import { findingsOf } from "./k6/findings";
 import type { K6ProgressListener } from "./k6/k6-stdout";
 import type { TailBuffer } from "./k6/tail-buffer";
@@ -38,6 +38,8 @@ export interface ProcessorDeps {
   resolveSecrets: SecretResolver;
   /** Runs k6 (the real one; tests may hand in another). */
   runK6?: typeof runK6;
+  /** Measures the load generator while k6 runs (several k6 at once); unset: each k6 alone. */
+  loadSampler?: RunK6Options["loadSampler"];
   /** The canary's newest `limit` runs, newest first, to find the baseline in; none: no baseline. */
   history?: (run: RunJob, limit: number) => Promise<RunSummary[]>;
 }
@@ -117,6 +119,7 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
       onOutput,
       progress,
       statKeys: Object.keys(limits),
+      loadSampler: deps.loadSampler,
     });
     const output = outcome.output.text();
     if (outcome.spawnError) {

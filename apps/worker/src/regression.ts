@@ -7,6 +7,7 @@ import {
   formatChange,
   formatStat,
   parseLimit,
+  passedRevisionsText,
   type Comparison,
   type ComparisonEntry,
   type RunJob,
@@ -136,7 +137,7 @@ export function compareToBaseline(
 }
 
 const describeRegression = (entry: ComparisonEntry, runs: number) =>
-  `${entry.key} ${formatStat(entry.key, entry.observed)} against a baseline of ${formatStat(entry.key, entry.baseline)} (median of ${runs} passed revisions): ${formatChange(entry) ?? "?"}, beyond max_regression ${entry.limit}`;
+  `${entry.key} ${formatStat(entry.key, entry.observed)} against a baseline of ${formatStat(entry.key, entry.baseline)} (median of ${passedRevisionsText(runs)}): ${formatChange(entry) ?? "?"}, beyond max_regression ${entry.limit}`;
 
 const NO_BASELINE =
   "max_regression NOT applied: no baseline yet (no passed run of an earlier revision of this test; a passed run becomes the baseline)";

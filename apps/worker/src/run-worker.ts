@@ -22,13 +22,11 @@ import { untilLanded } from "./until-landed";
 export interface RunWorkerDeps {
   config: Pick<
     WorkerConfig,
-    | "QUEUE_PREFIX"
-    | "WORKER_CONCURRENCY"
-    | "LOCK_DURATION"
-    | "STALLED_INTERVAL"
-    | "MAX_RUNS_PER_OWNER"
+    "QUEUE_PREFIX" | "LOCK_DURATION" | "STALLED_INTERVAL" | "MAX_RUNS_PER_OWNER"
   >;
   connection: RedisClient;
+  /** k6 runs at once (WORKER_CONCURRENCY, `auto` resolved: concurrency.ts). */
+  concurrency: number;
   store: RunStore;
   processRun: RunProcessor;
   logger: Logger;
@@ -199,6 +197,9 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
         runId: run.runId,
         verdict: record.verdict,
         outcome: record.outcome,
+        // The verdict's words (failed thresholds, a refused secret read with its HTTP status):
+        // names and figures only, never a secret's value (kubernetes-secrets.ts).
+        reason: record.reason,
         durationMs: record.result?.durationMs,
       },
       "run finished",
@@ -217,7 +218,7 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
   const worker = new Worker(RUN_QUEUE, processJob, {
     connection: deps.connection,
     prefix: deps.config.QUEUE_PREFIX,
-    concurrency: deps.config.WORKER_CONCURRENCY,
+    concurrency: deps.concurrency,
     lockDuration: deps.config.LOCK_DURATION,
     stalledInterval: deps.config.STALLED_INTERVAL,
     // A run interrupted by a crash is taken up again; twice is bad luck, three times a pattern.

@@ -146,6 +146,34 @@ release's own (RBAC managed elsewhere decides).
       key: {{ .Values.redis.auth.passwordKey }}
 {{- end }}
 
+{{/* Env entries of what runs k6 (the workers, the all-in-one pod) from Secrets, never passed to k6 scripts. */}}
+{{- define "k6-gate.workerSecretEnv" -}}
+{{- with .Values.slack.existingSecret }}
+- name: SLACK_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.slack.tokenKey }}
+{{- end }}
+{{- with .Values.k6Cloud.existingSecret }}
+- name: K6_CLOUD_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.k6Cloud.tokenKey }}
+- name: K6_CLOUD_STACK_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.k6Cloud.stackIdKey }}
+{{- end }}
+{{- end }}
+
+{{/* Seconds a pod that runs k6 needs to stop: SHUTDOWN_GRACE (running k6 may finish) + KILL_GRACE (k6 SIGTERM -> SIGKILL) + 20s (write the summary, hand the job back, close Redis). */}}
+{{- define "k6-gate.workerTerminationGrace" -}}
+{{- add .Values.worker.shutdownGraceSeconds .Values.worker.killGraceSeconds 20 }}
+{{- end }}
+
 {{/* Pod spreading over nodes. */}}
 {{- define "k6-gate.spread" -}}
 topologySpreadConstraints:
@@ -164,5 +192,12 @@ topologySpreadConstraints:
 {{- end }}
 {{- if and .Values.keda.enabled (not .Values.redis.enabled) (not (regexMatch "^rediss?://" .Values.redis.url)) }}
 {{- fail "keda.enabled with an external Redis needs redis.url as redis://host:port or rediss://host:port" }}
+{{- end }}
+{{- if eq .Values.mode "all-in-one" }}
+{{- range $on, $what := dict "keda.enabled" .Values.keda.enabled "worker.autoscaling.enabled" .Values.worker.autoscaling.enabled "api.pdb.enabled" .Values.api.pdb.enabled "worker.pdb.enabled" .Values.worker.pdb.enabled "metrics.podMonitor.enabled" .Values.metrics.podMonitor.enabled }}
+{{- if $what }}
+{{- fail (printf "mode: all-in-one runs one pod with the API and a worker: %s needs mode: split (worker Deployments to scale, drain or scrape)" $on) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}

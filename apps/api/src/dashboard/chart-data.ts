@@ -1,4 +1,4 @@
-import type { RunRecord } from "@k6-gate/shared";
+import { passedRevisionsText, type RunRecord } from "@k6-gate/shared";
 import { formatMs, formatRate } from "./format";
 import {
   checksRateOf,
@@ -141,6 +141,6 @@ export function baselineLevel(run: RunRecord | undefined, chart: ChartMetric): L
   return {
     value: entry.baseline,
     label: `baseline ${valueText(chart, entry.baseline)}`,
-    title: `baseline ${valueText(chart, entry.baseline)}: median of the last ${comparison.baselineRuns} passed runs${limit}`,
+    title: `baseline ${valueText(chart, entry.baseline)}: median of the last ${passedRevisionsText(comparison.baselineRuns)}${limit}`,
   };
 }

@@ -76,7 +76,10 @@ function scaleTicks(values: number[], levels: Level[], chart: ChartMetric, plotH
   const near = levels.filter(
     (l) => l.value > 0 && (dataMax === 0 || l.value <= dataMax * LEVEL_IN_SCALE),
   );
-  const top = Math.max(dataMax, ...near.map((l) => l.value)) * 1.08;
+  const headroom = Math.max(dataMax, ...near.map((l) => l.value)) * 1.08;
+  // A rate never passes 100%, so neither does its axis: from a top <= 1 niceTicks ends at
+  // most at 1 (its steps, 0.25, 0.2, 0.05..., divide 1). Unbounded, 100% data drew 150%.
+  const top = chart.unit === "rate" ? Math.min(headroom, 1) : headroom;
   return niceTicks(top > 0 ? top : chart.unit === "ms" ? 1 : 0.01, count);
 }
 

@@ -29,7 +29,7 @@ export interface CpuSampler {
 const readText = (path: string) => readFile(path, "utf8").catch(() => undefined);
 
 /** The CPUs `pid` may use: its affinity, and the quota of its cgroup and those above it. */
-async function cpusOf(pid: number): Promise<number | undefined> {
+export async function cpusOf(pid: number): Promise<number | undefined> {
   const [status, cgroup, mountinfo] = await Promise.all([
     readText(`/proc/${pid}/status`),
     readText(`/proc/${pid}/cgroup`),
@@ -101,14 +101,10 @@ async function snapshotOf(tree: ProcStat[], at: number): Promise<Snapshot> {
 }
 
 /**
- * Samples the CPU time and run-queue wait of `pid` and its descendants (k6 may run under
- * a wrapper) every 250 ms, against the CPUs it may use, so a verdict can say when the load
- * generator, not the target, was the bottleneck. Linux only (/proc); elsewhere it
- * measures nothing.
+ * Samples the CPU time and run-queue wait of `root` and its descendants every 250 ms into
+ * `onSample`, and the CPUs `root` may use, until stopped. Linux only (/proc).
  */
-export function startCpuSampler(pid: number | undefined): CpuSampler {
-  if (pid === undefined || process.platform !== "linux") return { stop: () => undefined };
-  const samples: CpuSample[] = [];
+function sampleTree(root: number, onSample: (sample: CpuSample) => void) {
   let cpus: number | undefined;
   let last: Snapshot | undefined;
   let sampling = false;
@@ -121,14 +117,14 @@ export function startCpuSampler(pid: number | undefined): CpuSampler {
     const at = performance.now();
     const tree =
       samplesTaken++ % FIND_TREE_EVERY === 0
-        ? processTree(await allProcesses(), pid)
+        ? processTree(await allProcesses(), root)
         : await statsOf(known);
     known = tree.map((stat) => stat.pid);
     const next = await snapshotOf(tree, at);
     sampling = false;
     if (stopped || next.ticks.size === 0) return;
     if (last) {
-      samples.push(
+      onSample(
         cpuSampleOf(
           growthBetween(last.ticks, next.ticks),
           growthBetween(last.waitNs, next.waitNs),
@@ -144,16 +140,70 @@ export function startCpuSampler(pid: number | undefined): CpuSampler {
   const timer = setInterval(() => {
     if (!cpusAsked) {
       cpusAsked = true;
-      void cpusOf(pid).then((found) => (cpus = found));
+      void cpusOf(root).then((found) => (cpus = found));
     }
     void sample();
   }, SAMPLE_EVERY_MS);
   timer.unref();
   return {
+    cpus: () => cpus,
     stop() {
       stopped = true;
       clearInterval(timer);
+    },
+  };
+}
+
+/**
+ * Samples k6 (`pid` and its descendants: k6 may run under a wrapper) against the CPUs it
+ * may use, so a verdict can say when the load generator, not the target, was the
+ * bottleneck. Linux only; elsewhere it measures nothing.
+ */
+export function startCpuSampler(pid: number | undefined): CpuSampler {
+  if (pid === undefined || process.platform !== "linux") return { stop: () => undefined };
+  const samples: CpuSample[] = [];
+  const tree = sampleTree(pid, (sample) => samples.push(sample));
+  return {
+    stop() {
+      tree.stop();
+      const cpus = tree.cpus();
       return cpus === undefined || samples.length === 0 ? undefined : saturationOf(samples, cpus);
+    },
+  };
+}
+
+/**
+ * For a worker that runs several k6 at once: the load generator is the worker (`root`) with
+ * every k6 it runs, as they share its CPUs, so each run is judged by what they used together
+ * while it ran (a light run among busy neighbours is saturated too). One sampling for all
+ * runs, while any runs.
+ */
+export function sharedCpuSampler(root: number): { start(): CpuSampler } {
+  if (process.platform !== "linux") return { start: () => ({ stop: () => undefined }) };
+  const runs = new Set<CpuSample[]>();
+  let tree: ReturnType<typeof sampleTree> | undefined;
+  let cpus: number | undefined;
+  return {
+    start() {
+      const samples: CpuSample[] = [];
+      runs.add(samples);
+      tree ??= sampleTree(root, (sample) => {
+        for (const run of runs) run.push(sample);
+      });
+      const current = tree;
+      return {
+        stop() {
+          cpus = current.cpus() ?? cpus;
+          runs.delete(samples);
+          if (runs.size === 0 && tree === current) {
+            current.stop();
+            tree = undefined;
+          }
+          return cpus === undefined || samples.length === 0
+            ? undefined
+            : saturationOf(samples, cpus);
+        },
+      };
     },
   };
 }

@@ -39,3 +39,34 @@ export function rememberInspect(key: string, requirements: ExecutionRequirements
   cache.set(key, requirements);
   if (cache.size > MAX_ENTRIES) cache.delete(cache.keys().next().value as string);
 }
+
+/** Inspects running now, by key. */
+const pending = new Map<string, Promise<ExecutionRequirements | undefined>>();
+
+/**
+ * What `k6 inspect` says for `key`: remembered, else the answer of the inspect already
+ * running for it (a burst of checks of one script starts one k6 inspect, not one per run:
+ * each is a whole k6 start on the cores the runs measure with), else `inspect()`'s, which
+ * is remembered. A shared inspect that failed (its run was cancelled) is not taken.
+ */
+export async function inspectOnce(
+  key: string,
+  inspect: () => Promise<ExecutionRequirements | undefined>,
+): Promise<ExecutionRequirements | undefined> {
+  const remembered = rememberedInspect(key);
+  if (remembered) return remembered;
+  // Looked up before any await: runs started in one tick must find each other's.
+  const running = pending.get(key);
+  const shared = running && (await running);
+  if (shared) return shared;
+  const mine = inspect().then((requirements) => {
+    if (requirements) rememberInspect(key, requirements);
+    return requirements;
+  });
+  pending.set(key, mine);
+  try {
+    return await mine;
+  } finally {
+    if (pending.get(key) === mine) pending.delete(key);
+  }
+}

@@ -2,14 +2,14 @@ import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { expectedDurationMs, splitStatKey, STORED_STATS, type Saturation } from "@k6-gate/shared";
-import { startCpuSampler } from "./cpu-sampler";
+import { startCpuSampler, type CpuSampler } from "./cpu-sampler";
 import {
   derivedMaxDurationMs,
   parseExecutionRequirements,
   summaryTrendStats,
   type ExecutionRequirements,
 } from "./execution-requirements";
-import { inspectKey, rememberedInspect, rememberInspect } from "./inspect-cache";
+import { inspectKey, inspectOnce } from "./inspect-cache";
 import { K6Log } from "./k6-log";
 import type { DeclaredThreshold } from "./measured-summary";
 import { K6Fifo } from "./k6-fifo";
@@ -45,6 +45,8 @@ export interface RunK6Options {
   progress?: K6ProgressListener;
   /** `metric:stat` keys the verdict compares (`max_regression`): their percentiles are asked for. */
   statKeys?: string[];
+  /** Measures the load generator while k6 runs; unset: k6's own process tree. */
+  loadSampler?: { start(): CpuSampler };
 }
 
 export type Measured =
@@ -121,7 +123,6 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
     const stream = new MetricStream();
     const env = options.env(runDir);
     const inspectCacheKey = inspectKey(options.k6Bin, files, env, runDir);
-    const remembered = rememberedInspect(inspectCacheKey);
     const limitMs = options.maxDurationMs ?? options.maxRunDurationMs;
     const [file, args] = launch(options, [
       // Not --quiet: k6 then prints its progress, which K6Stdout takes out of the output.
@@ -158,12 +159,7 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
     options.progress?.started(spawnedAt, null);
     // `k6 inspect` (a whole k6 start, 30 ms or more) runs beside `k6 run`, not before it,
     // and only for a script (and environment) this worker has not inspected yet.
-    const inspecting = remembered
-      ? Promise.resolve(remembered)
-      : inspectScript(options, runDir, env).then((requirements) => {
-          if (requirements) rememberInspect(inspectCacheKey, requirements);
-          return requirements;
-        });
+    const inspecting = inspectOnce(inspectCacheKey, () => inspectScript(options, runDir, env));
     let derivedTimer: NodeJS.Timeout | undefined;
     const results = fifo;
     const planned = inspecting.then((requirements) => {
@@ -205,7 +201,7 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
       keepHead(chunk);
       log.push(chunk);
     });
-    const sampler = startCpuSampler(subprocess.pid);
+    const sampler = options.loadSampler?.start() ?? startCpuSampler(subprocess.pid);
     const result = await subprocess;
     const saturation = sampler.stop();
     clearTimeout(derivedTimer);

@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { workerConfigSchema } from "../config";
 import { checksOf, localSecrets, tryCheck } from "./try-canary";
 
-const USAGE = `usage: npm run try -- [options] <canary.yaml | metadata.yaml>...
+const USAGE = `usage: npx k6-gate try [options] <canary.yaml | metadata.yaml>...
 
 Runs the k6-gate webhooks of a Flagger Canary here, as k6-gate would: the metadata
 checked by the API's rules, the script run by the worker's k6 with the same
