@@ -5,6 +5,7 @@ import { Redis } from "ioredis";
 import { RUN_QUEUE, RunStore } from "@k6-gate/shared";
 import { cpuOf, redisServerPid } from "./proc";
 import {
+  listeningPort,
   NODE_OPTIONS,
   startApi,
   startWorker,
@@ -12,7 +13,6 @@ import {
   type ApiProcess,
 } from "../test/support/k6gate";
 import { ROOT } from "../test/support/paths";
-import { freePort } from "../test/support/ports";
 import { startProcess, type ManagedProcess } from "../test/support/process";
 import type { TestRedis } from "../test/support/redis";
 import type { Target } from "../test/support/target";
@@ -67,7 +67,6 @@ export class Stack {
     const entry = join(ROOT, "dist", `${app}.js`);
     if (!existsSync(entry))
       throw new Error(`${entry} missing: run \`npm run build\` (make bench does)`);
-    const port = await freePort();
     const env = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -78,11 +77,11 @@ export class Stack {
     const child = startProcess(process.execPath, [entry], {
       name: `bundled ${app}`,
       cwd: ROOT,
-      env: app === "worker" ? env : { ...env, PORT: String(port), HOST: "127.0.0.1" },
+      env: app === "worker" ? env : { ...env, PORT: "0", HOST: "127.0.0.1" },
     });
     if (app !== "worker") {
+      const port = await listeningPort(child);
       this.api = { ...child, port, url: `http://127.0.0.1:${port}` };
-      await child.waitForOutput(/api listening/);
     }
     if (app !== "api") {
       if (app === "worker") this.workers.push(child);

@@ -30,6 +30,8 @@ $(PEER):
 
 .PHONY: peer bench-peer
 peer: $(PEER)
+# The footprint section of `make bench` (mk/bench.mk) measures the peer in the same run.
+bench: $(PEER)
 
 # The peer listens on every interface (it has no address setting), so the comparison runs
 # in a network namespace of its own with only loopback up: nothing it or k6-gate opens is

@@ -1,7 +1,6 @@
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { startProcess, type ManagedProcess } from "./process";
-import { freePort } from "./ports";
 import { K6_BIN, ROOT } from "./paths";
 
 export interface ApiProcess extends ManagedProcess {
@@ -76,14 +75,25 @@ export async function startApi(
   port?: number,
   { portVariable = "PORT" }: { portVariable?: "PORT" | "LISTEN_PORT" } = {},
 ): Promise<ApiProcess> {
-  const chosen = port ?? (await freePort());
   const api = spawnApp(
     "api",
-    { ...env, [portVariable]: String(chosen), HOST: "127.0.0.1" },
-    { name: `api:${chosen}` },
+    { ...env, [portVariable]: String(port ?? 0), HOST: "127.0.0.1" },
+    { name: `api:${port ?? "any port"}` },
   );
-  await api.waitForOutput(/api listening/);
-  return { ...api, url: `http://127.0.0.1:${chosen}`, port: chosen };
+  const bound = await listeningPort(api);
+  return { ...api, url: `http://127.0.0.1:${bound}`, port: bound };
+}
+
+/**
+ * The port an API process bound, from its "api listening" line: children are started on
+ * the port they are given, or on port 0 (the kernel's choice), never on one probed free
+ * and bound later (another process can take it in between).
+ */
+export async function listeningPort(child: ManagedProcess): Promise<number> {
+  const line = await child.waitForOutput(/^\{[^\n]*"msg":"api listening"[^\n]*\}$/m);
+  const { port } = JSON.parse(line) as { port?: unknown };
+  if (typeof port !== "number") throw new Error(`no port in: ${line}`);
+  return port;
 }
 
 /**
@@ -107,13 +117,12 @@ export async function startAllInOne(
   env: Record<string, string>,
   { port, prefix = [] }: { port?: number; prefix?: string[] } = {},
 ): Promise<ApiProcess> {
-  const chosen = port ?? (await freePort());
   const all = spawnApp(
     "all",
-    { ...env, PORT: String(chosen), HOST: "127.0.0.1" },
-    { name: `all:${chosen}`, prefix },
+    { ...env, PORT: String(port ?? 0), HOST: "127.0.0.1" },
+    { name: `all:${port ?? "any port"}`, prefix },
   );
   await all.waitForOutput(/worker started/);
-  await all.waitForOutput(/api listening/);
-  return { ...all, url: `http://127.0.0.1:${chosen}`, port: chosen };
+  const bound = await listeningPort(all);
+  return { ...all, url: `http://127.0.0.1:${bound}`, port: bound };
 }
