@@ -70,6 +70,9 @@ describe("decide", () => {
 
   it("reads a record whose status it does not know as an error naming the run, not as queued", async () => {
     const run = await createRun(store, specOf({ name: "app", checksum: "rev-1" }), 1000);
+    // Numbers as the scripts write them, a fraction included (a scenario of "0.0001s").
+    await admin.hset(`${prefix}:gate:run:${run.id}`, "expectedMs", "0.1");
+    expect((await store.get(run.id))?.expectedMs).toBe(0.1);
     await admin.hset(`${prefix}:gate:run:${run.id}`, "status", "paused");
     await expect(store.get(run.id)).rejects.toThrow(
       `run ${run.id}: its Redis record is not a run's: status`,

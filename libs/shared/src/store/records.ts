@@ -19,8 +19,9 @@ import {
  * null or empty when they do not parse, as for records written before they existed.
  */
 const text = z.string();
-const count = text.regex(/^-?\d+$/).transform(Number);
-const instant = count.optional().transform((value) => value ?? null);
+/** A number the scripts wrote (a time, a count, a duration that may have a fraction). */
+const number = text.trim().min(1).transform(Number).pipe(z.number().finite());
+const instant = number.optional().transform((value) => value ?? null);
 const optionalText = text.optional().transform((value) => value || null);
 
 /** A JSON field, decoded and checked; `fallback` when it is missing or does not parse. */
@@ -52,13 +53,13 @@ const summaryHashSchema = runIdentitySchema.extend({
   status: z.enum(runStatuses),
   verdict: z.enum(["pass", "fail"]).optional(),
   outcome: z.enum(outcomes).optional(),
-  enqueuedAt: count,
+  enqueuedAt: number,
   finishedAt: instant,
   figures: jsonField(runFiguresSchema.nullable(), null),
 });
 
 const recordHashSchema = summaryHashSchema.omit({ figures: true }).extend({
-  attempt: count.optional(),
+  attempt: number.optional(),
   worker: optionalText,
   startedAt: instant,
   delivered: z.enum(["0", "1"]).optional(),
