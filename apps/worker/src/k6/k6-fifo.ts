@@ -1,4 +1,4 @@
-import { close as closeFd, constants, open as openFd } from "node:fs";
+import { close as closeFd, closeSync, constants, open as openFd, openSync } from "node:fs";
 import { open, unlink } from "node:fs/promises";
 import { Socket } from "node:net";
 import { join } from "node:path";
@@ -26,6 +26,14 @@ export class K6Fifo {
   private ended: Promise<void> = Promise.resolve();
   private closed = false;
 
+  /**
+   * A reader held from before k6 starts, opened at once (non-blocking, no pool thread): k6
+   * opens its --out file read-write, which never waits for a reader, so without it a k6
+   * that ended before the reader below got one of libuv's threads took its bytes with it.
+   * It never reads: it keeps the pipe, and what k6 wrote into it, until the reader has it.
+   */
+  private keeper: number | undefined;
+
   private constructor(
     runDir: string,
     /** k6's argument for it, relative to its working directory. */
@@ -33,6 +41,7 @@ export class K6Fifo {
     removeOnOpen: boolean,
   ) {
     this.path = join(runDir, name);
+    this.keeper = openSync(this.path, constants.O_RDONLY | constants.O_NONBLOCK);
     // Opening a FIFO to read waits for its writer: k6 opening it, or finish().
     // A plain fd, not a FileHandle: the socket owns it and closes it.
     this.opened = promisify(openFd)(this.path, constants.O_RDONLY).then(
@@ -76,6 +85,7 @@ export class K6Fifo {
   async finish(): Promise<void> {
     const opened = await this.unblocked();
     if (opened) await this.ended;
+    this.release();
   }
 
   /**
@@ -86,6 +96,12 @@ export class K6Fifo {
     this.closed = true;
     await this.unblocked();
     this.socket?.destroy();
+    this.release();
+  }
+
+  private release(): void {
+    if (this.keeper !== undefined) closeSync(this.keeper);
+    this.keeper = undefined;
   }
 
   /** k6 may never have opened the FIFO: a writer of our own ends the reader's wait. */
