@@ -15,7 +15,7 @@ const CALLS = 100;
 export async function dedup(services: Services): Promise<Section> {
   const k6 = k6Wrapper();
   // Long enough (1 s of sleep) that every call arrives while the run is in flight: after
-  // a pass has been delivered, an identical call rightly starts a fresh run (design §3).
+  // a pass has been delivered, an identical call rightly starts a fresh run (docs/architecture.md, section 3).
   const script = sleepingScript(services.target.port, 1);
   return withStack(services, { K6_BIN: k6.bin }, async (stack) => {
     await stack.startApi();

@@ -8,7 +8,7 @@ import { startTarget, type Target } from "./support/target";
 import { payloadOf, postWebhook } from "./support/webhook";
 
 /**
- * Design §3, "no pass without evidence": k6 exits 0 in each of these cases, and
+ * README, "No pass without evidence": k6 exits 0 in each of these cases, and
  * flagger-k6-webhook promotes the canary; k6-gate answers 422 naming what is missing.
  */
 

@@ -12,7 +12,7 @@ import { startTarget, type Target } from "../support/target";
 import { payloadOf, postWebhook } from "../support/webhook";
 
 /**
- * A flagger-k6-webhook user's Canary works unchanged (design §1-2), through Flagger's own
+ * A flagger-k6-webhook user's Canary works unchanged (docs/migrating.md), through Flagger's own
  * client, and their mistakes are named. Every request goes to 127.0.0.1 only.
  */
 let redis: TestRedis;

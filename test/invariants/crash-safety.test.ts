@@ -11,7 +11,7 @@ import { waitFor } from "../support/wait";
 import { payloadOf, postWebhook } from "../support/webhook";
 
 /**
- * Design §3's invariants with processes killed for real: every run counted as queued or
+ * The run store's invariants (docs/architecture.md, section 3) with processes killed for real: every run counted as queued or
  * running has a live job or ends; a verdict Redis refuses is retried until it lands; only
  * the current attempt of a run records its verdict and output.
  */

@@ -11,7 +11,7 @@ import { waitFor } from "../support/wait";
 import { payloadOf, postWebhook } from "../support/webhook";
 
 /**
- * Design §1 and §3 (one run per check, whatever the retries, the API replicas or an API
+ * docs/architecture.md, sections 1 and 3 (one run per check, whatever the retries, the API replicas or an API
  * restart), driven through Flagger's own webhook client where the client's behaviour
  * (timeouts, retries, Retry-After) is what is being tested, on `redis`, which the calling
  * test file starts: test/flagger/semantics.test.ts on one redis-server,

@@ -1,4 +1,4 @@
-// Design §5: Redis never accepts unauthenticated commands. A k6 script can send HTTP to
+// SECURITY.md, "Redis and scripts": Redis never accepts unauthenticated commands. A k6 script can send HTTP to
 // any address it reaches, and Redis runs an HTTP request line as an inline command
 // (`SET /<path> HTTP/1.1` sets a key). The shipped configurations run Redis with a
 // password (the harness does too); the API and worker refuse an open Redis.

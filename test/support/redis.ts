@@ -66,7 +66,7 @@ export interface RedisOptions {
 
 /**
  * A real redis-server on a free port, its own data dir, as BullMQ's guide says to run it,
- * never unauthenticated (design §5): the `default` user has a random password
+ * never unauthenticated (SECURITY.md, "Redis and scripts"): the `default` user has a random password
  * (`requirepass`, for `adminUrl`) and k6-gate connects as the documented ACL user
  * (deploy/redis/k6gate.acl) with another, so every e2e test shows that user is enough.
  * Both passwords are in a config file (0600) in the data dir, not on the command line.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { queueDepthOf } from "../../apps/api/src/queue-jobs";
 
-describe("queueDepthOf (what GET /queue/depth answers, design §8)", () => {
+describe("queueDepthOf (what GET /queue/depth answers: docs/decisions.md, Workers scale with the queue)", () => {
   it("counts every run waiting for a worker slot, whichever list or set holds it, plus the running", () => {
     const depth = queueDepthOf({
       waiting: 1,
