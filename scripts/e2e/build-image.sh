@@ -28,8 +28,13 @@ buildah_ bud --isolation chroot --pull-never --layers=false \
   --volume "$npm_etc:/usr/local/etc:ro" \
   --build-arg "GIT_COMMIT=$(git -C "$E2E_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --tag "$image" --file "$E2E_ROOT/Dockerfile" "$E2E_ROOT"
-log "built $image in $(($(date +%s) - t)) s"
+build_s=$(($(date +%s) - t))
+log "built $image in $build_s s"
+t=$(date +%s)
 buildah_ push --quiet "$image" "oci-archive:$E2E_IMAGES/k6-gate.tar:$image"
+# For make e2e's report (scripts/e2e/report.sh).
+mkdir -p "$E2E_ROOT/test-artifacts/e2e"
+echo "$(date -u +%FT%TZ) build=${build_s}s push=$(($(date +%s) - t))s" >"$E2E_ROOT/test-artifacts/e2e/image-build.txt"
 # Dangling images of earlier builds (vfs keeps every layer as a full copy).
 buildah_ rmi --prune >/dev/null 2>&1 || true
 log "$E2E_IMAGES/k6-gate.tar: $(du -h "$E2E_IMAGES/k6-gate.tar" | cut -f1)"

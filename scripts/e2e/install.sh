@@ -8,7 +8,9 @@
 #     and kustomize/kubernetes' namespace and patch, read from the Go module cache), the
 #     image set by kustomize's `images:` as for a private mirror
 #   - k6-gate with the README's commands (namespace, token Secret, helm install of
-#     charts/k6-gate), plus secretNamespaces, and --set only for the images built here
+#     charts/k6-gate), plus secretNamespaces, --set for the images built here, and a
+#     worker CPU request of 250m instead of the chart's 1 CPU: this node has 2 CPUs, and
+#     a rolling update (scenarios 4, 6) or 3 workers (scenario 5) must fit on it
 #   - podinfo in namespace test with a Canary whose webhooks are the README's example's
 # Writes the token to $E2E_STATE/scenarios/token (read by scenario-1.sh).
 set -euo pipefail
@@ -27,6 +29,7 @@ for i in k6-gate redis flagger podinfo; do
   [[ -f "$E2E_IMAGES/$i.tar" ]] || die "$E2E_IMAGES/$i.tar is missing: run make e2e-image e2e-scenario-images"
   ctr --address "$CONTAINERD_SOCKET" -n k8s.io images import "$E2E_IMAGES/$i.tar" >/dev/null
 done
+timings="images $(($(date +%s) - t))s"
 log "images imported in $(($(date +%s) - t)) s: $K6GATE_IMAGE $REDIS_IMAGE $FLAGGER_IMAGE $PODINFO_IMAGE"
 
 # The Redis volume: a directory the Redis pod's user (999:1000, the chart's) owns.
@@ -58,8 +61,13 @@ images:
     newTag: ${FLAGGER_IMAGE##*:}
 YAML
 kubectl_ apply --server-side -k "$work/flagger" >/dev/null
-kubectl_ wait --for=condition=Established crd/canaries.flagger.app --timeout=60s >/dev/null
+# Until the CRD has a status, `kubectl wait` fails at once (".status.conditions accessor
+# error") instead of waiting: retried.
+wait_for 60 "Flagger's Canary CRD to be established" \
+  kubectl_ wait --for=condition=Established crd/canaries.flagger.app --timeout=10s ||
+  die "Flagger's Canary CRD not established"
 kubectl_ -n flagger-system rollout status deployment/flagger --timeout=180s >/dev/null
+timings+=" flagger $(($(date +%s) - t))s"
 log "Flagger $(kubectl_ -n flagger-system get deployment flagger -o jsonpath='{.spec.template.spec.containers[0].image}') ready in $(($(date +%s) - t)) s"
 
 # k6-gate, as README.md "Install" says, from the checkout.
@@ -79,7 +87,9 @@ kubectl_ create namespace test >/dev/null
   --set allowedNamespaces='test|staging' \
   --set webhook.token.existingSecret=k6-gate-webhook \
   --set 'secretNamespaces={test}' \
+  --set worker.resources.requests.cpu=250m \
   --wait --timeout 5m >"$work/helm-install.txt"
+timings+=" helm $(($(date +%s) - t))s"
 log "k6-gate installed in $(($(date +%s) - t)) s: $(kubectl_ -n k6-gate get pods --no-headers | awk '{ printf "%s %s %s; ", $1, $2, $3 }')"
 
 # podinfo and its Canary: the README's webhooks, the token put in.
@@ -95,4 +105,13 @@ kubectl_ -n test rollout status deployment/podinfo --timeout=120s >/dev/null
 grep -q "token=$token" "$work/canary.yaml" || die "the README's example Canary has no ?token=<WEBHOOK_TOKEN> to fill in"
 kubectl_ apply -f "$work/canary.yaml" >/dev/null
 kubectl_ -n test wait canary/podinfo --for=jsonpath='{.status.phase}'=Initialized --timeout=180s >/dev/null
+timings+=" canary $(($(date +%s) - t))s"
 log "podinfo and its Canary Initialized in $(($(date +%s) - t)) s"
+# For make e2e's report (scripts/e2e/report.sh): the stages' times and what runs.
+mkdir -p "$E2E_ROOT/test-artifacts/e2e"
+{
+  echo "timings: $timings"
+  echo "redis: $(kubectl_ -n k6-gate exec k6-gate-redis-0 -- redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)"
+  echo "k6-gate: $(kubectl_ -n k6-gate exec deployment/k6-gate-api -c api -- node -e 'fetch("http://127.0.0.1:8000/version").then((r) => r.text()).then((t) => process.stdout.write(t))')"
+  echo "k6: $(kubectl_ -n k6-gate exec deployment/k6-gate-worker -- k6 version | head -1)"
+} >"$E2E_ROOT/test-artifacts/e2e/install.txt"

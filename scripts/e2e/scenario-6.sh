@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Scenario 6 of issue 29: `helm upgrade` to a changed value (worker.outputMaxBytes, in the
+# worker's ConfigMap: the pods' checksum/config changes and they roll) while a pre-rollout check's
+# k6 runs. The run must finish once: the old worker stops taking jobs, lets its k6 finish
+# (SHUTDOWN_GRACE) and records the verdict; no second attempt, no second run, one passed
+# check; the Canary Succeeded. The old worker pod's log is followed until it exits.
+set -euo pipefail
+# shellcheck source=scripts/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
+# shellcheck source=scripts/e2e/scenario-lib.sh
+source "$(dirname "$0")/scenario-lib.sh"
+
+helm=$E2E_ROOT/.tools/bin/helm
+before=$(runs_of test podinfo)
+old_bytes=$("$helm" --kubeconfig "$KUBECONFIG" -n k6-gate get values k6-gate --all -o json | jq -r .worker.outputMaxBytes)
+new_bytes=$((old_bytes + 1048576))
+new_revision
+wait_for 240 "the revision's k6 run to be under way" run_under_way "$before" || die "no running k6 for the new revision"
+id=$(run_under_way "$before")
+old_pods=$(kubectl_ -n k6-gate get pods -l app.kubernetes.io/component=worker -o name)
+old_logs=$ARTIFACTS/scenario-6-old-workers.log
+: >"$old_logs"
+followers=()
+stop_followers() { if ((${#followers[@]})); then kill "${followers[@]}" 2>/dev/null || true; fi; }
+trap stop_followers EXIT
+for p in $old_pods; do
+  kubectl_ -n k6-gate logs -f "$p" >>"$old_logs" 2>/dev/null &
+  followers+=("$!")
+done
+upgraded_at=$(($(date +%s) - T0))
+t=$(date +%s)
+"$helm" --kubeconfig "$KUBECONFIG" upgrade k6-gate "$E2E_ROOT/charts/k6-gate" --namespace k6-gate \
+  --reset-then-reuse-values --set worker.outputMaxBytes="$new_bytes" --wait --timeout 5m >/dev/null
+ok "helm upgrade (worker.outputMaxBytes $old_bytes -> $new_bytes) while run $id's k6 ran, ${upgraded_at}s into the revision; done in $(($(date +%s) - t)) s"
+[[ $(kubectl_ -n k6-gate get configmap k6-gate-worker-config -o jsonpath='{.data.OUTPUT_MAX_BYTES}') == "$new_bytes" ]] ||
+  die "the ConfigMap does not have OUTPUT_MAX_BYTES=$new_bytes"
+
+follow_canary Succeeded 600
+ok "Canary test/podinfo Succeeded in ${TOTAL}s; phases: $PHASES"
+# The old workers exit once their k6 is done: their logs end.
+for f in "${followers[@]}"; do
+  wait_for 360 "an old worker's log to end" bash -c "! kill -0 $f" || die "an old worker pod is still running"
+done
+wait "${followers[@]}" 2>/dev/null || true
+for p in $old_pods; do
+  ! kubectl_ -n k6-gate get "$p" >/dev/null 2>&1 || die "the old worker $p is still there"
+done
+ok "the old worker pod(s) exited ($(tr '\n' ' ' <<<"${old_pods//pod\//}"))"
+
+canary_events_new >"$ARTIFACTS/scenario-6-events.txt"
+passed=$(awk '/Pre-rollout check k6-load-test passed/ { n += substr($2, 2) } END { print n + 0 }' "$ARTIFACTS/scenario-6-events.txt")
+failed=$(awk '/pre-rollout check k6-load-test failed/ { n += substr($2, 2) } END { print n + 0 }' "$ARTIFACTS/scenario-6-events.txt")
+new_runs "$before" "$(runs_of test podinfo)" >"$ARTIFACTS/scenario-6-runs.json"
+jq -r '.[] | "run \(.id) attempt \(.attempt) \(.status) verdict=\(.verdict) \(.reason), ran \(.runTimeMs) ms"' "$ARTIFACTS/scenario-6-runs.json" >&2
+runs=$(jq length "$ARTIFACTS/scenario-6-runs.json")
+((runs == 1)) || die "$runs runs for the revision, want 1"
+jq -e --arg id "$id" '.[0] | .id == $id and .status == "finished" and .verdict == "pass" and .attempt == 1' \
+  "$ARTIFACTS/scenario-6-runs.json" >/dev/null ||
+  die "want run $id passed on attempt 1: $(jq -c '.[0] | {id, status, verdict, attempt, reason}' "$ARTIFACTS/scenario-6-runs.json")"
+finished_lines=$(grep '"msg":"run finished"' "$old_logs" | grep -c "\"runId\":\"$id\"" || true)
+((finished_lines == 1)) || die "the old worker logged run $id finished $finished_lines times, want 1"
+! grep -q "\"runId\":\"$id\".*hand" "$old_logs" || die "the old worker handed run $id back"
+((passed == 1 && failed == 0)) || die "Flagger's events: $passed passed, $failed failed checks; want 1 and 0"
+ok "one run, attempt 1, its verdict recorded once by the old worker as it drained; Flagger: 1 passed check, none failed"
+
+result 6 "helm upgrade (worker.outputMaxBytes) ${upgraded_at}s into a revision, its k6 running: the old worker finished the run (attempt 1, once) and exited; Canary Succeeded in ${TOTAL}s; phases: $PHASES"

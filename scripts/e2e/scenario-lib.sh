@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Shared by scripts/e2e/scenario-*.sh (sourced, after lib.sh): the Canary test/podinfo,
+# k6-gate's API read from inside an API pod (no port opened on the host), and each
+# scenario's result line for the report (test-artifacts/e2e/scenario-N.txt).
+# shellcheck disable=SC2034 # the variables are used by the scripts that source this
+
+[[ -f "$KUBECONFIG" ]] || die "no cluster: $KUBECONFIG is missing (make e2e-up)"
+ARTIFACTS=$E2E_ROOT/test-artifacts/e2e
+mkdir -p "$ARTIFACTS"
+PASSED=0
+ok() {
+  PASSED=$((PASSED + 1))
+  log "ok: $*"
+}
+
+canary_phase() { kubectl_ -n test get canary podinfo -o jsonpath='{.status.phase}'; }
+podinfo_env() {
+  kubectl_ -n test get deployment "${2:-podinfo}" \
+    -o jsonpath="{.spec.template.spec.containers[0].env[?(@.name==\"$1\")].value}"
+}
+
+# new_revision [NAME=VALUE|NAME-]...: a new revision of podinfo (REVISION + 1, and the
+# given env changes); sets REVISION, START_PHASE (the Canary's before it) and T0.
+# shellcheck disable=SC2120 # arguments are optional
+new_revision() {
+  REVISION=$(($(podinfo_env REVISION) + 1))
+  START_PHASE=$(canary_phase)
+  T0=$(date +%s)
+  kubectl_ -n test set env deployment/podinfo "REVISION=$REVISION" "$@" >/dev/null
+  log "podinfo's pod template changed (REVISION=$REVISION $*): a new revision"
+}
+
+# follow_canary WANT SECONDS: polls the Canary's phase each second, once it has left
+# START_PHASE, until WANT (Succeeded or Failed); the other end state or the deadline
+# fails. Sets PHASES ("phase@seconds ...", from T0) and TOTAL.
+follow_canary() {
+  local want=$1 deadline=$((T0 + $2)) p last="" left=0
+  PHASES=""
+  while :; do
+    p=$(canary_phase)
+    if [[ "$p" != "$last" ]]; then
+      PHASES+="${PHASES:+ }$p@$(($(date +%s) - T0))s"
+      log "Canary phase: $p"
+      last=$p
+    fi
+    [[ "$p" == "$START_PHASE" ]] || left=1
+    if ((left)); then
+      [[ "$p" != "$want" ]] || break
+      if [[ "$p" == Succeeded || "$p" == Failed ]]; then
+        die "Canary test/podinfo $p, not $want (phases: $PHASES): $(kubectl_ -n test get canary podinfo -o jsonpath='{.status.conditions[0].message}')"
+      fi
+    fi
+    (($(date +%s) < deadline)) || die "Canary test/podinfo not $want after $2 s (phases: $PHASES)"
+    sleep 1
+  done
+  TOTAL=$(($(date +%s) - T0))
+}
+
+# gate_api PATH: GET k6-gate's API on an API pod's loopback; the body on stdout.
+gate_api() {
+  kubectl_ -n k6-gate exec deployment/k6-gate-api -c api -- node -e \
+    'fetch("http://127.0.0.1:8000" + process.argv[1]).then(async (r) => { if (!r.ok) throw new Error("HTTP " + r.status); process.stdout.write(await r.text()); })' \
+    "$1"
+}
+
+# gate_calls: POSTs each line of stdin (a JSON webhook payload, as Flagger sends it) to
+# /launch-test with the token, all at once, from an API pod; prints one JSON line per
+# call, in order: {status, body}.
+gate_calls() {
+  local token
+  token=$(cat "$E2E_STATE/scenarios/token")
+  kubectl_ -n k6-gate exec -i deployment/k6-gate-api -c api -- node -e '
+    let input = "";
+    process.stdin.on("data", (d) => (input += d));
+    process.stdin.on("end", async () => {
+      const calls = input.split("\n").filter((l) => l.trim()).map(async (payload) => {
+        const r = await fetch("http://127.0.0.1:8000/launch-test?token=" + process.argv[1], {
+          method: "POST", headers: { "content-type": "application/json" }, body: payload,
+        });
+        return { status: r.status, body: await r.text() };
+      });
+      for (const result of await Promise.all(calls)) console.log(JSON.stringify(result));
+    });' "$token"
+}
+
+# runs_of NAMESPACE NAME: k6-gate's run records of a canary (GET /api/runs), newest first.
+runs_of() { gate_api "/api/runs?namespace=$1&name=$2"; }
+
+# new_runs BEFORE_JSON AFTER_JSON: the runs in AFTER that BEFORE has not (by id).
+new_runs() {
+  jq -n --argjson before "$1" --argjson after "$2" \
+    '[$after.runs[] | select(.id as $id | [$before.runs[].id] | index($id) | not)]'
+}
+
+# run_under_way BEFORE_JSON: the id of test/podinfo's new run (not in BEFORE) once its k6
+# is well under way (100 iterations done; k6 a process of the cluster); fails before.
+run_under_way() {
+  local id
+  id=$(new_runs "$1" "$(runs_of test podinfo)" | jq -r '.[] | select(.status == "running") | .id')
+  [[ -n "$id" && -n "$(k6_pids)" ]] || return 1
+  gate_api "/api/runs/$id" | jq -e '(.progress.iterations // 0) >= 100' >/dev/null || return 1
+  echo "$id"
+}
+
+# canary_events_new: the events Flagger recorded on test/podinfo since new_revision (T0),
+# oldest first, as "level x1 message" lines (a message's lines joined by " | "). Read from
+# Flagger's log, where it writes each event it records (pkg/controller/events.go): the
+# Event objects are lossy by design (client-go's recorder drops an object's events past a
+# burst of 25, then passes 1 per 5 minutes), and one install plays many revisions.
+canary_events_new() {
+  kubectl_ -n flagger-system logs deployment/flagger --since-time="$(date -u -d "@$((T0 - 1))" +%FT%TZ)" |
+    jq -rR 'fromjson? | select(.canary == "podinfo.test" and (.caller | startswith("controller/events.go")))
+      | "\(.level) x1 \(.msg | gsub("\n"; " | "))"'
+}
+
+# k6_pids: the cluster's k6 processes (every pod's process is one of this machine's, in
+# the kubelet's cgroups under /k6gate-e2e; other k6 on the machine are not the cluster's).
+k6_pids() {
+  local p
+  for p in $(pids_of k6); do
+    if grep -q ':/k6gate-e2e/' "/proc/$p/cgroup" 2>/dev/null; then echo "$p"; fi
+  done | sort -n | tr '\n' ' '
+}
+
+# worker_logged RUN_ID: "POD LINE" for the worker pod whose log has RUN_ID's "run finished"
+# line (run-worker.ts: the worker that recorded the verdict); fails when none has.
+worker_logged() {
+  local p line
+  for p in $(kubectl_ -n k6-gate get pods -l app.kubernetes.io/component=worker -o name); do
+    line=$(kubectl_ -n k6-gate logs "$p" | grep '"msg":"run finished"' | grep -m1 "\"runId\":\"$1\"") || continue
+    echo "${p#pod/} $line"
+    return 0
+  done
+  return 1
+}
+
+# result N LINE: the scenario's result line for the report.
+result() {
+  local line
+  line="$(date -u +%FT%TZ) scenario $1: $2"
+  echo "$line" >"$ARTIFACTS/scenario-$1.txt"
+  echo "$line" >>"$ARTIFACTS/scenarios-history.txt"
+  echo "scenario $1: $PASSED passed, 0 failed"
+}
