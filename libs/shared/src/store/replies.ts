@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { LuaCommand } from "../commands/lua-command";
+import type { RedisClient } from "../redis";
 import { writtenRecord } from "./records";
 import {
   quotaNames,
@@ -105,4 +106,14 @@ export function heartbeatOutcome(
 /** A script that answers whether it wrote (1) or not (0). */
 export function wrote(command: LuaCommand<string, string>, reply: unknown): boolean {
   return decoded(command, z.union([z.literal(0), z.literal(1)]), reply) === 1;
+}
+
+/** Replies of a pipeline (or MULTI), in order; the first error is thrown. */
+export async function pipelineReplies(
+  pipeline: ReturnType<RedisClient["pipeline"]>,
+): Promise<unknown[]> {
+  return ((await pipeline.exec()) ?? []).map(([error, reply]) => {
+    if (error) throw error;
+    return reply;
+  });
 }

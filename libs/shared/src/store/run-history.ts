@@ -7,6 +7,7 @@ import { runResultSchema, runStatuses, type RunRecord } from "../run";
 import { figuresOf, type RunSummary } from "../run-figures";
 import type { StoreKeys } from "./keys";
 import { toRecord, toSummary } from "./records";
+import { pipelineReplies } from "./replies";
 import type { Canary, InFlightCounts, InFlightRun, QueueStanding } from "./types";
 
 /** One HMGET reply: a value per field asked for, null where the hash has none. */
@@ -21,14 +22,6 @@ function jsonOrNull(text: string): unknown {
   } catch {
     return null;
   }
-}
-
-/** Replies of a pipeline (or MULTI), in order; the first error is thrown. */
-async function replies(pipeline: ReturnType<RedisClient["pipeline"]>): Promise<unknown[]> {
-  return ((await pipeline.exec()) ?? []).map(([error, reply]) => {
-    if (error) throw error;
-    return reply;
-  });
 }
 
 /**
@@ -50,7 +43,7 @@ export class RunHistory {
     if (runIds.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const id of runIds) pipeline.hgetall(this.keys.of("run", id));
-    return (await replies(pipeline)).flatMap((hash) => {
+    return (await pipelineReplies(pipeline)).flatMap((hash) => {
       const record = toRecord(z.record(z.string(), z.string()).parse(hash ?? {}));
       return record ? [record] : [];
     });
@@ -95,7 +88,7 @@ export class RunHistory {
     if (members.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const { id } of members) pipeline.hget(this.keys.of("run", id), "status");
-    const statuses = await replies(pipeline);
+    const statuses = await pipelineReplies(pipeline);
     const status = z.enum(runStatuses).nullable();
     return members.map((member, i) => ({ ...member, status: status.parse(statuses[i] ?? null) }));
   }
@@ -122,7 +115,7 @@ export class RunHistory {
   /** Where a queued run stands in the queue; null when it is not queued (any more). */
   async queueStanding(runId: string): Promise<QueueStanding | null> {
     const queueOrder = this.keys.single("queueOrder");
-    const [rank, queued] = await replies(
+    const [rank, queued] = await pipelineReplies(
       this.redis.multi().zrank(queueOrder, runId).zcard(queueOrder),
     );
     if (typeof rank !== "number") return null;
@@ -149,7 +142,7 @@ export class RunHistory {
     if (ids.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const id of ids) pipeline.hmget(this.keys.of("run", id), ...SUMMARY_FIELDS);
-    const rows = (await replies(pipeline)).map((values) => fieldValues.parse(values));
+    const rows = (await pipelineReplies(pipeline)).map((values) => fieldValues.parse(values));
     return (await this.summariesFrom(rows)).flatMap((summary) => summary ?? []);
   }
 
@@ -192,7 +185,7 @@ export class RunHistory {
     if (unfigured.length) {
       const pipeline = this.redis.pipeline();
       for (const hash of unfigured) pipeline.hget(this.keys.of("run", hash.id ?? ""), "result");
-      const results = await replies(pipeline);
+      const results = await pipelineReplies(pipeline);
       unfigured.forEach((hash, i) => {
         const result = results[i];
         if (typeof result !== "string") return;

@@ -17,6 +17,7 @@ import type { RedisClient } from "../redis";
 import { StoreKeys } from "./keys";
 import {
   cancelOutcome,
+  pipelineReplies,
   decision,
   finishOutcome,
   heartbeatOutcome,
@@ -312,9 +313,7 @@ export class RunStore extends RunHistory {
       pipeline.zadd(this.keys.of("waited", runId), now + lease.leaseMs, lease.holder);
       pipeline.pexpire(this.keys.of("waited", runId), lease.leaseMs);
     }
-    const replies = (await pipeline.exec()) ?? [];
-    const failed = replies.find(([error]) => error);
-    if (failed?.[0]) throw failed[0];
+    await pipelineReplies(pipeline);
   }
 
   /** Ends `holder`'s lease on a run: none of its calls waits on it any longer. */
