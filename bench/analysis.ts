@@ -137,7 +137,7 @@ rest is the pickup and bookkeeping of section 1, once per run.
 
 /**
  * Why each target section 1-8 missed on its last run is missed, from profiles taken on
- * 2026-11-29 with bench/profile.ts (its modes are named beside each figure). Static, like
+ * 2026-11-29 with bench/profile.ts, since removed (its modes are named beside each figure). Static, like
  * ANALYSIS: re-measure and rewrite it when the path changes or a row is met.
  */
 export const TARGETS_NOT_MET = `## Targets not met, and why
@@ -147,9 +147,12 @@ Measured on 2026-11-29 at commit e5e5ed0 on this 2-core VM while other work kept
 section leans on CPU time from /proc and on \`node --cpu-prof\` profiles rather than on
 wall-clock time. A profile samples the main thread every millisecond whether it runs or
 waits for a core: on a busy machine its figures are where the time went, not CPU time.
-Each figure names the \`npx tsx bench/profile.ts\` mode that measured it (the container
-form, \`node dist/*.js\`, as the sections above start it). Written by hand, like the
-analysis below: re-measure when the path changes.
+Each figure names the mode of bench/profile.ts (removed since: \`git show d55edf0:bench/profile.ts\`)
+that measured it, on the container form (\`node dist/*.js\`, as the sections above start
+it). Written by hand, like the analysis below: re-measure when the path changes, with the
+profiler in the processes a benchmark starts:
+\`PROFILE_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npx tsx bench/main.ts overhead\`
+writes one \`.cpuprofile\` per process (Chrome DevTools, Performance, opens it).
 
 ### A gated call, phase by phase
 
@@ -313,7 +316,7 @@ runs, on this 2-core VM while other sessions' suites and a Kubernetes cluster ke
   (decision 37): \`mkfifo\` is a process started before every run, 5.2 ms median alone (p90
   9.9 ms, 40 calls); the worker's sampled time in that phase is child_process 2.9, GC 2.1,
   execa 1.2, zod 0.9, ioredis 0.7 ms. A FIFO made ahead and renamed into the run's directory
-  would take it off the path, at the price of a spare FIFO in RUN_TMP_DIR between runs (the
+  would take it off the path, at the price of a spare FIFO in the runs' directory between runs (the
   isolation test asserts none is left); not done. One process instead of two changes
   nothing measurable (18.3 / 15.7 ms all-in-one against 16.8 / 23.4 ms split, two runs each).
 `;

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildK6Environment } from "../apps/worker/src/k6/environment";
-import { K6_BIN } from "../test/support/paths";
+import { K6_BIN } from "@k6-gate/testkit/paths";
 import { K6_ARGS } from "./bare-k6";
 import { cpuOf, machineCpu } from "./proc";
 import { check, table, type Section } from "./report";

@@ -1,8 +1,8 @@
-import { startApi, startWorker, type ApiProcess } from "../test/support/k6gate";
-import type { ManagedProcess } from "../test/support/process";
-import { startRedis } from "../test/support/redis";
-import { startRedisCluster } from "../test/support/redis-cluster";
-import { onCluster, onServer, type RedisUnderTest } from "../test/support/redis-under-test";
+import { startApi, startWorker, type ApiProcess } from "@k6-gate/testkit/k6gate";
+import type { ManagedProcess } from "@k6-gate/testkit/process";
+import { startRedis } from "@k6-gate/testkit/redis";
+import { startRedisCluster } from "@k6-gate/testkit/redis-cluster";
+import { onCluster, onServer, type RedisUnderTest } from "@k6-gate/testkit/redis-under-test";
 import { launchTest } from "./http-client";
 import { waitForQuiet } from "./quiet";
 import { stubK6 } from "./stack";

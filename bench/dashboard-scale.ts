@@ -1,5 +1,5 @@
 import type { RunResult, RunStore } from "@k6-gate/shared";
-import { createRun, passedResult, specOf } from "../test/support/run-fixtures";
+import { createRun, passedResult, specOf } from "@k6-gate/testkit/run-fixtures";
 import { check, table, type Section, type TargetCheck } from "./report";
 import { withStack, type Services } from "./stack";
 import { ms, summarize } from "./stats";

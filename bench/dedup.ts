@@ -1,5 +1,5 @@
-import { k6Wrapper } from "../test/support/k6-wrapper";
-import { findRunId } from "../test/support/runs";
+import { k6Wrapper } from "@k6-gate/testkit/k6-wrapper";
+import { findRunId } from "@k6-gate/testkit/runs";
 import { launchTest } from "./http-client";
 import { check, table, type Section } from "./report";
 import { sleepingScript } from "./scripts";

@@ -86,13 +86,13 @@ export function renderDocument({
     "",
     "## How the numbers were taken",
     "",
-    "Every process is started by the test harness (test/support) exactly as in the integration tests: a fresh queue prefix per benchmark, `LOG_LEVEL=info` (production's level: the per-call log lines are part of the cost).",
+    "Every process is started by the test harness (libs/testkit) exactly as in the integration tests: a fresh queue prefix per benchmark, `LOG_LEVEL=info` (production's level: the per-call log lines are part of the cost).",
     "",
     codeBlock(
       [
         "make bench                         # = npx tsx bench/main.ts; rewrites this file",
         "npx tsx bench/main.ts overhead     # one benchmark (overhead|queue|longpoll|scaling|dedup|memory|recovery|dashboard|capacity), printed only",
-        'npx tsx bench/profile.ts overhead  # the profiles behind "Targets not met, and why" (overhead|queue|memory|hold|modules), printed only',
+        'PROFILE_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npx tsx bench/main.ts overhead  # the same, each process writing a CPU profile',
         "",
         "# what the harness starts (ports are free ones picked at run time):",
         "redis-server $TMP/redis.conf --port $P --bind 127.0.0.1 --dir $TMP --save '' --appendonly no --maxmemory-policy noeviction   # redis.conf: requirepass <random>",

@@ -1,9 +1,9 @@
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
-import { K6_BIN } from "../test/support/paths";
-import { rssOf, sampler } from "../test/support/proc";
-import { waitFor } from "../test/support/wait";
+import { K6_BIN } from "@k6-gate/testkit/paths";
+import { rssOf, sampler } from "@k6-gate/testkit/proc";
+import { waitFor } from "@k6-gate/testkit/wait";
 import { launchTest, type Timed } from "./http-client";
 import { PEER_BIN, startPeer } from "./peer";
 import { cpuOf, machineCpu } from "./proc";

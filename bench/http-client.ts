@@ -1,5 +1,5 @@
 import { Agent, request } from "node:http";
-import { payloadOf, type CanaryCall } from "../test/support/webhook";
+import { payloadOf, type CanaryCall } from "@k6-gate/testkit/webhook";
 
 /**
  * A Node fetch (undici) pool caps connections per origin, which would queue the 1,000

@@ -1,7 +1,7 @@
-import { waitFor } from "../test/support/wait";
+import { waitFor } from "@k6-gate/testkit/wait";
 import { launchTest, type Timed } from "./http-client";
 import { between, healthProbe } from "./probe";
-import { rssOf, sampler } from "../test/support/proc";
+import { rssOf, sampler } from "@k6-gate/testkit/proc";
 import { socketCount } from "./proc";
 import { check, table, type Section } from "./report";
 import { oneRequestScript } from "./scripts";

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
-import { K6_BIN, ROOT } from "../test/support/paths";
+import { K6_BIN, ROOT } from "@k6-gate/testkit/paths";
 
 function run(command: string, args: string[]): string {
   try {

@@ -1,8 +1,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT } from "../test/support/paths";
-import { startRedis, type TestRedis } from "../test/support/redis";
-import { startTarget } from "../test/support/target";
+import { ROOT } from "@k6-gate/testkit/paths";
+import type { TestRedis } from "@k6-gate/testkit/redis";
+import { startStack } from "@k6-gate/testkit/stack";
 import { capacity } from "./capacity";
 import { cpuWindow } from "./cpu-window";
 import { dashboardScale } from "./dashboard-scale";
@@ -87,8 +87,9 @@ async function main(): Promise<void> {
   ];
   const machine = describeMachine();
   const runStarted = performance.now();
-  const redis = await startRedis();
-  const target = await startTarget();
+  // The harness's stack without k6-gate: each benchmark starts its own on this Redis.
+  const services = await startStack({ api: false, workers: 0 });
+  const { redis, target } = services;
   const runs = new Map<string, SectionRun>();
   try {
     for (const [name, bench] of selected) {
@@ -105,7 +106,7 @@ async function main(): Promise<void> {
       console.log(`[bench] ${name} took ${(cpu.wallMs / 1000).toFixed(1)} s`);
     }
   } finally {
-    await Promise.allSettled([redis.destroy(), target.close()]);
+    await services.stop();
   }
   const totalS = (performance.now() - runStarted) / 1000;
   for (const [name, run] of runs) {

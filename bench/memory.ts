@@ -1,6 +1,6 @@
-import { K6_BIN } from "../test/support/paths";
+import { K6_BIN } from "@k6-gate/testkit/paths";
 import { launchTest } from "./http-client";
-import { k6ProcessesOf, rssOf, sampler } from "../test/support/proc";
+import { k6ProcessesOf, rssOf, sampler } from "@k6-gate/testkit/proc";
 import { LIBRARIES, moduleCosts, ON_DEMAND } from "./module-cost";
 import { check, table, type Section } from "./report";
 import { sleepingScript } from "./scripts";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { buildK6Environment } from "../apps/worker/src/k6/environment";
 import { findingsOf } from "../apps/worker/src/k6/findings";
 import { runK6 } from "../apps/worker/src/k6/run-k6";
-import { K6_BIN } from "../test/support/paths";
+import { K6_BIN } from "@k6-gate/testkit/paths";
 import { cpuOf } from "./proc";
 import { codeBlock, table, type Section } from "./report";
 import { quantile } from "./stats";

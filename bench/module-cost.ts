@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { ROOT } from "../test/support/paths";
+import { ROOT } from "@k6-gate/testkit/paths";
 
 /**
  * What each library adds to a process's resident memory when loaded, in the order the API

@@ -1,7 +1,7 @@
 import { relative } from "node:path";
-import { K6_BIN, ROOT } from "../test/support/paths";
+import { K6_BIN, ROOT } from "@k6-gate/testkit/paths";
 import { bareK6, K6_ARGS } from "./bare-k6";
-import { findRunId } from "../test/support/runs";
+import { findRunId } from "@k6-gate/testkit/runs";
 import { launchTest } from "./http-client";
 import { check, codeBlock, table, type Section } from "./report";
 import { longRequestScript, oneRequestScript } from "./scripts";

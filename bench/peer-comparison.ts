@@ -1,5 +1,5 @@
-import { K6_BIN } from "../test/support/paths";
-import { rssOf, sampler } from "../test/support/proc";
+import { K6_BIN } from "@k6-gate/testkit/paths";
+import { rssOf, sampler } from "@k6-gate/testkit/proc";
 import { bareK6 } from "./bare-k6";
 import { launchTest, type Timed } from "./http-client";
 import { startPeer, type Peer } from "./peer";

@@ -1,5 +1,5 @@
 import { relative } from "node:path";
-import { ROOT } from "../test/support/paths";
+import { ROOT } from "@k6-gate/testkit/paths";
 import { loadLine, type StandaloneRun } from "./document";
 import {
   BURST,

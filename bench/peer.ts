@@ -2,9 +2,9 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { TOOLS_BIN } from "../test/support/paths";
-import { freePort } from "../test/support/ports";
-import { startProcess } from "../test/support/process";
+import { TOOLS_BIN } from "@k6-gate/testkit/paths";
+import { freePort } from "@k6-gate/testkit/ports";
+import { startProcess } from "@k6-gate/testkit/process";
 import { httpCall } from "./http-client";
 
 /** grafana/flagger-k6-webhook, the service k6-gate replaces, as `make peer` builds it. */

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
-import { pidsWhere, socketInodes } from "../test/support/proc";
+import { pidsWhere, socketInodes } from "@k6-gate/testkit/proc";
 
-// Machine-wide and CPU readings the benchmarks need; process readers live in test/support.
+// Machine-wide and CPU readings the benchmarks need; process readers live in libs/testkit.
 
 /** The redis-server listening on `port` (it shows "redis-server <host>:<port>" as its command). */
 export function redisServerPid(port: number): number | undefined {

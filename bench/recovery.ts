@@ -2,7 +2,7 @@ import { launchTest } from "./http-client";
 import { check, table, type Section } from "./report";
 import { sleepingScript } from "./scripts";
 import { withStack, type Services } from "./stack";
-import { waitFor } from "../test/support/wait";
+import { waitFor } from "@k6-gate/testkit/wait";
 import { ms, summarize } from "./stats";
 
 const TRIALS = 3;

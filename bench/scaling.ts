@@ -1,7 +1,7 @@
-import { K6_BIN } from "../test/support/paths";
-import { findRunId } from "../test/support/runs";
+import { K6_BIN } from "@k6-gate/testkit/paths";
+import { findRunId } from "@k6-gate/testkit/runs";
 import { launchTest } from "./http-client";
-import { k6ProcessesOf, rssOf, sampler } from "../test/support/proc";
+import { k6ProcessesOf, rssOf, sampler } from "@k6-gate/testkit/proc";
 import { check, table, type Section } from "./report";
 import { sleepingScript } from "./scripts";
 import { withStack, type Services } from "./stack";

@@ -15,4 +15,4 @@ export const options = { vus: 1, iterations: 1, thresholds: { http_req_failed: [
 export default function () { http.get('http://127.0.0.1:${port}/ok'); sleep(2.5); }
 `;
 
-export { sleepingScript } from "../test/support/scripts";
+export { sleepingScript } from "@k6-gate/testkit/scripts";

@@ -4,18 +4,12 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { RUN_QUEUE, RunStore } from "@k6-gate/shared";
 import { cpuOf, redisServerPid } from "./proc";
-import {
-  listeningPort,
-  NODE_OPTIONS,
-  startApi,
-  startWorker,
-  testEnv,
-  type ApiProcess,
-} from "../test/support/k6gate";
-import { ROOT } from "../test/support/paths";
-import { startProcess, type ManagedProcess } from "../test/support/process";
-import type { TestRedis } from "../test/support/redis";
-import type { Target } from "../test/support/target";
+import { harnessNodeOptions, listeningPort } from "@k6-gate/testkit/k6gate";
+import { ROOT } from "@k6-gate/testkit/paths";
+import { startProcess, type ManagedProcess } from "@k6-gate/testkit/process";
+import type { TestRedis } from "@k6-gate/testkit/redis";
+import { GateProcesses } from "@k6-gate/testkit/stack";
+import type { Target } from "@k6-gate/testkit/target";
 
 /** What every benchmark shares: one redis-server and one HTTP target, both on 127.0.0.1. */
 export interface Services {
@@ -25,12 +19,10 @@ export interface Services {
 
 /**
  * One benchmark's k6-gate: an API and workers on a fresh queue prefix, started with the
- * test harness (real OS processes, as `npm run api` / `npm run worker` start them).
+ * test harness (libs/testkit: real OS processes, as `npm run api` / `npm run worker` start
+ * them), and what benchmarks read beside them.
  */
-export class Stack {
-  readonly env: Record<string, string>;
-  api: ApiProcess | undefined;
-  readonly workers: ManagedProcess[] = [];
+export class Stack extends GateProcesses {
   private readonly redis: Redis;
   /** Reads run records (timestamps, k6 duration) after the fact, straight from Redis. */
   readonly store: RunStore;
@@ -40,18 +32,13 @@ export class Stack {
     env: Record<string, string>,
   ) {
     // Production log level: the per-call info lines are part of the cost measured.
-    this.env = testEnv(services.redis.url, { LOG_LEVEL: "info", ...env });
+    super(services.redis.url, { LOG_LEVEL: "info", ...env });
     this.redis = new Redis(services.redis.url, { lazyConnect: true });
     this.store = new RunStore(this.redis, this.env.QUEUE_PREFIX as string, {
       maxRunsPerCanary: 10_000,
       maxAgeMs: 3_600_000,
       maxOutputsPerCanary: 10_000,
     });
-  }
-
-  async startApi(extra: Record<string, string> = {}): Promise<ApiProcess> {
-    this.api = await startApi({ ...this.env, ...extra });
-    return this.api;
   }
 
   /**
@@ -70,7 +57,7 @@ export class Stack {
     const env = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
-      NODE_OPTIONS,
+      NODE_OPTIONS: harnessNodeOptions(),
       ...this.env,
       ...extra,
     };
@@ -88,13 +75,6 @@ export class Stack {
       await child.waitForOutput(/worker started/);
     }
     return child;
-  }
-
-  async startWorkers(count: number, extra: Record<string, string> = {}): Promise<void> {
-    const started = await Promise.all(
-      Array.from({ length: count }, () => startWorker({ ...this.env, ...extra })),
-    );
-    this.workers.push(...started);
   }
 
   /**
@@ -146,13 +126,8 @@ export class Stack {
     );
   }
 
-  get apiUrl(): string {
-    if (!this.api) throw new Error("API not started");
-    return this.api.url;
-  }
-
-  async stop(): Promise<void> {
-    await Promise.allSettled([this.api?.stop(), ...this.workers.map((w) => w.stop())]);
+  override async stop(): Promise<void> {
+    await super.stop();
     this.redis.disconnect();
   }
 }

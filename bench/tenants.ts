@@ -4,9 +4,8 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { loadApiConfig } from "../apps/api/src/config";
 import { loadWorkerConfig } from "../apps/worker/src/config";
-import { runsOf, type RunView } from "../test/support/runs";
-import { waitFor } from "../test/support/wait";
-import { payloadOf, postWebhook, type WebhookResponse } from "../test/support/webhook";
+import { endedRun, startedBetween, startedRun } from "@k6-gate/testkit/runs";
+import { payloadOf, postWebhook, type WebhookResponse } from "@k6-gate/testkit/webhook";
 import { usedMemory } from "./redis-sizing";
 import { check, table, type Section, type TargetCheck } from "./report";
 import { withStack, type Services, type Stack } from "./stack";
@@ -63,26 +62,6 @@ async function queued(stack: Stack, port: number, arrival: Arrival): Promise<voi
   if (answer.status !== 202) throw new Error(`expected 202, got ${answer.status}: ${answer.text}`);
 }
 
-const runOf = async (stack: Stack, { namespace, name }: Arrival) =>
-  (await runsOf(stack.apiUrl, name, namespace))[0];
-
-const runWhen = (stack: Stack, arrival: Arrival, what: string, ready: (run: RunView) => boolean) =>
-  waitFor(
-    `${arrival.namespace}/${arrival.name} ${what}`,
-    async () => {
-      const run = await runOf(stack, arrival);
-      return run && ready(run) ? run : undefined;
-    },
-    { timeoutMs: 120_000 },
-  );
-
-async function startedWithin(stack: Stack, arrivals: Arrival[], from: number, to: number) {
-  const runs = await Promise.all(arrivals.map((arrival) => runOf(stack, arrival)));
-  return runs.filter(
-    (run) => run?.startedAt != null && run.startedAt >= from && run.startedAt <= to,
-  ).length;
-}
-
 interface BurstFigures {
   waitMs: number;
   overtaking: number;
@@ -110,12 +89,12 @@ async function behindBurst(
     for (const arrival of burst) await queued(stack, port, arrival);
     const teamB = { namespace: "team-b", name: "b", token: TEAM_B };
     await queued(stack, port, teamB);
-    const b = await runWhen(stack, teamB, "to start", (run) => run.startedAt !== null);
+    const b = await startedRun(stack.apiUrl, teamB, 120_000);
     const startedAt = b.startedAt ?? 0;
-    const first = await runWhen(stack, burst[0] as Arrival, "to end", (run) => !!run.finishedAt);
+    const first = await endedRun(stack.apiUrl, burst[0] as Arrival, 120_000);
     return {
       waitMs: startedAt - b.enqueuedAt,
-      overtaking: await startedWithin(stack, burst, b.enqueuedAt, startedAt),
+      overtaking: await startedBetween(stack.apiUrl, burst, b.enqueuedAt, startedAt),
       runMs: (first.finishedAt ?? 0) - (first.startedAt ?? 0),
     };
   });
@@ -130,16 +109,16 @@ async function secondRun(services: Services) {
     const first = { namespace: "team-b", name: "b-1", seconds: 2 };
     const second = { namespace: "team-b", name: "b-2" };
     await queued(stack, port, first);
-    await runWhen(stack, first, "to start", (run) => run.startedAt !== null);
+    await startedRun(stack.apiUrl, first, 120_000);
     await queued(stack, port, second);
     const later = Array.from({ length: 18 }, (_, i) => ({ namespace: `other-${i}`, name: "x" }));
     for (const arrival of later) await queued(stack, port, arrival);
-    const done = await runWhen(stack, first, "to end", (run) => !!run.finishedAt);
-    const b2 = await runWhen(stack, second, "to start", (run) => run.startedAt !== null);
+    const done = await endedRun(stack.apiUrl, first, 120_000);
+    const b2 = await startedRun(stack.apiUrl, second, 120_000);
     const startedAt = b2.startedAt ?? 0;
     return {
       afterFirstMs: startedAt - (done.finishedAt ?? 0),
-      overtaking: await startedWithin(stack, later, b2.enqueuedAt, startedAt),
+      overtaking: await startedBetween(stack.apiUrl, later, b2.enqueuedAt, startedAt),
     };
   });
 }
@@ -169,8 +148,7 @@ export function setup() { for (let i = 0; i < 1024; i++) console.log('${i}'.padE
         const answers: WebhookResponse[] = [];
         for (const arrival of arrivals) answers.push(await submit(stack, port, arrival));
         const accepted = arrivals.filter((_, i) => answers[i]?.status === 202);
-        for (const arrival of accepted)
-          await runWhen(stack, arrival, "to end", (run) => !!run.finishedAt);
+        for (const arrival of accepted) await endedRun(stack.apiUrl, arrival, 120_000);
         const grown = (await usedMemory(admin)) - before;
         const other = await postWebhook(
           stack.apiUrl,

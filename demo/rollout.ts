@@ -1,5 +1,5 @@
-import { freePort } from "../test/support/ports";
-import { startFlaggerSim, type SimLine } from "../test/flagger/flagger-sim";
+import { freePort } from "@k6-gate/testkit/ports";
+import { startFlaggerSim, type SimLine } from "@k6-gate/testkit/flagger-sim";
 import { passingCanaryScript } from "./scripts";
 
 const NAME = "podinfo";

@@ -1,11 +1,11 @@
 import { createWriteStream, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../test/support/ports";
-import { startAllInOne } from "../test/support/k6gate";
-import type { ManagedProcess } from "../test/support/process";
-import { startRedis } from "../test/support/redis";
-import { TOOLS_BIN } from "../test/support/paths";
+import { freePort } from "@k6-gate/testkit/ports";
+import { startAllInOne } from "@k6-gate/testkit/k6gate";
+import type { ManagedProcess } from "@k6-gate/testkit/process";
+import { startRedis } from "@k6-gate/testkit/redis";
+import { TOOLS_BIN } from "@k6-gate/testkit/paths";
 import { startDemoTarget } from "./target";
 import { printVerdicts, sendDemoCanaries } from "./verdicts";
 import { flaggerRollout, rolloutCanaryPage } from "./rollout";

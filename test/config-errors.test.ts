@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { launchApp } from "./support/k6gate";
-import type { ManagedProcess } from "./support/process";
+import { launchApp } from "@k6-gate/testkit/k6gate";
+import type { ManagedProcess } from "@k6-gate/testkit/process";
 
 /**
  * A setting a process cannot start with: one JSON log line naming the variable, exit 1,

@@ -1,41 +1,25 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv, type ApiProcess } from "./support/k6gate";
-import { freePort } from "./support/ports";
-import type { ManagedProcess } from "./support/process";
-import { startRedis, type TestRedis } from "./support/redis";
-import { passingScript } from "./support/scripts";
-import { startTarget, type Target } from "./support/target";
-import { payloadOf, postWebhook } from "./support/webhook";
+import { beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "@k6-gate/testkit/ports";
+import { passingScript } from "@k6-gate/testkit/scripts";
+import { useStack } from "@k6-gate/testkit/use-stack";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
 
 /**
  * README, "No pass without evidence": k6 exits 0 in each of these cases, and
  * flagger-k6-webhook promotes the canary; k6-gate answers 422 naming what is missing.
  */
 
-let redis: TestRedis;
-let target: Target;
-let api: ApiProcess;
-let worker: ManagedProcess;
+const stack = useStack({ workerEnv: { MAX_RUN_DURATION: "60s" } });
 /** A port on 127.0.0.1 where nothing listens: every request gets "connection refused". */
 let refusedPort: number;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  target = await startTarget();
   refusedPort = await freePort();
-  const env = testEnv(redis.url);
-  api = await startApi(env);
-  worker = await startWorker({ ...env, MAX_RUN_DURATION: "60s", KILL_GRACE: "2s" });
-});
-
-afterAll(async () => {
-  await Promise.allSettled([api?.stop(), worker?.stop()]);
-  await Promise.allSettled([redis?.destroy(), target?.close()]);
 });
 
 let checksum = 0;
 const call = (metadata: Record<string, string>) =>
-  postWebhook(api.url, payloadOf({ checksum: `evidence-${++checksum}`, metadata }));
+  postWebhook(stack.api.url, payloadOf({ checksum: `evidence-${++checksum}`, metadata }));
 
 /** Iterations 1-3 throw before their check; the others check a 200 from the target. */
 const warmUpScript = () => `
@@ -44,7 +28,7 @@ import { check } from 'k6';
 export const options = { vus: 1, iterations: 10, thresholds: { checks: ['rate>0.9'] } };
 export default function () {
   if (__ITER < 3) throw new Error('cache still cold');
-  const res = http.get('http://127.0.0.1:${target.port}/ok');
+  const res = http.get('http://127.0.0.1:${stack.target.port}/ok');
   check(res, { 'status is 200': (r) => r.status === 200 });
 }
 `;
@@ -81,7 +65,7 @@ export const options = {
   thresholds: { checks: ['rate==1'], 'http_req_duration{scenario:nope}': ['p(95)<500'] },
 };
 export default function () {
-  check(http.get('http://127.0.0.1:${target.port}/ok'), { 'status is 200': (r) => r.status === 200 });
+  check(http.get('http://127.0.0.1:${stack.target.port}/ok'), { 'status is 200': (r) => r.status === 200 });
 }
 `,
     });
@@ -132,7 +116,7 @@ export default function () {
   });
 
   it("still passes a script with evidence", async () => {
-    const response = await call({ script: passingScript(target.port) });
+    const response = await call({ script: passingScript(stack.target.port) });
     expect(response.text).toContain("PASS test/podinfo");
     expect(response.status).toBe(200);
   });

@@ -1,14 +1,6 @@
-import { afterAll, beforeAll } from "vitest";
 import { foundationScenarios } from "./scenarios/foundation";
-import { startRedis, type TestRedis } from "./support/redis";
-import { onServer } from "./support/redis-under-test";
+import { onServer } from "@k6-gate/testkit/redis-under-test";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.destroy();
-});
-
-foundationScenarios(() => onServer(redis));
+const stack = useStack({ api: false, workers: 0 });
+foundationScenarios(() => onServer(stack.redis));

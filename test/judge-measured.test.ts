@@ -1,10 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv, type ApiProcess } from "./support/k6gate";
-import { freePort } from "./support/ports";
-import type { ManagedProcess } from "./support/process";
-import { startRedis, type TestRedis } from "./support/redis";
-import { startTarget, type Target } from "./support/target";
-import { payloadOf, postWebhook } from "./support/webhook";
+import { beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "@k6-gate/testkit/ports";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 /**
  * Judge what k6 measured (issue 26), each route of the second review reproduced with real
@@ -13,27 +10,12 @@ import { payloadOf, postWebhook } from "./support/webhook";
  * `handleSummary()` that forges the summary, and a baseline reset by a comment.
  */
 
-let redis: TestRedis;
-let target: Target;
-let api: ApiProcess;
-let worker: ManagedProcess;
+const stack = useStack({ workerEnv: { MAX_RUN_DURATION: "60s", KILL_GRACE: "2s" } });
 /** A port on 127.0.0.1 where nothing listens: every request gets "connection refused". */
 let deadPort: number;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  target = await startTarget();
   deadPort = await freePort();
-  const env = testEnv(redis.url);
-  [api, worker] = await Promise.all([
-    startApi(env),
-    startWorker({ ...env, MAX_RUN_DURATION: "60s", KILL_GRACE: "2s" }),
-  ]);
-});
-
-afterAll(async () => {
-  await Promise.allSettled([api?.stop(), worker?.stop()]);
-  await Promise.allSettled([redis?.destroy(), target?.close()]);
 });
 
 interface VerdictJson {
@@ -49,7 +31,7 @@ interface VerdictJson {
 let checksum = 0;
 async function judge(metadata: Record<string, string>, name = "podinfo", revision?: string) {
   const response = await postWebhook(
-    api.url,
+    stack.api.url,
     payloadOf({ name, checksum: revision ?? `measured-${++checksum}`, metadata }),
     { headers: { accept: "application/json" } },
   );
@@ -103,7 +85,7 @@ describe("a dead canary never passes (real k6)", () => {
         `{ http_req_duration: ['p(95)<300'], http_req_failed: ['rate<0.01'] }`,
         `http.setResponseCallback(http.expectedStatuses({ min: 200, max: 599 }));`,
       ),
-      env_vars: JSON.stringify({ TARGET: `${target.url}/fail` }),
+      env_vars: JSON.stringify({ TARGET: `${stack.target.url}/fail` }),
     });
     expect(status).toBe(422);
     expect(body.run.reason).toContain("every HTTP response was a 5xx (5 requests)");
@@ -124,7 +106,7 @@ describe("a dead canary never passes (real k6)", () => {
   it("passes a live canary under the same threshold", async () => {
     const { status, body } = await judge({
       script: script(`{ http_req_duration: ['p(95)<300'] }`),
-      env_vars: JSON.stringify({ TARGET: `${target.url}/ok` }),
+      env_vars: JSON.stringify({ TARGET: `${stack.target.url}/ok` }),
     });
     expect(status, body.message).toBe(200);
     expect(body.run.reason).toBe("its threshold passed");
@@ -142,7 +124,7 @@ describe("no variable reaches k6 outside the allow-list", () => {
   ])("refuses %s with a 400 that names it", async (name, value) => {
     const { status, text } = await judge({
       script: script(`{ http_req_duration: ['p(95)<300'] }`),
-      env_vars: JSON.stringify({ TARGET: `${target.url}/ok`, [name]: value }),
+      env_vars: JSON.stringify({ TARGET: `${stack.target.url}/ok`, [name]: value }),
     });
     expect(status).toBe(400);
     expect(text).toContain(`${name} is not one of the k6 settings a canary may set`);
@@ -151,7 +133,7 @@ describe("no variable reaches k6 outside the allow-list", () => {
   it("takes an allowed k6 setting (K6_ITERATIONS changes the load)", async () => {
     const { status, body } = await judge({
       script: script(`{ http_reqs: ['count==3'] }`),
-      env_vars: JSON.stringify({ TARGET: `${target.url}/ok`, K6_ITERATIONS: "3" }),
+      env_vars: JSON.stringify({ TARGET: `${stack.target.url}/ok`, K6_ITERATIONS: "3" }),
     });
     expect(status, body.message).toBe(200);
   });
@@ -193,7 +175,7 @@ describe("a baseline that means the same test", () => {
   const LIMITS = JSON.stringify({ "http_req_duration:med": "+500%" });
   const live = (comment = "") => ({
     script: `${comment}${script(`{ http_req_duration: ['p(95)<1000'] }`)}`,
-    env_vars: JSON.stringify({ TARGET: `${target.url}/ok` }),
+    env_vars: JSON.stringify({ TARGET: `${stack.target.url}/ok` }),
     max_regression: LIMITS,
   });
 
@@ -222,7 +204,7 @@ describe("a baseline that means the same test", () => {
 
   it("starts a new baseline when the target changes", async () => {
     const other = await judge(
-      { ...live(), env_vars: JSON.stringify({ TARGET: `${target.url}/slow?ms=1` }) },
+      { ...live(), env_vars: JSON.stringify({ TARGET: `${stack.target.url}/slow?ms=1` }) },
       "baseline",
       "rev-4",
     );

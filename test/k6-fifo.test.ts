@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { buildK6Environment } from "../apps/worker/src/k6/environment";
 import { runK6, type RunK6Options } from "../apps/worker/src/k6/run-k6";
-import { K6_BIN } from "./support/paths";
+import { K6_BIN } from "@k6-gate/testkit/paths";
 
 /**
  * The FIFO k6's results come through (apps/worker/src/k6/k6-fifo.ts): when k6 never opens

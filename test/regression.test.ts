@@ -1,10 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv, type ApiProcess } from "./support/k6gate";
-import type { ManagedProcess } from "./support/process";
-import { startRedis, type TestRedis } from "./support/redis";
-import { payloadOf, postWebhook } from "./support/webhook";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 /**
  * Issue 18: k6 thresholds are absolute, so a service that doubles its latency still passes
@@ -13,32 +11,23 @@ import { payloadOf, postWebhook } from "./support/webhook";
  * key the verdict still shows the change.
  */
 
-let redis: TestRedis;
-let api: ApiProcess;
-let worker: ManagedProcess;
+const stack = useStack();
 let target: Server;
 let targetPort: number;
 /** What the target's /api takes to answer, as the revision under test would. */
 let latencyMs = 50;
 
 beforeAll(async () => {
-  redis = await startRedis();
   target = createServer((_req, res) => {
     setTimeout(() => res.writeHead(200).end("ok"), latencyMs);
   });
   await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", resolve));
   targetPort = (target.address() as AddressInfo).port;
-  const env = testEnv(redis.url);
-  [api, worker] = await Promise.all([startApi(env), startWorker(env)]);
 });
 
 afterAll(async () => {
-  await Promise.allSettled([api?.stop(), worker?.stop()]);
   target?.closeAllConnections();
-  await Promise.allSettled([
-    redis?.destroy(),
-    new Promise((resolve) => target?.close(resolve) ?? resolve(undefined)),
-  ]);
+  await new Promise((resolve) => target?.close(resolve) ?? resolve(undefined));
 });
 
 const script = () => `
@@ -64,7 +53,7 @@ const LIMITS = JSON.stringify({ [GATED]: "+20%" });
 
 const check = (name: string, revision: number, metadata: Record<string, string> = {}) =>
   postWebhook(
-    api.url,
+    stack.api.url,
     payloadOf({ name, checksum: `rev-${revision}`, metadata: { script: script(), ...metadata } }),
     { headers: { accept: "application/json" } },
   );

@@ -1,13 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { RunResult, Saturation } from "@k6-gate/shared";
-import { startApi, startWorker, testEnv, type ApiProcess } from "./support/k6gate";
-import { k6Wrapper } from "./support/k6-wrapper";
-import { freePort } from "./support/ports";
-import type { ManagedProcess } from "./support/process";
-import { runIdIn } from "./support/runs";
-import { useServices } from "./support/services";
-import { waitFor } from "./support/wait";
-import { payloadOf, postWebhook } from "./support/webhook";
+import { k6Wrapper } from "@k6-gate/testkit/k6-wrapper";
+import { freePort } from "@k6-gate/testkit/ports";
+import { runIdIn } from "@k6-gate/testkit/runs";
+import { waitFor } from "@k6-gate/testkit/wait";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 /**
  * "Trust the load": a worker limited to one core (`taskset -c 0`) runs the real k6 under
@@ -16,25 +14,16 @@ import { payloadOf, postWebhook } from "./support/webhook";
  * not, and `fail_on_saturation` turns the busy one's pass into a fail.
  */
 
-const services = useServices();
 const k6 = k6Wrapper();
-let api: ApiProcess;
-let worker: ManagedProcess;
 let metricsUrl: string;
-
-beforeAll(async () => {
-  const env = testEnv(services.redis.url, { K6_BIN: k6.bin });
-  const metricsPort = await freePort();
-  metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-  api = await startApi(env);
-  worker = await startWorker(
-    { ...env, MAX_RUN_DURATION: "60s", KILL_GRACE: "2s", WORKER_METRICS_PORT: String(metricsPort) },
-    { prefix: ["taskset", "-c", "0"] },
-  );
-});
-
-afterAll(async () => {
-  await Promise.allSettled([api?.stop(), worker?.stop()]);
+const stack = useStack({
+  env: async () => {
+    const metricsPort = await freePort();
+    metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    return { K6_BIN: k6.bin, WORKER_METRICS_PORT: String(metricsPort) };
+  },
+  workerEnv: { MAX_RUN_DURATION: "60s" },
+  workerPrefix: ["taskset", "-c", "0"],
 });
 
 /** One VU spinning JavaScript for 5 s: k6 needs all of its core. */
@@ -64,11 +53,11 @@ export default function () {
 
 let checksum = 0;
 const call = (metadata: Record<string, string>) =>
-  postWebhook(api.url, payloadOf({ checksum: `saturation-${++checksum}`, metadata }));
+  postWebhook(stack.api.url, payloadOf({ checksum: `saturation-${++checksum}`, metadata }));
 
 /** The run's JSON (GET /api/runs/<id>) for the run a verdict names. */
 const runJsonOf = async (verdict: string) => {
-  const response = await fetch(`${api.url}/api/runs/${runIdIn(verdict)}`);
+  const response = await fetch(`${stack.api.url}/api/runs/${runIdIn(verdict)}`);
   return (await response.json()) as Pick<RunResult, "verdict" | "outcome" | "warnings"> & {
     saturation: Saturation | null;
   };
@@ -93,7 +82,7 @@ describe("load generator saturation (real k6, worker on one core)", () => {
       `load generator saturated for ${percent}% of the run: latency figures are inflated`,
     );
 
-    const page = await (await fetch(`${api.url}/runs/${runIdIn(response.text)}`)).text();
+    const page = await (await fetch(`${stack.api.url}/runs/${runIdIn(response.text)}`)).text();
     const cpuFacts = /<dd id="k6-cpu">([^<]*)<\/dd>/.exec(page)?.[1];
     expect(cpuFacts).toBe(
       `peak ${result.saturation?.peakCpus.toFixed(2)} of 1 CPU; saturated in ${percent}% of samples`,
@@ -102,7 +91,7 @@ describe("load generator saturation (real k6, worker on one core)", () => {
   });
 
   it("does not warn when k6 mostly sleeps", async () => {
-    const response = await call({ script: sleepBoundScript(services.target.port) });
+    const response = await call({ script: sleepBoundScript(stack.target.port) });
     expect(response.status, response.text).toBe(200);
     expect(response.text).not.toContain("load generator saturated");
     const result = await runJsonOf(response.text);

@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { startAllInOne, testEnv } from "./support/k6gate";
-import { k6Wrapper } from "./support/k6-wrapper";
-import { useServices } from "./support/services";
-import { payloadOf, postWebhook } from "./support/webhook";
+import { k6Wrapper } from "@k6-gate/testkit/k6-wrapper";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 /**
  * WORKER_CONCURRENCY=auto, the default: a worker runs 6 light k6 per CPU it may use (its
@@ -10,7 +9,7 @@ import { payloadOf, postWebhook } from "./support/webhook";
  * used together, so a light run next to a busy one is not passed off as measured on a
  * free load generator. On the all-in-one process, as small installs run it.
  */
-const services = useServices();
+const stack = useStack({ api: false, workers: 0 });
 
 /** The start-up line's fields (JSON logs: one object per line). */
 function startLine(output: string): Record<string, unknown> {
@@ -39,9 +38,8 @@ describe("WORKER_CONCURRENCY=auto (the default)", () => {
   it("runs 6 k6 per CPU it may use, says why at start, and runs a burst at once", async () => {
     const k6 = k6Wrapper();
     // Unset (empty counts as unset): the default.
-    const env = testEnv(services.redis.url, { K6_BIN: k6.bin, WORKER_CONCURRENCY: "" });
-    const all = await startAllInOne(env, { prefix: ["taskset", "-c", "0"] });
-    services.track(all);
+    const gate = stack.testGate({ K6_BIN: k6.bin, WORKER_CONCURRENCY: "" });
+    const all = await gate.startAllInOne({}, { prefix: ["taskset", "-c", "0"] });
     const started = startLine(all.output());
     expect(started).toMatchObject({
       concurrencyFrom: "auto",
@@ -58,7 +56,7 @@ describe("WORKER_CONCURRENCY=auto (the default)", () => {
         all.url,
         payloadOf({
           name: `burst-${i}`,
-          metadata: { script: lightScript(services.target.port, 2), wait_timeout: "60s" },
+          metadata: { script: lightScript(stack.target.port, 2), wait_timeout: "60s" },
         }),
       ),
     );
@@ -68,14 +66,13 @@ describe("WORKER_CONCURRENCY=auto (the default)", () => {
   });
 
   it("warns on a light run whose neighbour kept the worker's one core busy", async () => {
-    const env = testEnv(services.redis.url, { WORKER_CONCURRENCY: "" });
-    const all = await startAllInOne(env, { prefix: ["taskset", "-c", "0"] });
-    services.track(all);
+    const gate = stack.testGate({ WORKER_CONCURRENCY: "" });
+    const all = await gate.startAllInOne({}, { prefix: ["taskset", "-c", "0"] });
     const call = (name: string, script: string) =>
       postWebhook(all.url, payloadOf({ name, metadata: { script, wait_timeout: "60s" } }));
     const [busy, light] = await Promise.all([
       call("busy", cpuBoundScript),
-      call("light", lightScript(services.target.port, 4)),
+      call("light", lightScript(stack.target.port, 4)),
     ]);
     expect(busy.status, busy.text).toBe(200);
     expect(light.status, light.text).toBe(200);

@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { dedup } from "../../bench/dedup";
 import { redisSizing } from "../../bench/redis-sizing";
 import type { Services } from "../../bench/stack";
-import { startRedis } from "../support/redis";
-import { startTarget } from "../support/target";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 /**
  * The short version of `make bench` in `make test`: the benchmarks whose targets are
@@ -11,20 +10,9 @@ import { startTarget } from "../support/target";
  * `make bench`'s to report). A benchmark that breaks, or a target of these that is
  * missed, fails here before it reaches docs/benchmarks.md.
  */
-let services: Services | undefined;
-
-beforeAll(async () => {
-  services = { redis: await startRedis(), target: await startTarget() };
-});
-
-afterAll(async () => {
-  await Promise.allSettled([services?.redis.destroy(), services?.target.close()]);
-});
-
-const started = (): Services => {
-  if (!services) throw new Error("services not started");
-  return services;
-};
+// The Redis and the target only: each benchmark starts its own k6-gate on them.
+const stack = useStack({ api: false, workers: 0 });
+const started = (): Services => ({ redis: stack.redis, target: stack.target });
 
 it("dedup: 100 identical calls get 100 verdicts from one k6 run", async () => {
   const section = await dedup(started());

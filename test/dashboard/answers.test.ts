@@ -3,31 +3,29 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RUN_QUEUE } from "@k6-gate/shared";
 import { inProcessApi, type InProcessApi } from "../security/in-process-api";
-import { startRedis, type TestRedis } from "../support/redis";
-import { payloadOf } from "../support/webhook";
+import { payloadOf } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 /**
  * What a caller gets while a run is not judged yet, with no worker running: a 202 and a
  * 503 that say where the run is (dashboard link, and in JSON its state, time so far, the
  * expected time and its place in the queue), and jobs named for people on bull-board.
  */
-let redis: TestRedis;
+const stack = useStack({ api: false, workers: 0 });
 let api: InProcessApi;
 let client: Redis;
 let queue: Queue;
 const PUBLIC_URL = "https://k6-gate.example.com";
 
 beforeAll(async () => {
-  redis = await startRedis();
-  api = await inProcessApi(redis, { PUBLIC_URL });
-  client = new Redis(redis.url);
+  api = await inProcessApi(stack.redis, { PUBLIC_URL });
+  client = new Redis(stack.redis.url);
   queue = new Queue(RUN_QUEUE, { connection: client, prefix: api.prefix });
 });
 afterAll(async () => {
   await queue?.close();
   client?.disconnect();
   await api?.close();
-  await redis?.destroy();
 });
 
 const call = (name: string, metadata: Record<string, string>, accept?: string) =>

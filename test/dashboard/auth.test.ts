@@ -1,8 +1,8 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadApiConfig } from "../../apps/api/src/config";
-import { startApi, testEnv, type ApiProcess } from "../support/k6gate";
-import { startRedis, type TestRedis } from "../support/redis";
+import type { ApiProcess } from "@k6-gate/testkit/k6gate";
+import { useStack } from "@k6-gate/testkit/use-stack";
 import { launchChromium, watchForInjection } from "./chromium";
 
 const USER = "sre";
@@ -22,19 +22,18 @@ const PROTECTED = [
 ];
 const QUEUE_API = "/admin/queues/api/queues";
 
-let redis: TestRedis;
+const stack = useStack({ api: false, workers: 0 });
 let secured: ApiProcess;
 let signedInReadOnly: ApiProcess;
 let open: ApiProcess;
 let browser: Browser;
 
 beforeAll(async () => {
-  redis = await startRedis();
   const login = { DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD };
   [secured, signedInReadOnly, open] = await Promise.all([
-    startApi(testEnv(redis.url, { ...login, QUEUE_BOARD_WRITE: "true" })),
-    startApi(testEnv(redis.url, login)),
-    startApi(testEnv(redis.url)),
+    stack.fileGate({ ...login, QUEUE_BOARD_WRITE: "true" }).startApi(),
+    stack.fileGate(login).startApi(),
+    stack.fileGate().startApi(),
   ]);
   browser = await launchChromium();
 });
@@ -42,7 +41,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await Promise.allSettled([secured?.stop(), signedInReadOnly?.stop(), open?.stop()]);
-  await redis?.destroy();
 });
 
 const get = (api: ApiProcess, path: string, authorization?: string) =>

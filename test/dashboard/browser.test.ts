@@ -1,10 +1,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
-import { startTarget, type Target } from "../support/target";
-import { payloadOf, postWebhook } from "../support/webhook";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 import { launchChromium, screenshot, watchForInjection } from "./chromium";
 import { releaseScript, tickingScript } from "./scripts";
 
@@ -21,29 +18,24 @@ const RELEASES = [
 /** The revision of shop/cart that Flagger rolled back. */
 const ROLLED_BACK = "bad0c0ffee1234";
 
-let redis: TestRedis;
-let target: Target;
-let api: ApiProcess;
-let worker: ManagedProcess;
+const stack = useStack({
+  env: { PUBLIC_URL: "http://127.0.0.1" },
+  workerEnv: { WORKER_CONCURRENCY: "2", WORKER_METRICS_PORT: "0" },
+});
 let browser: Browser;
 let page: Page;
 let injection: string[];
 let liveRunId: string;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  target = await startTarget();
-  const env = testEnv(redis.url, { PUBLIC_URL: "http://127.0.0.1" });
-  api = await startApi(env);
-  worker = await startWorker({ ...env, WORKER_CONCURRENCY: "2", WORKER_METRICS_PORT: "0" });
   for (const release of RELEASES) {
     const response = await postWebhook(
-      api.url,
+      stack.api.url,
       payloadOf({
         namespace: "shop",
         name: "checkout",
         checksum: release.checksum,
-        metadata: { script: releaseScript(target.port, release.ms, release.failEvery) },
+        metadata: { script: releaseScript(stack.target.port, release.ms, release.failEvery) },
       }),
     );
     expect(response.status).toBe(release.failEvery ? 422 : 200);
@@ -55,13 +47,13 @@ beforeAll(async () => {
     ["Failed", 0, 200],
   ] as const) {
     const response = await postWebhook(
-      api.url,
+      stack.api.url,
       payloadOf({
         namespace: "shop",
         name: "cart",
         phase,
         checksum: ROLLED_BACK,
-        metadata: { script: releaseScript(target.port, 20, failEvery) },
+        metadata: { script: releaseScript(stack.target.port, 20, failEvery) },
       }),
     );
     expect(response.status).toBe(status);
@@ -73,13 +65,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await Promise.allSettled([api?.stop(), worker?.stop()]);
-  await Promise.allSettled([redis?.destroy(), target?.close()]);
 });
 
 describe("dashboard in headless Chromium", () => {
   it("/ lists the canary with its last verdict and p95 / error-rate sparklines", async () => {
-    const response = await page.goto(`${api.url}/`);
+    const response = await page.goto(`${stack.api.url}/`);
     expect(response?.status()).toBe(200);
     const row = page.locator('tr[data-canary="shop/checkout"]');
     await expect.poll(() => row.count()).toBe(1);
@@ -92,7 +82,7 @@ describe("dashboard in headless Chromium", () => {
   });
 
   it("/ shows a rolled-back canary as rolled back, with the revision that failed, not its post-rollout PASS", async () => {
-    await page.goto(`${api.url}/`);
+    await page.goto(`${stack.api.url}/`);
     const state = page.locator('tr[data-canary="shop/cart"] td.state');
     expect(await state.locator(".badge").innerText()).toBe("ROLLED BACK");
     expect(await state.innerText()).toMatch(
@@ -105,12 +95,12 @@ describe("dashboard in headless Chromium", () => {
     await page.waitForURL("**/runs/**");
     expect(await page.locator("h1 .badge").innerText()).toBe("FAIL");
     expect(await page.locator("#outcome").innerText()).toBe("thresholds_failed");
-    await page.goto(`${api.url}/`);
+    await page.goto(`${stack.api.url}/`);
   });
 
   it("/ fits 360 px: a card per canary, nothing in the table scrolls sideways", async () => {
     const phone = await browser.newPage({ viewport: { width: 360, height: 740 } });
-    await phone.goto(`${api.url}/`);
+    await phone.goto(`${stack.api.url}/`);
     const box = phone.locator("#canaries");
     const sizes = await phone.evaluate<number[]>(`(() => {
       const table = document.querySelector("#canaries");
@@ -186,7 +176,7 @@ describe("dashboard in headless Chromium", () => {
 
   it("shows a running run's output live, growing, and the run as running on /", async () => {
     const accepted = await postWebhook(
-      api.url,
+      stack.api.url,
       payloadOf({
         namespace: "shop",
         name: "live",
@@ -198,7 +188,7 @@ describe("dashboard in headless Chromium", () => {
     expect(accepted.status).toBe(202);
     liveRunId = (JSON.parse(accepted.text) as { run: { id: string } }).run.id;
 
-    await page.goto(`${api.url}/runs/${encodeURIComponent(liveRunId)}`);
+    await page.goto(`${stack.api.url}/runs/${encodeURIComponent(liveRunId)}`);
     const output = page.locator("#output");
     await expect.poll(() => output.textContent(), { timeout: 15_000 }).toContain("tick 1");
     const early = (await output.textContent())?.length ?? 0;
@@ -209,11 +199,11 @@ describe("dashboard in headless Chromium", () => {
     expect(await page.locator("#delivered").innerText()).toMatch(/^accepted \(202/);
 
     const home = await browser.newPage();
-    await home.goto(`${api.url}/`);
+    await home.goto(`${stack.api.url}/`);
     const liveRow = home.locator('tr[data-canary="shop/live"] td.num');
     // p95, errors, then running and queued.
     const runningQueued = (await liveRow.allInnerTexts()).slice(2);
-    const apiView = await (await fetch(`${api.url}/api/canaries`)).text();
+    const apiView = await (await fetch(`${stack.api.url}/api/canaries`)).text();
     expect(runningQueued, apiView).toEqual(["1", "0"]);
     // Its last run is going now: said so, not "3s ago" as if it were done.
     const lastRun = await home.locator('tr[data-canary="shop/live"] td.last-run').innerText();

@@ -4,10 +4,9 @@ import { Redis } from "ioredis";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunStore, type RunResult } from "@k6-gate/shared";
-import { startApi, testEnv, type ApiProcess } from "../support/k6gate";
-import { ARTIFACTS, ROOT } from "../support/paths";
-import { startRedis, type TestRedis } from "../support/redis";
-import { createRun, passedResult, specOf } from "../support/run-fixtures";
+import { ARTIFACTS, ROOT } from "@k6-gate/testkit/paths";
+import { createRun, passedResult, specOf } from "@k6-gate/testkit/run-fixtures";
+import { useStack } from "@k6-gate/testkit/use-stack";
 import { launchChromium, watchForInjection } from "./chromium";
 
 /**
@@ -60,17 +59,13 @@ function resultOf(i: number): RunResult {
   };
 }
 
-let redis: TestRedis;
-let api: ApiProcess;
+const stack = useStack({ workers: 0 });
 let browser: Browser;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  const env = testEnv(redis.url);
-  api = await startApi(env);
   // Recorded as a worker records them (RunStore), one revision after another.
-  const client = new Redis(redis.url);
-  const store = new RunStore(client, env.QUEUE_PREFIX ?? "", {
+  const client = new Redis(stack.redis.url);
+  const store = new RunStore(client, stack.env.QUEUE_PREFIX ?? "", {
     maxRunsPerCanary: 100,
     maxAgeMs: 86_400_000,
     maxOutputsPerCanary: 100,
@@ -95,8 +90,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await api?.stop();
-  await redis?.destroy();
 });
 
 interface Rect {
@@ -146,7 +139,7 @@ function tickValue(label: string): number {
 
 async function chartsAt(page: Page, width: number): Promise<ChartGeometry[]> {
   await page.setViewportSize({ width, height: 1000 });
-  await page.goto(`${api.url}/canaries/shop/checkout`);
+  await page.goto(`${stack.api.url}/canaries/shop/checkout`);
   const charts = await page.evaluate<ChartGeometry[]>(MEASURE);
   expect(charts.map((c) => c.key)).toEqual([
     "http_req_duration:p(95)",

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { ARTIFACTS } from "../support/paths";
+import { ARTIFACTS } from "@k6-gate/testkit/paths";
 
 /** Debian's Chromium (`make test` installs it); Playwright only drives it. */
 export const CHROMIUM = "/usr/bin/chromium";

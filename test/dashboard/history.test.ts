@@ -1,42 +1,33 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { runJson } from "../../apps/api/src/respond";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
-import { failingScript, passingScript } from "../support/scripts";
-import { startTarget, type Target } from "../support/target";
-import { waitFor } from "../support/wait";
-import { payloadOf, postWebhook } from "../support/webhook";
+import { failingScript, passingScript } from "@k6-gate/testkit/scripts";
+import { waitFor } from "@k6-gate/testkit/wait";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 /** What /api/runs answers, per run. */
 type RunJson = ReturnType<typeof runJson>;
 
 const MAX_RUNS = 3;
-let redis: TestRedis;
+const stack = useStack({
+  redis: { appendonly: true },
+  env: { HISTORY_MAX_RUNS_PER_CANARY: String(MAX_RUNS) },
+});
 let client: Redis;
-let target: Target;
-let api: ApiProcess;
-let worker: ManagedProcess;
-let env: Record<string, string>;
 
 beforeAll(async () => {
-  redis = await startRedis({ appendonly: true });
-  client = new Redis(redis.url);
-  target = await startTarget();
-  env = testEnv(redis.url, { HISTORY_MAX_RUNS_PER_CANARY: String(MAX_RUNS) });
-  api = await startApi(env);
-  worker = await startWorker(env);
+  client = new Redis(stack.redis.url);
 });
 
 afterAll(async () => {
-  await Promise.allSettled([api?.stop(), worker?.stop()]);
   client?.disconnect();
-  await Promise.allSettled([redis?.destroy(), target?.close()]);
 });
 
 const getJson = async <T>(path: string): Promise<T> => {
-  const response = await fetch(`${api.url}${path}`, { headers: { accept: "application/json" } });
+  const response = await fetch(`${stack.api.url}${path}`, {
+    headers: { accept: "application/json" },
+  });
   if (response.status !== 200) throw new Error(`${path}: HTTP ${response.status}`);
   return (await response.json()) as T;
 };
@@ -51,9 +42,9 @@ const prunedHistory = (name: string) =>
 
 describe("run history", () => {
   it("writes a compact record with the verdict, thresholds and metrics when a run completes", async () => {
-    const script = failingScript(target.port);
+    const script = failingScript(stack.target.port);
     const response = await postWebhook(
-      api.url,
+      stack.api.url,
       payloadOf({ name: "history", checksum: "rev-1", metadata: { script } }),
     );
     expect(response.status).toBe(422);
@@ -94,7 +85,7 @@ describe("run history", () => {
     expect(output.output).toContain("http_req_failed");
 
     // Compact: the record holds no script (the job did; BullMQ prunes jobs).
-    const hash = await client.hgetall(`${env.QUEUE_PREFIX}:gate:run:${run?.id}`);
+    const hash = await client.hgetall(`${stack.env.QUEUE_PREFIX}:gate:run:${run?.id}`);
     expect(Object.keys(hash)).not.toContain("script");
     expect(JSON.stringify(hash)).not.toContain("http.get(");
   });
@@ -103,29 +94,33 @@ describe("run history", () => {
     const [first] = await history("history");
     for (const checksum of ["rev-2", "rev-3", "rev-4"]) {
       const response = await postWebhook(
-        api.url,
-        payloadOf({ name: "history", checksum, metadata: { script: passingScript(target.port) } }),
+        stack.api.url,
+        payloadOf({
+          name: "history",
+          checksum,
+          metadata: { script: passingScript(stack.target.port) },
+        }),
       );
       expect(response.status).toBe(200);
     }
     const runs = await prunedHistory("history");
     expect(runs.map((run) => run.checksum)).toEqual(["rev-4", "rev-3", "rev-2"]);
-    expect((await fetch(`${api.url}/api/runs/${first?.id}`)).status).toBe(404);
-    expect(await client.exists(`${env.QUEUE_PREFIX}:gate:output:${first?.id}`)).toBe(0);
+    expect((await fetch(`${stack.api.url}/api/runs/${first?.id}`)).status).toBe(404);
+    expect(await client.exists(`${stack.env.QUEUE_PREFIX}:gate:output:${first?.id}`)).toBe(0);
   });
 
   it("survives a worker restart: old records stay, new runs join them", async () => {
     const before = await history("history");
-    expect(await worker.stop()).toBe(0);
-    worker = await startWorker(env);
+    expect(await stack.worker.stop()).toBe(0);
+    await stack.gate.restartWorker(stack.worker);
     expect(await history("history")).toEqual(before);
 
     const response = await postWebhook(
-      api.url,
+      stack.api.url,
       payloadOf({
         name: "history",
         checksum: "rev-5",
-        metadata: { script: passingScript(target.port) },
+        metadata: { script: passingScript(stack.target.port) },
       }),
     );
     expect(response.status).toBe(200);
@@ -136,8 +131,8 @@ describe("run history", () => {
 
   it("survives a Redis restart too (AOF): the dashboard's history is not a cache", async () => {
     const before = await history("history");
-    await redis.stop();
-    await redis.start();
+    await stack.redis.stop();
+    await stack.redis.start();
     // The API reconnects on its own (503 until then).
     const after = await waitFor("the API back on Redis", () =>
       history("history").catch(() => undefined),

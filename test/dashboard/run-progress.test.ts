@@ -1,12 +1,9 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDuration } from "@k6-gate/shared";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
-import { startTarget, type Target } from "../support/target";
-import { waitFor } from "../support/wait";
-import { payloadOf, postWebhook } from "../support/webhook";
+import { waitFor } from "@k6-gate/testkit/wait";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 import { launchChromium, screenshot, watchForInjection } from "./chromium";
 
 /**
@@ -25,22 +22,19 @@ export default function () {
 }
 `;
 
-let redis: TestRedis;
-let target: Target;
-let api: ApiProcess;
-let worker: ManagedProcess;
+const stack = useStack();
 let browser: Browser;
 let page: Page;
 let runId: string;
 
 const call = (metadata: Record<string, string>, accept?: string) =>
   postWebhook(
-    api.url,
+    stack.api.url,
     payloadOf({
       namespace: "shop",
       name: "progress",
       checksum: "9e107d9d37",
-      metadata: { script: twentySeconds(target.port), ...metadata },
+      metadata: { script: twentySeconds(stack.target.port), ...metadata },
     }),
     accept ? { headers: { accept } } : {},
   );
@@ -63,11 +57,6 @@ async function figures() {
 }
 
 beforeAll(async () => {
-  redis = await startRedis();
-  target = await startTarget();
-  const env = testEnv(redis.url);
-  api = await startApi(env);
-  worker = await startWorker(env);
   const accepted = await call({ wait_for_results: "false" }, "application/json");
   expect(accepted.status, accepted.text).toBe(202);
   runId = (JSON.parse(accepted.text) as { run: { id: string } }).run.id;
@@ -77,14 +66,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await Promise.allSettled([api?.stop(), worker?.stop()]);
-  await Promise.allSettled([redis?.destroy(), target?.close()]);
 });
 
 describe("progress of a running run", () => {
   it("the run page shows elapsed of ~20s expected advancing, with VUs and iterations", async () => {
     const injection = watchForInjection(page);
-    await page.goto(`${api.url}/runs/${encodeURIComponent(runId)}`);
+    await page.goto(`${stack.api.url}/runs/${encodeURIComponent(runId)}`);
     const progress = page.locator("#run-progress");
     // k6 has run a moment and printed its first progress line.
     const first = await waitFor(
@@ -150,7 +137,7 @@ describe("progress of a running run", () => {
     expect(body.progress.elapsedMs).toBeGreaterThan(elapsedMs);
 
     // The run's own JSON carries the same progress.
-    const run = (await (await fetch(`${api.url}/api/runs/${runId}`)).json()) as {
+    const run = (await (await fetch(`${stack.api.url}/api/runs/${runId}`)).json()) as {
       progress: { expectedMs: number } | null;
     };
     expect(run.progress?.expectedMs).toBe(20_000);
@@ -162,7 +149,9 @@ describe("progress of a running run", () => {
       .toBe("passed");
     expect(await page.locator("#run-progress").count()).toBe(0);
     // k6's progress lines stayed out of the stored output; its summary did not.
-    const { output } = (await (await fetch(`${api.url}/api/runs/${runId}/output`)).json()) as {
+    const { output } = (await (
+      await fetch(`${stack.api.url}/api/runs/${runId}/output`)
+    ).json()) as {
       output: string;
     };
     expect(output).toContain("TOTAL RESULTS");

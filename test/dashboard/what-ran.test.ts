@@ -2,13 +2,10 @@ import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import { ROOT } from "../support/paths";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
-import { runIdIn } from "../support/runs";
-import { startTarget, type Target } from "../support/target";
-import { payloadOf, postWebhook } from "../support/webhook";
+import { ROOT } from "@k6-gate/testkit/paths";
+import { runIdIn } from "@k6-gate/testkit/runs";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 import { launchChromium, screenshot, watchForInjection } from "./chromium";
 
 /**
@@ -36,29 +33,21 @@ export default function () {
 }
 `;
 
-let redis: TestRedis;
-let target: Target;
-let api: ApiProcess;
-let worker: ManagedProcess;
+const stack = useStack();
 let browser: Browser;
 const runIds: string[] = [];
 
 beforeAll(async () => {
-  redis = await startRedis();
-  target = await startTarget();
-  const env = testEnv(redis.url);
-  api = await startApi(env);
-  worker = await startWorker(env);
   // Two revisions of shop/cart, one after the other: the second run's page links back.
   for (const checksum of ["1a2b3c4d5e6f", "6f5e4d3c2b1a"]) {
     const response = await postWebhook(
-      api.url,
+      stack.api.url,
       payloadOf({
         namespace: "shop",
         name: "cart",
         checksum,
         metadata: {
-          script: cartScript(target.port),
+          script: cartScript(stack.target.port),
           env_vars: JSON.stringify({ API_KEY: SECRET_VALUE, REGION: "eu-1" }),
         },
       }),
@@ -71,11 +60,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await Promise.allSettled([api?.stop(), worker?.stop()]);
-  await Promise.allSettled([redis?.destroy(), target?.close()]);
 });
 
-const runUrl = (id: string) => `${api.url}/runs/${encodeURIComponent(id)}`;
+const runUrl = (id: string) => `${stack.api.url}/runs/${encodeURIComponent(id)}`;
 
 describe("the run page shows what ran", () => {
   it("the script with line numbers, variables by name, k6 and its load, worker, attempts", async () => {
@@ -83,7 +70,7 @@ describe("the run page shows what ran", () => {
     const problems = watchForInjection(page);
     await page.goto(runUrl(runIds[1] ?? ""));
     const lines = page.locator("#script code.line");
-    expect(await lines.count()).toBe(cartScript(target.port).trimEnd().split("\n").length);
+    expect(await lines.count()).toBe(cartScript(stack.target.port).trimEnd().split("\n").length);
     // Each line keeps its newline: copying the script gives the script.
     expect(await lines.nth(0).textContent()).toBe("import http from 'k6/http';\n");
     // Line numbers are drawn by CSS, not part of the text (copying the script copies code).
@@ -109,10 +96,12 @@ describe("the run page shows what ran", () => {
     // Never a value: not in the page, its JSON, nor on the queue board.
     expect(await page.content()).not.toContain(SECRET_VALUE);
     for (const path of [`/api/runs/${runIds[1]}`, `/api/runs?namespace=shop&name=cart`]) {
-      expect(await (await fetch(`${api.url}${path}`)).text(), path).not.toContain(SECRET_VALUE);
+      expect(await (await fetch(`${stack.api.url}${path}`)).text(), path).not.toContain(
+        SECRET_VALUE,
+      );
     }
     const board = await fetch(
-      `${api.url}/admin/queues/api/queues?activeQueue=k6-runs&status=completed&page=1`,
+      `${stack.api.url}/admin/queues/api/queues?activeQueue=k6-runs&status=completed&page=1`,
     );
     const boardText = await board.text();
     expect(boardText).toContain("REGION");
@@ -153,12 +142,12 @@ describe("layout at 360 px", () => {
       "/admin/queues",
     ];
     for (const path of pages) {
-      await page.goto(`${api.url}${path}`);
+      await page.goto(`${stack.api.url}${path}`);
       if (path.startsWith("/admin")) await page.getByText("k6-runs").first().waitFor();
       const width = await page.evaluate("document.documentElement.scrollWidth");
       expect(width, path).toBeLessThanOrEqual(360);
     }
-    await page.goto(`${api.url}/runs/${encodeURIComponent(runIds[1] ?? "")}`);
+    await page.goto(`${stack.api.url}/runs/${encodeURIComponent(runIds[1] ?? "")}`);
     await screenshot(page, "dashboard-run-360px");
     await page.close();
   });
@@ -199,7 +188,7 @@ describe("one clock and a board that stays in the cluster", () => {
     );
 
     // The job of the same run on bull-board: named by canary and revision, linked back.
-    await page.goto(`${api.url}/admin/queues/queue/k6-runs?status=completed`);
+    await page.goto(`${stack.api.url}/admin/queues/queue/k6-runs?status=completed`);
     const name = "shop/cart@6f5e4d3c2b1a";
     await page.getByText(name).first().waitFor({ timeout: 15_000 });
     const link = page.getByRole("link", { name: /run page/i }).first();
@@ -220,12 +209,12 @@ describe("one clock and a board that stays in the cluster", () => {
   it("bull-board asks no host but the API's", async () => {
     const page = await context.newPage();
     requested.length = 0;
-    await page.goto(`${api.url}/admin/queues`);
+    await page.goto(`${stack.api.url}/admin/queues`);
     await page.getByText("k6-runs").first().waitFor({ timeout: 15_000 });
-    await page.goto(`${api.url}/admin/queues/queue/k6-runs?status=completed`);
+    await page.goto(`${stack.api.url}/admin/queues/queue/k6-runs?status=completed`);
     await page.getByText("shop/cart@").first().waitFor({ timeout: 15_000 });
     await page.waitForLoadState("networkidle");
-    const origin = new URL(api.url).origin;
+    const origin = new URL(stack.api.url).origin;
     expect(requested.length).toBeGreaterThan(3);
     expect(requested.filter((url) => !url.startsWith(origin) && !url.startsWith("data:"))).toEqual(
       [],
@@ -235,7 +224,7 @@ describe("one clock and a board that stays in the cluster", () => {
 
   it("bull-board has a way back to the dashboard: its header menu's Dashboard link", async () => {
     const page = await context.newPage();
-    await page.goto(`${api.url}/admin/queues`);
+    await page.goto(`${stack.api.url}/admin/queues`);
     await page.getByText("k6-runs").first().waitFor({ timeout: 15_000 });
     // bull-board's one place for links of the host app (uiConfig.miscLinks): a header menu.
     await page.locator("header ul li").last().locator("button").click();
@@ -243,7 +232,7 @@ describe("one clock and a board that stays in the cluster", () => {
     await back.waitFor({ timeout: 5_000 });
     await screenshot(page, "queue-board-way-back");
     await back.click();
-    await page.waitForURL(`${api.url}/`);
+    await page.waitForURL(`${stack.api.url}/`);
     expect(await page.locator("h1").first().innerText()).toMatch(/canaries/i);
     await page.close();
   });

@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ROOT } from "../support/paths";
+import { ROOT } from "@k6-gate/testkit/paths";
 import { arr, at, find, rec, str, toObjects } from "./k8s-objects";
 
 const TOOLS_BIN = join(ROOT, ".tools/bin");

@@ -10,7 +10,8 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { ROOT, TOOLS_BIN } from "../support/paths";
+import { KILL_GRACE_MS } from "../../apps/worker/src/config";
+import { ROOT, TOOLS_BIN } from "@k6-gate/testkit/paths";
 import { CHART, HELM, NAMESPACE, RELEASE, helm, render, valueArgs } from "./helm-chart";
 import {
   type K8sObject,
@@ -160,12 +161,12 @@ describe.each([undefined, ...VALUE_SETS])("helm chart with %s", (set) => {
     }
   });
 
-  it("gives what runs k6 more termination grace than SHUTDOWN_GRACE + KILL_GRACE", () => {
+  it("gives what runs k6 more termination grace than SHUTDOWN_GRACE + k6's fixed stop", () => {
     const { deployment: worker, container: runner } = k6Runner(rendered.objs);
     const env = containerEnv(rendered.objs, runner, { external: EXTERNAL });
     const seconds = (d: string | undefined) => Number(/^(\d+)s$/.exec(d ?? "")?.[1]);
     const grace = at(worker.raw, "spec.template.spec.terminationGracePeriodSeconds") as number;
-    expect(grace).toBe(seconds(env.SHUTDOWN_GRACE) + seconds(env.KILL_GRACE) + 20);
+    expect(grace).toBe(seconds(env.SHUTDOWN_GRACE) + KILL_GRACE_MS / 1000 + 20);
   });
 
   it("points Services, PDBs, monitors and autoscalers at objects and labels that exist", () => {

@@ -2,7 +2,7 @@
 // the chart tests (chart.test.ts) and the autoscaler test (keda-scaler.test.ts).
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { ROOT, TOOLS_BIN } from "../support/paths";
+import { ROOT, TOOLS_BIN } from "@k6-gate/testkit/paths";
 import { type K8sObject, toObjects } from "./k8s-objects";
 
 export const HELM = join(TOOLS_BIN, "helm");

@@ -5,18 +5,18 @@
 // (prioritized by fair sharing, delayed by MAX_RUNS_PER_NAMESPACE), plus the running one.
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import { ROOT } from "../support/paths";
-import { holdingScript, startHoldTarget, type HoldTarget } from "../support/hold-target";
-import { useServices } from "../support/services";
-import { waitFor } from "../support/wait";
-import { payloadOf, postWebhook } from "../support/webhook";
+import type { ApiProcess } from "@k6-gate/testkit/k6gate";
+import { ROOT } from "@k6-gate/testkit/paths";
+import { holdingScript, startHoldTarget, type HoldTarget } from "@k6-gate/testkit/hold-target";
+import { waitFor } from "@k6-gate/testkit/wait";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 import { sampleValue, scrape } from "../metrics/prom-text";
 import { HELM, render } from "./helm-chart";
 import { type Rec, at, find, rec } from "./k8s-objects";
 import { KEDA_SCALER, desiredReplicas, pollTriggers } from "./keda";
 
-const services = useServices();
+const stack = useStack({ api: false, workers: 0 });
 const USER = "ops";
 const PASSWORD = "dashboard-password-for-tests";
 const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString("base64")}`;
@@ -91,15 +91,14 @@ async function cancel(api: ApiProcess, runId: string): Promise<void> {
 
 describe("KEDA's metrics-api scaler on the chart's ScaledObject, against a live queue", () => {
   it("asks for more workers with 10 runs waiting behind one busy worker, and for minReplicaCount once drained", async () => {
-    const env = testEnv(services.redis.url, {
+    const gate = stack.testGate({
       WORKER_CONCURRENCY: "1",
       MAX_RUNS_PER_NAMESPACE: "1",
       DASHBOARD_USER: USER,
       DASHBOARD_PASSWORD: PASSWORD,
     });
-    const api = await startApi(env);
-    const worker = await startWorker(env);
-    services.track(api, worker);
+    const api = await gate.startApi();
+    await gate.startWorker();
 
     // 1. The worker's one slot runs a check of namespace `capped`, held at the target.
     const running = await submit(api, "capped", "running");
@@ -108,8 +107,7 @@ describe("KEDA's metrics-api scaler on the chart's ScaledObject, against a live 
     //    worker with a free slot takes a run, and so defers it): the namespace is at
     //    MAX_RUNS_PER_NAMESPACE, so each goes back to BullMQ's `delayed` set. Once all
     //    three are there, that worker leaves: one busy worker remains.
-    const helper = await startWorker(env);
-    services.track(helper);
+    const helper = await gate.startWorker();
     const capped = await Promise.all(
       ["capped-1", "capped-2", "capped-3"].map((name) => submit(api, "capped", name)),
     );
@@ -174,7 +172,7 @@ describe("KEDA's metrics-api scaler on the chart's ScaledObject, against a live 
 
     // 5. Redis gone, then the API: failed polls, which KEDA counts towards the
     //    ScaledObject's fallback (it then holds the current worker count).
-    await services.redis.stop();
+    await stack.redis.stop();
     const [noRedis] = await pollTriggers(pointedAt(api));
     console.log(`KEDA with Redis down: ${JSON.stringify(noRedis)}`);
     expect(noRedis?.value).toBeUndefined();

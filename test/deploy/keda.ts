@@ -3,7 +3,7 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { TOOLS_BIN } from "../support/paths";
+import { TOOLS_BIN } from "@k6-gate/testkit/paths";
 import { type K8sObject, at } from "./k8s-objects";
 
 export const KEDA_SCALER = join(TOOLS_BIN, "keda-scaler");

@@ -22,7 +22,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { NODE_OPTIONS } from "../support/k6gate";
+import { KILL_GRACE_MS } from "../../apps/worker/src/config";
+import { NODE_OPTIONS } from "@k6-gate/testkit/k6gate";
 import {
   type Rec,
   isRec,
@@ -166,12 +167,12 @@ describe.each(kustomizations())("kustomize build %s", (dir) => {
     expect(at(c, "resources.requests.memory")).toBeDefined();
   });
 
-  it("gives workers more termination grace than SHUTDOWN_GRACE + KILL_GRACE of their own env", () => {
+  it("gives workers more termination grace than SHUTDOWN_GRACE of their own env + k6's fixed stop", () => {
     const worker = find(objs, "Deployment", WORKER);
     const env = containerEnv(objs, container(worker, "worker"));
     // The worker's own defaults when a value is not set.
     const shutdown = durationSeconds(env.SHUTDOWN_GRACE ?? "30s");
-    const kill = durationSeconds(env.KILL_GRACE ?? "10s");
+    const kill = KILL_GRACE_MS / 1000;
     const grace = at(worker.raw, "spec.template.spec.terminationGracePeriodSeconds");
     expect(typeof grace).toBe("number");
     expect(grace as number).toBeGreaterThan(shutdown + kill);
@@ -591,14 +592,13 @@ describe("docker-compose.yml", () => {
     expect(at(svc("demo"), "depends_on.k6-gate.condition")).toBe("service_healthy");
   });
 
-  it("publishes the API on 8000 from the namespace it runs in, with a stop grace above SHUTDOWN_GRACE + KILL_GRACE", () => {
+  it("publishes the API on 8000 from the namespace it runs in, with a stop grace above SHUTDOWN_GRACE + k6's fixed stop", () => {
     expect(env("k6-gate").PORT).toBe("8000");
     expect(arr(svc("demo-target").ports, "ports").map(String).join(" ")).toMatch(/:8000:8000$/);
     for (const name of ["k6-gate", "worker"]) {
       const grace = durationSeconds(str(svc(name).stop_grace_period, "stop_grace_period"));
       expect(grace, name).toBeGreaterThan(
-        durationSeconds(String(env(name).SHUTDOWN_GRACE)) +
-          durationSeconds(String(env(name).KILL_GRACE)),
+        durationSeconds(String(env(name).SHUTDOWN_GRACE)) + KILL_GRACE_MS / 1000,
       );
     }
   });

@@ -1,50 +1,26 @@
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RUN_QUEUE } from "@k6-gate/shared";
-import { callFlagger } from "../support/flagger";
-import { k6Wrapper, type K6Wrapper } from "../support/k6-wrapper";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import { freePort } from "../support/ports";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
-import { startTarget, type Target } from "../support/target";
-import { payloadOf, postWebhook } from "../support/webhook";
+import { callFlagger } from "@k6-gate/testkit/flagger";
+import { k6Wrapper } from "@k6-gate/testkit/k6-wrapper";
+import { freePort } from "@k6-gate/testkit/ports";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 /**
  * A flagger-k6-webhook user's Canary works unchanged (docs/migrating.md), through Flagger's own
  * client, and their mistakes are named. Every request goes to 127.0.0.1 only.
  */
-let redis: TestRedis;
-let target: Target;
-let k6: K6Wrapper;
-let env: Record<string, string>;
-let api: ApiProcess;
-let worker: ManagedProcess;
-const extra: ManagedProcess[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  target = await startTarget();
-  k6 = k6Wrapper();
-  env = testEnv(redis.url, { K6_BIN: k6.bin });
-  api = await startApi(env);
-  worker = await startWorker(env);
-});
-afterAll(async () => {
-  await Promise.allSettled([api?.stop(), worker?.stop()]);
-  await Promise.allSettled([redis?.destroy(), target?.close()]);
-});
-afterEach(async () => {
-  await Promise.allSettled(extra.splice(0).map((p) => p.stop("SIGKILL")));
-});
+const k6 = k6Wrapper();
+const stack = useStack({ env: { K6_BIN: k6.bin } });
 
 /** Runs about `seconds` seconds against `path`, with the thresholds of a real check. */
 const steadyScript = (seconds: number, path: "ok" | "fail") => `
 import http from 'k6/http';
 import { sleep } from 'k6';
 export const options = { vus: 1, duration: '${seconds}s', thresholds: { http_req_failed: ['rate<0.01'] } };
-export default function () { http.get('http://127.0.0.1:${target.port}/${path}'); sleep(1); }
+export default function () { http.get('http://127.0.0.1:${stack.target.port}/${path}'); sleep(1); }
 `;
 
 /** Counts the k6 runs `call` causes. */
@@ -58,7 +34,7 @@ describe("the Canary from flagger-k6-webhook's README (timeout 5m, no retries, n
   it("passes a 15 s test in one attempt, on one k6 run", async () => {
     const { result, runs } = await k6RunsOf(() =>
       callFlagger({
-        url: api.url,
+        url: stack.api.url,
         name: "peer-good",
         timeout: "5m",
         metadata: { script: steadyScript(15, "ok") },
@@ -71,7 +47,7 @@ describe("the Canary from flagger-k6-webhook's README (timeout 5m, no retries, n
   it("fails a 15 s test whose threshold fails, naming the threshold", async () => {
     const { result, runs } = await k6RunsOf(() =>
       callFlagger({
-        url: api.url,
+        url: stack.api.url,
         name: "peer-bad",
         timeout: "5m",
         metadata: { script: steadyScript(15, "fail") },
@@ -87,7 +63,7 @@ describe("a test longer than Flagger's timeout, with retries and no wait_timeout
   it("passes a 10 s test with timeout 3s and retries 8, on one k6 run", async () => {
     const { result, runs } = await k6RunsOf(() =>
       callFlagger({
-        url: api.url,
+        url: stack.api.url,
         name: "retried",
         timeout: "3s",
         retries: 8,
@@ -103,12 +79,12 @@ describe("mistakes are named", () => {
   const quickScript = () => `
 import http from 'k6/http';
 export const options = { vus: 1, iterations: 2, thresholds: { http_req_failed: ['rate<0.01'] } };
-export default function () { http.get('http://127.0.0.1:${target.port}/ok'); }
+export default function () { http.get('http://127.0.0.1:${stack.target.port}/ok'); }
 `;
 
   it("runs despite an unknown metadata key, and names it with the key it resembles", async () => {
     const response = await postWebhook(
-      api.url,
+      stack.api.url,
       payloadOf({
         name: "typo",
         metadata: { script: quickScript(), wait_timout: "30s" },
@@ -118,7 +94,7 @@ export default function () { http.get('http://127.0.0.1:${target.port}/ok'); }
     expect(response.text).toContain(
       'warning: metadata key "wait_timout" is not one k6-gate knows (did you mean wait_timeout?)',
     );
-    expect(api.output()).toContain("metadata not understood");
+    expect(stack.api.output()).toContain("metadata not understood");
   });
 
   it("fails a script with no thresholds against a dead target: no response is no evidence", async () => {
@@ -128,7 +104,10 @@ import http from 'k6/http';
 export const options = { vus: 1, iterations: 3 };
 export default function () { http.get('http://127.0.0.1:${refused}/'); }
 `;
-    const response = await postWebhook(api.url, payloadOf({ name: "blind", metadata: { script } }));
+    const response = await postWebhook(
+      stack.api.url,
+      payloadOf({ name: "blind", metadata: { script } }),
+    );
     expect(response.status).toBe(422);
     const [first] = response.text.split("\n");
     expect(first).toContain("k6-gate: FAIL test/blind (no_evidence)");
@@ -139,9 +118,9 @@ export default function () { http.get('http://127.0.0.1:${refused}/'); }
   });
 
   it("fails a script with no thresholds where the server sets REQUIRE_THRESHOLDS", async () => {
-    const strictEnv = testEnv(redis.url, { REQUIRE_THRESHOLDS: "true" });
-    const strictApi = await startApi(strictEnv);
-    extra.push(strictApi, await startWorker(strictEnv));
+    const strict = stack.testGate({ REQUIRE_THRESHOLDS: "true" });
+    const strictApi = await strict.startApi();
+    await strict.startWorker();
     const script = `export const options = { iterations: 1 }; export default function () {}`;
     const response = await postWebhook(
       strictApi.url,
@@ -157,9 +136,12 @@ export default function () { http.get('http://127.0.0.1:${refused}/'); }
     const script = `
 import http from 'k6/http';
 export const options = { vus: 1, iterations: 5, thresholds: { http_req_duration: ['p(99)<0.001'] } };
-export default function () { http.get('http://127.0.0.1:${target.port}/ok'); }
+export default function () { http.get('http://127.0.0.1:${stack.target.port}/ok'); }
 `;
-    const response = await postWebhook(api.url, payloadOf({ name: "p99", metadata: { script } }));
+    const response = await postWebhook(
+      stack.api.url,
+      payloadOf({ name: "p99", metadata: { script } }),
+    );
     expect(response.status).toBe(422);
     expect(response.text).toMatch(/http_req_duration 'p\(99\)<0\.001' observed \d+(\.\d+)? ?ms/);
     expect(response.text).not.toContain("n/a");
@@ -170,9 +152,12 @@ export default function () { http.get('http://127.0.0.1:${target.port}/ok'); }
     const script = `
 import http from 'k6/http';
 export const options = { vus: 1, iterations: 3, thresholds: { http_req_duration: [${thresholds}] } };
-export default function () { http.get('http://127.0.0.1:${target.port}/ok'); }
+export default function () { http.get('http://127.0.0.1:${stack.target.port}/ok'); }
 `;
-    const response = await postWebhook(api.url, payloadOf({ name: "many", metadata: { script } }));
+    const response = await postWebhook(
+      stack.api.url,
+      payloadOf({ name: "many", metadata: { script } }),
+    );
     expect(response.status).toBe(422);
     expect(Buffer.byteLength(response.text)).toBeLessThan(1024);
     expect(response.text).toMatch(/^run \S+, attempt 1/m);
@@ -182,23 +167,23 @@ export default function () { http.get('http://127.0.0.1:${target.port}/ok'); }
 
 describe("flagger-k6-webhook's surface", () => {
   it("answers /health like /healthz", async () => {
-    const response = await fetch(`${api.url}/health`);
+    const response = await fetch(`${stack.api.url}/health`);
     expect(response.status).toBe(200);
   });
 
   it("reads the peer's LISTEN_PORT and MAX_CONCURRENT_TESTS, saying what to rename", async () => {
     const port = await freePort();
-    const peerApi = await startApi(env, port, { portVariable: "LISTEN_PORT" });
-    extra.push(peerApi);
+    // The stack's queue (its env, QUEUE_PREFIX included), killed after this test.
+    const peer = stack.testGate(stack.env);
+    const peerApi = await peer.startApi({}, { port, portVariable: "LISTEN_PORT" });
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
     expect(peerApi.output()).toContain("LISTEN_PORT is flagger-k6-webhook's name for PORT");
 
-    const peerWorker = await startWorker({ ...env, MAX_CONCURRENT_TESTS: "3" });
-    extra.push(peerWorker);
+    const peerWorker = await peer.startWorker({ MAX_CONCURRENT_TESTS: "3" });
     expect(peerWorker.output()).toContain("MAX_CONCURRENT_TESTS is flagger-k6-webhook's name");
     expect(peerWorker.output()).toContain('"maxConcurrentRuns":3');
-    const client = new Redis(redis.url);
-    const queue = new Queue(RUN_QUEUE, { connection: client, prefix: env.QUEUE_PREFIX });
+    const client = new Redis(stack.redis.url);
+    const queue = new Queue(RUN_QUEUE, { connection: client, prefix: stack.env.QUEUE_PREFIX });
     try {
       expect(await queue.getGlobalConcurrency()).toBe(3);
     } finally {

@@ -1,14 +1,12 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv } from "../support/k6gate";
-import { k6Wrapper, type K6Wrapper } from "../support/k6-wrapper";
-import { ARTIFACTS } from "../support/paths";
-import { freePort } from "../support/ports";
-import { parentOf, pidsWhere, realK6Processes } from "../support/proc";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
-import { waitFor } from "../support/wait";
+import { k6Wrapper, type K6Wrapper } from "@k6-gate/testkit/k6-wrapper";
+import { ARTIFACTS } from "@k6-gate/testkit/paths";
+import { freePort } from "@k6-gate/testkit/ports";
+import { parentOf, pidsWhere, realK6Processes } from "@k6-gate/testkit/proc";
+import type { ManagedProcess } from "@k6-gate/testkit/process";
+import { waitFor } from "@k6-gate/testkit/wait";
 import {
   checksOf,
   doneOf,
@@ -23,7 +21,8 @@ import {
   type SimLine,
   type SimResult,
   type SimRevision,
-} from "./flagger-sim";
+} from "@k6-gate/testkit/flagger-sim";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 /**
  * Issue 15: Flagger's own controller (test/flagger-sim runs the released module's
@@ -146,16 +145,14 @@ interface Stack {
   k6: K6Wrapper;
 }
 
-let redis: TestRedis;
-const processes: ManagedProcess[] = [];
+const stack = useStack({ api: false, workers: 0 });
 const sims: FlaggerSim[] = [];
 
-async function startStack(apis: number, workers: number, extra: Record<string, string>) {
+async function startPool(apis: number, workers: number, extra: Record<string, string>) {
   const k6 = k6Wrapper();
-  const env = testEnv(redis.url, { K6_BIN: k6.bin, ...extra });
-  const started = await Promise.all(Array.from({ length: apis }, () => startApi(env)));
-  const pool = await Promise.all(Array.from({ length: workers }, () => startWorker(env)));
-  processes.push(...started, ...pool);
+  const gate = stack.fileGate({ K6_BIN: k6.bin, ...extra });
+  const started = await Promise.all(Array.from({ length: apis }, () => gate.startApi()));
+  const pool = await gate.startWorkers(workers);
   return { apiUrls: started.map((api) => api.url), workers: pool, k6 } satisfies Stack;
 }
 
@@ -240,10 +237,9 @@ let pairResults: Map<Kind, SimResult>;
 let killedWorker: number | undefined;
 
 beforeAll(async () => {
-  redis = await startRedis();
   [single, pair] = await Promise.all([
-    startStack(1, 1, { WORKER_CONCURRENCY: "4" }),
-    startStack(2, 2, { WORKER_CONCURRENCY: "3", LOCK_DURATION: "2s", STALLED_INTERVAL: "1s" }),
+    startPool(1, 1, { WORKER_CONCURRENCY: "4" }),
+    startPool(2, 2, { WORKER_CONCURRENCY: "3", LOCK_DURATION: "2s" }),
   ]);
   const singleUrl = `${single.apiUrls[0]}/launch-test`;
   // As in a cluster: the webhook names k6-gate's Service; the sim resolves it to both APIs.
@@ -284,8 +280,6 @@ afterAll(async () => {
   // Only when beforeAll gave up: a sim otherwise exits on its own when its rollout is over.
   for (const sim of sims) sim.stop();
   await Promise.allSettled(sims.map((sim) => sim.result));
-  await Promise.allSettled(processes.map((p) => p.stop("SIGKILL")));
-  await redis?.destroy();
 });
 
 /**

@@ -1,42 +1,29 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
-import { startTarget, type Target } from "../support/target";
-import { payloadOf, postWebhook } from "../support/webhook";
+import { afterAll, describe, expect, it } from "vitest";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
 import { startFakeK6Cloud, type FakeK6Cloud } from "./fake-k6-cloud";
-import { runIdIn } from "../support/runs";
+import { runIdIn } from "@k6-gate/testkit/runs";
+import { useStack } from "@k6-gate/testkit/use-stack";
 import { storedTextOf } from "./redis-view";
 
 const CLOUD_TOKEN = "k6-cloud-token-of-the-worker";
 const STACK_ID = "4242";
 const DEFAULT_PROJECT = "77";
 
-let redis: TestRedis;
-let target: Target;
 let cloud: FakeK6Cloud;
-let api: ApiProcess;
-let worker: ManagedProcess;
-let prefix: string;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  target = await startTarget();
-  cloud = await startFakeK6Cloud();
-  const env = testEnv(redis.url, { WORKER_METRICS_PORT: "0" });
-  prefix = env.QUEUE_PREFIX ?? "";
-  api = await startApi(env);
-  worker = await startWorker({
-    ...env,
-    K6_CLOUD_TOKEN: CLOUD_TOKEN,
-    K6_CLOUD_STACK_ID: STACK_ID,
-    K6_CLOUD_PROJECT_ID: DEFAULT_PROJECT,
-    K6_CLOUD_HOST: cloud.url,
-  });
+const stack = useStack({
+  env: { WORKER_METRICS_PORT: "0" },
+  workerEnv: async () => {
+    cloud = await startFakeK6Cloud();
+    return {
+      K6_CLOUD_TOKEN: CLOUD_TOKEN,
+      K6_CLOUD_STACK_ID: STACK_ID,
+      K6_CLOUD_PROJECT_ID: DEFAULT_PROJECT,
+      K6_CLOUD_HOST: cloud.url,
+    };
+  },
 });
 afterAll(async () => {
-  await Promise.allSettled([api?.stop(), worker?.stop()]);
-  await Promise.allSettled([redis?.destroy(), target?.close(), cloud?.close()]);
+  await cloud?.close();
 });
 
 /** Fails (script exception) unless env_vars arrived and the cloud token did not. */
@@ -51,7 +38,7 @@ export default function () { http.get('http://127.0.0.1:${port}/ok'); }
 let checksum = 0;
 const call = (metadata: Record<string, string>) =>
   postWebhook(
-    api.url,
+    stack.api.url,
     payloadOf({
       checksum: `cloud-${++checksum}`,
       metadata: {
@@ -70,7 +57,7 @@ const projectsAsked = (from: number) =>
 describe("upload_to_cloud: k6 cloud run --local-execution", () => {
   it("streams the run with the worker's account and names the cloud run in the verdict", async () => {
     const from = cloud.requests.length;
-    const response = await call({ script: cloudScript(target.port) });
+    const response = await call({ script: cloudScript(stack.target.port) });
     expect(response.text).toContain("PASS test/podinfo");
     expect(response.status).toBe(200);
     // k6 cloud run streams its metrics only to the cloud: the verdict says what it read.
@@ -86,19 +73,19 @@ describe("upload_to_cloud: k6 cloud run --local-execution", () => {
     expect(requests.some((r) => /\/test_runs\/\d+\/notify$/.test(r.path))).toBe(true);
 
     const runId = runIdIn(response.text);
-    const record = (await (await fetch(`${api.url}/api/runs/${runId}`)).json()) as {
+    const record = (await (await fetch(`${stack.api.url}/api/runs/${runId}`)).json()) as {
       cloudUrl: string;
     };
     expect(record.cloudUrl).toBe(cloudUrl);
-    const stored = await storedTextOf(redis.url, prefix, runId);
+    const stored = await storedTextOf(stack.redis.url, stack.env.QUEUE_PREFIX ?? "", runId);
     expect(`${stored.job}${stored.record}`).not.toContain(CLOUD_TOKEN);
-    expect(worker.output()).not.toContain(CLOUD_TOKEN);
+    expect(stack.worker.output()).not.toContain(CLOUD_TOKEN);
   });
 
   it("leaves the project to the script when it names one", async () => {
     const from = cloud.requests.length;
     const response = await call({
-      script: cloudScript(target.port, ", cloud: { projectID: 99 }"),
+      script: cloudScript(stack.target.port, ", cloud: { projectID: 99 }"),
     });
     expect(response.status).toBe(200);
     expect(projectsAsked(from)).toEqual(["99"]);
@@ -107,7 +94,7 @@ describe("upload_to_cloud: k6 cloud run --local-execution", () => {
   it("refuses env_vars that would send the worker's token elsewhere, at the API", async () => {
     const from = cloud.requests.length;
     const response = await call({
-      script: cloudScript(target.port),
+      script: cloudScript(stack.target.port),
       env_vars: JSON.stringify({ GREETING: "hello", K6_CLOUD_HOST_V6: "http://127.0.0.1:9" }),
     });
     expect(response.status).toBe(400);
@@ -120,7 +107,7 @@ describe("upload_to_cloud: k6 cloud run --local-execution", () => {
   it("fails plainly when k6 Cloud answers with errors", async () => {
     cloud.behaviour = "server_error";
     try {
-      const response = await call({ script: cloudScript(target.port) });
+      const response = await call({ script: cloudScript(stack.target.port) });
       expect(response.status).toBe(422);
       expect(response.text).toContain("FAIL test/podinfo (setup_failed)");
       expect(response.text).toContain("k6 Cloud upload failed, so the test did not run");
@@ -133,7 +120,7 @@ describe("upload_to_cloud: k6 cloud run --local-execution", () => {
   it("fails plainly when k6 Cloud rejects the token", async () => {
     cloud.behaviour = "unauthorized";
     try {
-      const response = await call({ script: cloudScript(target.port) });
+      const response = await call({ script: cloudScript(stack.target.port) });
       expect(response.status).toBe(422);
       expect(response.text).toContain("k6 Cloud upload failed, so the test did not run");
       expect(response.text).toContain("Invalid token");
@@ -144,11 +131,11 @@ describe("upload_to_cloud: k6 cloud run --local-execution", () => {
 
   it("fails plainly, without hanging, when k6 Cloud is unreachable", async () => {
     await cloud.close();
-    const hits = target.hits.get("/ok") ?? 0;
-    const response = await call({ script: cloudScript(target.port) });
+    const hits = stack.target.hits.get("/ok") ?? 0;
+    const response = await call({ script: cloudScript(stack.target.port) });
     expect(response.status).toBe(422);
     expect(response.text).toContain("k6 Cloud upload failed, so the test did not run");
     expect(response.text).toContain("connection refused");
-    expect(target.hits.get("/ok") ?? 0).toBe(hits);
+    expect(stack.target.hits.get("/ok") ?? 0).toBe(hits);
   });
 });

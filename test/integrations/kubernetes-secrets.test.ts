@@ -3,14 +3,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { kubernetesSecretResolver } from "../../apps/worker/src/kubernetes-secrets";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
-import { payloadOf, postWebhook } from "../support/webhook";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
 import { startFakeKubernetes, type FakeKubernetes } from "./fake-kubernetes";
-import { runIdIn } from "../support/runs";
+import { runIdIn } from "@k6-gate/testkit/runs";
+import { useStack } from "@k6-gate/testkit/use-stack";
 import { storedTextOf } from "./redis-view";
 
 const API_TOKEN = `api-token-${randomUUID()}`;
@@ -31,38 +29,27 @@ export const options = { iterations: 1 };
 export default function () {}
 `;
 
-let redis: TestRedis;
 let kubernetes: FakeKubernetes;
-let api: ApiProcess;
-let worker: ManagedProcess;
-let prefix: string;
 let dir: string;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  kubernetes = await startFakeKubernetes("k8s-worker-token");
-  kubernetes.secrets.set("test/podinfo-k6", { token: API_TOKEN });
-  kubernetes.secrets.set("shared/database", { password: DB_PASSWORD });
-  dir = mkdtempSync(join(tmpdir(), "k6-gate-kube-"));
-  const env = testEnv(redis.url, { WORKER_METRICS_PORT: "0" });
-  prefix = env.QUEUE_PREFIX ?? "";
-  api = await startApi(env);
-  worker = await startWorker({
-    ...env,
-    KUBECONFIG: kubernetes.kubeconfig(dir),
-    SECRET_NAMESPACES: "test|shared",
-  });
+const stack = useStack({
+  env: { WORKER_METRICS_PORT: "0" },
+  workerEnv: async () => {
+    kubernetes = await startFakeKubernetes("k8s-worker-token");
+    kubernetes.secrets.set("test/podinfo-k6", { token: API_TOKEN });
+    kubernetes.secrets.set("shared/database", { password: DB_PASSWORD });
+    dir = mkdtempSync(join(tmpdir(), "k6-gate-kube-"));
+    return { KUBECONFIG: kubernetes.kubeconfig(dir), SECRET_NAMESPACES: "test|shared" };
+  },
 });
 afterAll(async () => {
-  await Promise.allSettled([api?.stop(), worker?.stop()]);
-  await Promise.allSettled([redis?.destroy(), kubernetes?.close()]);
+  await kubernetes?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 let checksum = 0;
 const call = (kubernetesSecrets: Record<string, string>, script = secretCheckingScript) =>
   postWebhook(
-    api.url,
+    stack.api.url,
     payloadOf({
       checksum: `kube-${++checksum}`,
       metadata: { script, kubernetes_secrets: JSON.stringify(kubernetesSecrets) },
@@ -82,14 +69,14 @@ describe("kubernetes_secrets, resolved by the worker from the Kubernetes API", (
 
     // The values went to k6's environment and nowhere else.
     const runId = runIdIn(response.text);
-    const stored = await storedTextOf(redis.url, prefix, runId);
+    const stored = await storedTextOf(stack.redis.url, stack.env.QUEUE_PREFIX ?? "", runId);
     expect(stored.job).toContain("podinfo-k6"); // the reference, not the value
     for (const value of [API_TOKEN, DB_PASSWORD]) {
       expect(stored.job).not.toContain(value);
       expect(stored.record).not.toContain(value);
       expect(stored.output).not.toContain(value);
-      expect(worker.output()).not.toContain(value);
-      expect(api.output()).not.toContain(value);
+      expect(stack.worker.output()).not.toContain(value);
+      expect(stack.api.output()).not.toContain(value);
     }
   });
 

@@ -2,31 +2,28 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
-import { failingScript, passingScript, sleepingScript } from "../support/scripts";
-import { startTarget, type Target } from "../support/target";
-import { waitFor } from "../support/wait";
-import { payloadOf, postWebhook } from "../support/webhook";
+import { type ApiProcess } from "@k6-gate/testkit/k6gate";
+import type { ManagedProcess } from "@k6-gate/testkit/process";
+import { failingScript, passingScript, sleepingScript } from "@k6-gate/testkit/scripts";
+import { waitFor } from "@k6-gate/testkit/wait";
+import type { GateProcesses } from "@k6-gate/testkit/stack";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
 import { startFakeKubernetes } from "./fake-kubernetes";
 import { ALL_SCOPES, channelIdOf, startFakeSlack, type FakeSlack } from "./fake-slack";
-import { runIdIn } from "../support/runs";
+import { runIdIn } from "@k6-gate/testkit/runs";
+import { useStack } from "@k6-gate/testkit/use-stack";
 import { storedTextOf } from "./redis-view";
 
 const SLACK_TOKEN = "xoxb-k6gate-test-token-never-logged";
 const PUBLIC_URL = "https://k6-gate.example.test";
 
-let redis: TestRedis;
-let target: Target;
+const stack = useStack({ api: false, workers: 0 });
 let slack: FakeSlack;
 let dir: string;
 /** A kubeconfig whose API server is gone: reading a secret fails as infrastructure. */
 let deadKubeconfig: string;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  target = await startTarget();
   slack = await startFakeSlack();
   dir = mkdtempSync(join(tmpdir(), "k6-gate-slack-"));
   const kubernetes = await startFakeKubernetes("token");
@@ -34,17 +31,20 @@ beforeAll(async () => {
   await kubernetes.close();
 });
 afterAll(async () => {
-  await Promise.allSettled([redis?.destroy(), target?.close(), slack?.close()]);
+  await slack?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** An API and worker on their own queue prefix, with Slack pointed at the stand-in. */
+/**
+ * An API and worker on their own queue prefix (stopped after the file at the latest), with
+ * Slack pointed at the stand-in.
+ */
 async function startGate(extra: Record<string, string>) {
-  const env = testEnv(redis.url, { PUBLIC_URL, WORKER_METRICS_PORT: "0" });
-  const workerEnv = { ...env, SLACK_TOKEN, SLACK_API_URL: slack.apiUrl, ...extra };
-  const api = await startApi(env);
-  const worker = await startWorker(workerEnv);
-  return { prefix: env.QUEUE_PREFIX ?? "", workerEnv, api, worker };
+  const gate = stack.fileGate({ PUBLIC_URL, WORKER_METRICS_PORT: "0" });
+  const workerEnv = { SLACK_TOKEN, SLACK_API_URL: slack.apiUrl, ...extra };
+  const api = await gate.startApi();
+  const worker = await gate.startWorker(workerEnv);
+  return { gate, prefix: gate.env.QUEUE_PREFIX ?? "", workerEnv, api, worker };
 }
 
 let checksum = 0;
@@ -62,13 +62,11 @@ describe("Slack, answering", () => {
   let worker: ManagedProcess;
   let prefix: string;
   let workerEnv: Record<string, string>;
+  let gate: GateProcesses;
 
   beforeAll(async () => {
-    // A short lock: a killed worker's run is taken up again within seconds. Slack's bound
-    // is long enough that a loaded machine's slow answer is not taken for a silent Slack
-    // (a start message given up on makes the verdict a second post, not an update).
-    ({ api, worker, prefix, workerEnv } = await startGate({
-      SLACK_TIMEOUT: "5s",
+    // A short lock: a killed worker's run is taken up again within seconds.
+    ({ gate, api, worker, prefix, workerEnv } = await startGate({
       LOCK_DURATION: "2s",
       KUBECONFIG: deadKubeconfig,
     }));
@@ -102,7 +100,7 @@ describe("Slack, answering", () => {
     const response = call(
       api,
       {
-        script: sleepingScript(target.port, 3),
+        script: sleepingScript(stack.target.port, 3),
         slack_channels: channels.join(","),
         wait_timeout: "50s",
       },
@@ -116,7 +114,7 @@ describe("Slack, answering", () => {
     });
     await worker.stop("SIGKILL");
     slack.holding.clear();
-    worker = await startWorker(workerEnv);
+    worker = await gate.startWorker(workerEnv);
     const verdict = await response;
     expect(verdict.status).toBe(200);
     expect(verdict.text).toContain("attempt 2");
@@ -125,7 +123,7 @@ describe("Slack, answering", () => {
 
   it("posts per channel at start, then updates the same message and uploads k6's output into its thread", async () => {
     const response = await call(api, {
-      script: failingScript(target.port),
+      script: failingScript(stack.target.port),
       slack_channels: "deployments, #alerts",
       notification_context: "Deployed by <pipeline 42> & friends",
     });
@@ -221,7 +219,7 @@ describe("Slack, answering", () => {
 
   it("updates the message when the job itself fails for good (Kubernetes API down)", async () => {
     const response = await call(api, {
-      script: passingScript(target.port),
+      script: passingScript(stack.target.port),
       slack_channels: "deployments",
       kubernetes_secrets: JSON.stringify({ API_TOKEN: "podinfo-k6/token" }),
       wait_timeout: "50s",
@@ -241,7 +239,7 @@ describe("Slack, answering", () => {
     for (const behaviour of ["platform_error", "rate_limited"] as const) {
       slack.behaviour = behaviour;
       const response = await call(api, {
-        script: passingScript(target.port),
+        script: passingScript(stack.target.port),
         slack_channels: "no-such-channel",
       });
       expect(response.status).toBe(200);
@@ -257,7 +255,7 @@ describe("Slack, answering", () => {
   it("times out a Slack that does not answer, logging it with the run id", async () => {
     slack.behaviour = "hang";
     const response = await call(api, {
-      script: passingScript(target.port),
+      script: passingScript(stack.target.port),
       slack_channels: "deployments",
     });
     expect(response.status).toBe(200);
@@ -271,7 +269,7 @@ describe("Slack, answering", () => {
   it("never lets the token into logs, job data or the run record", async () => {
     slack.behaviour = "ok";
     const response = await call(api, {
-      script: passingScript(target.port),
+      script: passingScript(stack.target.port),
       slack_channels: "deployments",
     });
     const runId = runIdIn(response.text);
@@ -281,7 +279,7 @@ describe("Slack, answering", () => {
     // ...and nothing else.
     expect(worker.output()).not.toContain(SLACK_TOKEN);
     expect(api.output()).not.toContain(SLACK_TOKEN);
-    const stored = await storedTextOf(redis.url, prefix, runId);
+    const stored = await storedTextOf(stack.redis.url, prefix, runId);
     expect(stored.job).toContain(runId);
     expect(`${stored.job}${stored.record}${stored.output}`).not.toContain(SLACK_TOKEN);
   });
@@ -289,13 +287,14 @@ describe("Slack, answering", () => {
 
 describe("Slack, hanging", () => {
   it("delivers the verdict while Slack's calls are still unanswered", async () => {
-    // A long Slack timeout: if any Slack call were on the verdict's path, it would wait here.
-    const { api, worker } = await startGate({ SLACK_TIMEOUT: "60s" });
+    // Slack's calls are bounded at 5s, longer than this run: if any were on the verdict's
+    // path, the verdict would wait for it here.
+    const { api, worker } = await startGate({});
     try {
       slack.behaviour = "hang";
       const before = slack.calls.length;
       const response = await call(api, {
-        script: passingScript(target.port),
+        script: passingScript(stack.target.port),
         slack_channels: "deployments",
       });
       expect(response.status).toBe(200);

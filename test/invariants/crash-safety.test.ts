@@ -1,53 +1,42 @@
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { runsWithoutJob } from "../support/in-flight";
-import { startApi, startWorker, testEnv } from "../support/k6gate";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
-import { runsOf } from "../support/runs";
-import { sleepingScript } from "../support/scripts";
-import { startTarget, type Target } from "../support/target";
-import { waitFor } from "../support/wait";
-import { payloadOf, postWebhook } from "../support/webhook";
+import { runsWithoutJob } from "@k6-gate/testkit/in-flight";
+import { runsOf } from "@k6-gate/testkit/runs";
+import { sleepingScript } from "@k6-gate/testkit/scripts";
+import { waitFor } from "@k6-gate/testkit/wait";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 /**
  * The run store's invariants (docs/architecture.md, section 3) with processes killed for real: every run counted as queued or
  * running has a live job or ends; a verdict Redis refuses is retried until it lands; only
  * the current attempt of a run records its verdict and output.
  */
-let redis: TestRedis;
+const stack = useStack({ api: false, workers: 0 });
 let client: Redis;
-let target: Target;
-let processes: ManagedProcess[] = [];
 
 beforeAll(async () => {
-  redis = await startRedis();
   // CONFIG SET and KEYS are not k6-gate's commands: the default user inspects.
-  client = new Redis(redis.adminUrl);
-  target = await startTarget();
+  client = new Redis(stack.redis.adminUrl);
 });
 afterAll(async () => {
   client?.disconnect();
-  await Promise.allSettled([redis?.destroy(), target?.close()]);
 });
 afterEach(async () => {
   await client.config("SET", "maxmemory", "0");
-  await Promise.allSettled(processes.map((p) => p.stop("SIGKILL")));
-  processes = [];
 });
 
 const quickScript = "export default function () {}";
 
 describe("a crash between deciding a run and queueing its job", () => {
   it("leaves no run counted without a job: re-queued within the reconcile interval, then run", async () => {
-    const env = testEnv(redis.url, {
-      RECONCILE_INTERVAL: "1s",
+    const gate = stack.testGate({
+      LOCK_DURATION: "4s", // the reconciler runs every quarter of it: 1s
       MAX_QUEUE_DEPTH: "150",
       WORKER_CONCURRENCY: "4",
     });
-    const prefix = env.QUEUE_PREFIX as string;
-    const api = await startApi(env);
-    processes.push(api);
+    const prefix = gate.env.QUEUE_PREFIX as string;
+    const api = await gate.startApi();
     // 100 new canaries at once, no worker yet; the API dies mid-burst.
     const calls = Array.from({ length: 100 }, (_, i) =>
       postWebhook(
@@ -67,8 +56,7 @@ describe("a crash between deciding a run and queueing its job", () => {
     console.info(`runs left without a job by the crash: ${orphans.length}`);
 
     // The API comes back; no worker yet: the reconciler re-queues every orphan.
-    const restarted = await startApi(env);
-    processes.push(restarted);
+    const restarted = await gate.startApi();
     await waitFor(
       "every run counted as queued to have a job",
       async () => ((await runsWithoutJob(client, prefix)).length === 0 ? true : undefined),
@@ -84,7 +72,8 @@ describe("a crash between deciding a run and queueing its job", () => {
     expect(fresh.status).toBe(202);
 
     // Workers start: every abandoned run is run (or ended) and nothing stays counted.
-    processes.push(await startWorker(env), await startWorker(env));
+    await gate.startWorker();
+    await gate.startWorker();
     await waitFor(
       "every run to be judged",
       async () => {
@@ -105,13 +94,14 @@ describe("a crash between deciding a run and queueing its job", () => {
 
 describe("a verdict Redis refuses", () => {
   it("is retried until it lands once Redis takes writes again: no run stays running", async () => {
-    const env = testEnv(redis.url);
-    const api = await startApi(env);
-    const worker = await startWorker(env);
-    processes.push(api, worker);
+    const gate = stack.testGate();
+    const api = await gate.startApi();
+    const worker = await gate.startWorker();
     const verdict = postWebhook(
       api.url,
-      payloadOf({ metadata: { script: sleepingScript(target.port, 2), wait_timeout: "60s" } }),
+      payloadOf({
+        metadata: { script: sleepingScript(stack.target.port, 2), wait_timeout: "60s" },
+      }),
     );
     await waitFor("the run to start", async () =>
       (await runsOf(api.url))[0]?.status === "running" ? true : undefined,
@@ -130,18 +120,17 @@ describe("a verdict Redis refuses", () => {
 
 describe("two attempts of one run", () => {
   it("keeps only the current attempt's verdict, output and attempt number", async () => {
-    const env = testEnv(redis.url, { LOCK_DURATION: "2s", STALLED_INTERVAL: "1s" });
-    const prefix = env.QUEUE_PREFIX as string;
-    const api = await startApi(env);
-    const frozen = await startWorker(env);
-    processes.push(api, frozen);
+    const gate = stack.testGate({ LOCK_DURATION: "2s" });
+    const prefix = gate.env.QUEUE_PREFIX as string;
+    const api = await gate.startApi();
+    const frozen = await gate.startWorker();
     // Each attempt prints when it started, so the stored output names its attempt.
     const script = `
 import http from 'k6/http';
 import { sleep } from 'k6';
 export const options = { vus: 1, iterations: 1 };
 export function setup() { console.log('attempt-started-at ' + Date.now()); }
-export default function () { http.get('http://127.0.0.1:${target.port}/ok'); sleep(4); }
+export default function () { http.get('http://127.0.0.1:${stack.target.port}/ok'); sleep(4); }
 `;
     const verdict = postWebhook(api.url, payloadOf({ metadata: { script, wait_timeout: "60s" } }));
     await waitFor("the run to start", async () =>
@@ -149,8 +138,7 @@ export default function () { http.get('http://127.0.0.1:${target.port}/ok'); sle
     );
     // The first worker freezes past its lock; a second one takes the run up.
     frozen.child.kill("SIGSTOP");
-    const taker = await startWorker(env);
-    processes.push(taker);
+    const taker = await gate.startWorker();
     const response = await verdict;
     expect(response.status).toBe(200);
     const [run] = await runsOf(api.url);

@@ -1,41 +1,25 @@
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import { freePort } from "../support/ports";
-import { ROOT } from "../support/paths";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
-import { failingScript, passingScript, sleepingScript } from "../support/scripts";
-import { startTarget, type Target } from "../support/target";
-import { waitFor } from "../support/wait";
-import { payloadOf, postWebhook } from "../support/webhook";
+import { describe, expect, it } from "vitest";
+import { freePort } from "@k6-gate/testkit/ports";
+import { ROOT } from "@k6-gate/testkit/paths";
+import { failingScript, passingScript, sleepingScript } from "@k6-gate/testkit/scripts";
+import { waitFor } from "@k6-gate/testkit/wait";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 import { parsePrometheusText, sampleValue, scrape, type Family } from "./prom-text";
 
-let redis: TestRedis;
-let target: Target;
-let api: ApiProcess;
-let worker: ManagedProcess;
 let workerMetricsUrl: string;
-let env: Record<string, string>;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  target = await startTarget();
-  env = testEnv(redis.url);
-  const metricsPort = await freePort();
-  workerMetricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-  api = await startApi(env);
-  worker = await startWorker({ ...env, WORKER_METRICS_PORT: String(metricsPort) });
+const stack = useStack({
+  workerEnv: async () => {
+    const metricsPort = await freePort();
+    workerMetricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    return { WORKER_METRICS_PORT: String(metricsPort) };
+  },
 });
 
-afterAll(async () => {
-  await Promise.allSettled([api?.stop(), worker?.stop()]);
-  await Promise.allSettled([redis?.destroy(), target?.close()]);
-});
-
-const scrapeApi = () => scrape(`${api.url}/metrics`);
+const scrapeApi = () => scrape(`${stack.api.url}/metrics`);
 const scrapeWorker = () => scrape(workerMetricsUrl);
 const count = (families: Map<string, Family>, name: string, labels: Record<string, string> = {}) =>
   sampleValue(families, name, labels) ?? 0;
@@ -86,22 +70,22 @@ describe("/metrics", () => {
     const [apiBefore, workerBefore] = await Promise.all([scrapeApi(), scrapeWorker()]);
 
     const pass = await postWebhook(
-      api.url,
+      stack.api.url,
       payloadOf({
         name: "metered",
         checksum: "rev-pass",
-        metadata: { script: passingScript(target.port) },
+        metadata: { script: passingScript(stack.target.port) },
       }),
     );
     const fail = await postWebhook(
-      api.url,
+      stack.api.url,
       payloadOf({
         name: "metered",
         checksum: "rev-fail",
-        metadata: { script: failingScript(target.port) },
+        metadata: { script: failingScript(stack.target.port) },
       }),
     );
-    const invalid = await postWebhook(api.url, { name: "metered" });
+    const invalid = await postWebhook(stack.api.url, { name: "metered" });
     expect([pass.status, fail.status, invalid.status]).toEqual([200, 422, 400]);
 
     const apiAfter = await scrapeApi();
@@ -121,7 +105,7 @@ describe("/metrics", () => {
         count(workerBefore, "k6gate_run_duration_seconds_count", { verdict: "fail" });
       return total === before + 2 ? families : undefined;
     });
-    // Per canary (namespace, name): which canary keeps failing, bounded by METRICS_MAX_CANARIES.
+    // Per canary (namespace, name): which canary keeps failing, bounded (200 canaries).
     const runs = (families: Map<string, Family>, verdict: string, outcome: string) =>
       count(families, "k6gate_runs_total", {
         namespace: "test",
@@ -133,7 +117,7 @@ describe("/metrics", () => {
     expect(runs(workerAfter, "fail", "thresholds_failed")).toBe(
       runs(workerBefore, "fail", "thresholds_failed") + 1,
     );
-    // Queue wait by namespace (the canary's; bounded by METRICS_MAX_NAMESPACES).
+    // Queue wait by namespace (the canary's; bounded: 50 namespaces).
     const waits = (families: Map<string, Family>) =>
       count(families, "k6gate_run_queue_wait_seconds_count", { namespace: "test" });
     expect(waits(workerAfter)).toBe(waits(workerBefore) + 2);
@@ -161,8 +145,12 @@ describe("/metrics", () => {
   it("reports the last run's p95 against its baseline: earlier revisions' median and the change", async () => {
     for (const checksum of ["base-1", "base-2"]) {
       const response = await postWebhook(
-        api.url,
-        payloadOf({ name: "compared", checksum, metadata: { script: passingScript(target.port) } }),
+        stack.api.url,
+        payloadOf({
+          name: "compared",
+          checksum,
+          metadata: { script: passingScript(stack.target.port) },
+        }),
       );
       expect(response.status, response.text).toBe(200);
     }
@@ -179,11 +167,11 @@ describe("/metrics", () => {
 
   it("shows long-polls in flight while a webhook waits on a run", async () => {
     const pending = postWebhook(
-      api.url,
+      stack.api.url,
       payloadOf({
         name: "waiting",
         checksum: "rev-wait",
-        metadata: { script: sleepingScript(target.port, 3), wait_timeout: "30s" },
+        metadata: { script: sleepingScript(stack.target.port, 3), wait_timeout: "30s" },
       }),
     );
     await waitFor(
@@ -209,18 +197,18 @@ describe("/metrics", () => {
 
   it("a worker whose metrics port is taken still runs checks", async () => {
     const blocker = createServer();
-    const port = await freePort();
-    await new Promise<void>((resolve) => blocker.listen(port, resolve));
-    const second = await startWorker({ ...env, WORKER_METRICS_PORT: String(port) });
+    await new Promise<void>((resolve) => blocker.listen(0, resolve));
+    const { port } = blocker.address() as AddressInfo;
+    const second = await stack.gate.startWorker({ WORKER_METRICS_PORT: String(port) });
     try {
       expect(second.output()).toContain("worker metrics server not started");
-      await worker.stop();
+      await stack.worker.stop();
       const response = await postWebhook(
-        api.url,
+        stack.api.url,
         payloadOf({
           name: "metered",
           checksum: "rev-second",
-          metadata: { script: passingScript(target.port) },
+          metadata: { script: passingScript(stack.target.port) },
         }),
       );
       expect(response.status).toBe(200);

@@ -4,42 +4,31 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import { K6_BIN, ROOT } from "../support/paths";
-import { freePort } from "../support/ports";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
+import { describe, expect, it } from "vitest";
+import { K6_BIN, ROOT } from "@k6-gate/testkit/paths";
+import { freePort } from "@k6-gate/testkit/ports";
+import { useStack } from "@k6-gate/testkit/use-stack";
 import { sampleValue, scrape } from "./prom-text";
 
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
 const k6Pin = readFileSync(join(ROOT, ".k6-version"), "utf8").trim();
 const COMMIT = "0123456789abcdef0123456789abcdef01234567";
 
-let redis: TestRedis;
-let api: ApiProcess;
-let worker: ManagedProcess;
 let workerMetricsUrl: string;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  const env = testEnv(redis.url, { GIT_COMMIT: COMMIT });
-  const metricsPort = await freePort();
-  workerMetricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-  [api, worker] = await Promise.all([
-    startApi(env),
-    startWorker({ ...env, WORKER_METRICS_PORT: String(metricsPort) }),
-  ]);
-});
-
-afterAll(async () => {
-  await Promise.allSettled([api?.stop(), worker?.stop()]);
-  await redis?.destroy();
+// GIT_COMMIT on the stack's processes only: a testGate's API is a build from source.
+const stack = useStack({
+  apiEnv: { GIT_COMMIT: COMMIT },
+  workerEnv: { GIT_COMMIT: COMMIT },
+  env: async () => {
+    const metricsPort = await freePort();
+    workerMetricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    return { WORKER_METRICS_PORT: String(metricsPort) };
+  },
 });
 
 describe("the version", () => {
   it("is what GET /version answers, with the pinned k6 and the image's commit", async () => {
-    const res = await fetch(`${api.url}/version`);
+    const res = await fetch(`${stack.api.url}/version`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^application\/json/);
     expect(await res.json()).toEqual({ version: pkg.version, k6Version: k6Pin, commit: COMMIT });
@@ -51,7 +40,10 @@ describe("the version", () => {
 
   it("is k6gate_build_info{version, k6_version, commit} = 1 on the API's and the worker's /metrics", async () => {
     const labels = { version: pkg.version, k6_version: k6Pin, commit: COMMIT };
-    for (const families of [await scrape(`${api.url}/metrics`), await scrape(workerMetricsUrl)]) {
+    for (const families of [
+      await scrape(`${stack.api.url}/metrics`),
+      await scrape(workerMetricsUrl),
+    ]) {
       expect(families.get("k6gate_build_info")?.type).toBe("gauge");
       expect(families.get("k6gate_build_info")?.samples).toHaveLength(1);
       expect(sampleValue(families, "k6gate_build_info", labels)).toBe(1);
@@ -59,7 +51,7 @@ describe("the version", () => {
   });
 
   it("is in every log line of the API and the worker", () => {
-    for (const proc of [api, worker]) {
+    for (const proc of [stack.api, stack.worker]) {
       const lines = proc
         .output()
         .split("\n")
@@ -72,13 +64,13 @@ describe("the version", () => {
   });
 
   it("is in the dashboard's footer", async () => {
-    const html = await (await fetch(`${api.url}/`)).text();
+    const html = await (await fetch(`${stack.api.url}/`)).text();
     const footer = /<footer[^>]*>([\s\S]*?)<\/footer>/.exec(html)?.[1] ?? "";
     expect(footer).toContain(`k6-gate ${pkg.version} · k6 ${k6Pin}`);
   });
 
   it("says commit unknown when GIT_COMMIT is unset (a build from source)", async () => {
-    const plain = await startApi(testEnv(redis.url));
+    const plain = await stack.testGate().startApi();
     try {
       const info = (await (await fetch(`${plain.url}/version`)).json()) as { commit: string };
       expect(info.commit).toBe("unknown");

@@ -1,44 +1,34 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import { k6Wrapper } from "../support/k6-wrapper";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
-import { runsOf } from "../support/runs";
-import { startTarget, type Target } from "../support/target";
-import { waitFor } from "../support/wait";
-import { payloadOf, postWebhook } from "../support/webhook";
+import { describe, expect, it } from "vitest";
+import type { ApiProcess } from "@k6-gate/testkit/k6gate";
+import { k6Wrapper } from "@k6-gate/testkit/k6-wrapper";
+import { runsOf } from "@k6-gate/testkit/runs";
+import { waitFor } from "@k6-gate/testkit/wait";
+import type { GateProcesses } from "@k6-gate/testkit/stack";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
-let redis: TestRedis;
-let target: Target;
-const processes: ManagedProcess[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  target = await startTarget();
-});
-afterAll(async () => {
-  await Promise.allSettled(processes.map((p) => p.stop()));
-  await Promise.allSettled([redis?.destroy(), target?.close()]);
-});
+// Processes of both describes are stopped after the file: backpressure's tests share theirs.
+const stack = useStack({ api: false, workers: 0 });
 
 /** About one second of k6 against /ok (pass) or /fail (fail). */
 const shortScript = (path: "ok" | "fail") => `
 import http from 'k6/http';
 import { sleep } from 'k6';
 export const options = { iterations: 1, thresholds: { http_req_failed: ['rate<0.01'] } };
-export default function () { http.get('http://127.0.0.1:${target.port}/${path}'); sleep(1); }
+export default function () { http.get('http://127.0.0.1:${stack.target.port}/${path}'); sleep(1); }
 `;
 
 describe("concurrency limits", () => {
   it("judges 12 canaries correctly with 2 workers x 2 and never more than 3 k6 at once", async () => {
     const k6 = k6Wrapper();
-    const env = testEnv(redis.url, {
+    const gate = stack.fileGate({
       K6_BIN: k6.bin,
       WORKER_CONCURRENCY: "2",
       MAX_CONCURRENT_RUNS: "3",
     });
-    const api = await startApi(env);
-    processes.push(api, await startWorker(env), await startWorker(env));
+    const api = await gate.startApi();
+    await gate.startWorker();
+    await gate.startWorker();
     const canaries = Array.from(
       { length: 12 },
       (_, i) => ({ name: `canary-${i}`, path: i % 3 === 0 ? "fail" : "ok" }) as const,
@@ -65,12 +55,11 @@ describe("concurrency limits", () => {
 
 describe("backpressure", () => {
   let api: ApiProcess;
-  let env: Record<string, string>;
+  let gate: GateProcesses;
 
   it("answers 429 with Retry-After over MAX_QUEUE_DEPTH, still attaches to queued keys, and accepts again below it", async () => {
-    env = testEnv(redis.url, { MAX_QUEUE_DEPTH: "2" });
-    api = await startApi(env);
-    processes.push(api);
+    gate = stack.fileGate({ MAX_QUEUE_DEPTH: "2" });
+    api = await gate.startApi();
     const call = (name: string) =>
       postWebhook(
         api.url,
@@ -86,7 +75,7 @@ describe("backpressure", () => {
     expect((await call("a")).status).toBe(202);
     expect(await runsOf(api.url, "a")).toHaveLength(1);
 
-    processes.push(await startWorker(env));
+    await gate.startWorker();
     await waitFor(
       "the backlog to drain",
       async () => (await runsOf(api.url, "b"))[0]?.status === "finished",

@@ -2,12 +2,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { k6Wrapper } from "../support/k6-wrapper";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import { runsOf, type RunView } from "../support/runs";
-import { useServices } from "../support/services";
-import { waitFor } from "../support/wait";
-import { payloadOf, postWebhook } from "../support/webhook";
+import { k6Wrapper } from "@k6-gate/testkit/k6-wrapper";
+import type { ApiProcess } from "@k6-gate/testkit/k6gate";
+import { endedRun, startedBetween, startedRun } from "@k6-gate/testkit/runs";
+import { waitFor } from "@k6-gate/testkit/wait";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 /**
  * Issue 28, part 3: fair sharing per unit of trust (a webhook token when tokens are
@@ -15,7 +15,7 @@ import { payloadOf, postWebhook } from "../support/webhook";
  * the issue, on real processes: one token's burst spread over 8 namespaces, and a team's
  * second run behind later arrivals of 18 other namespaces.
  */
-const services = useServices();
+const stack = useStack({ api: false, workers: 0 });
 const TOKEN_A = "team-a-0123456789abcdef0123456789abcdef";
 const TOKEN_B = "team-b-fedcba9876543210fedcba9876543210";
 let dir: string;
@@ -37,7 +37,7 @@ const script = (seconds: number) => `
 import http from 'k6/http';
 import { sleep } from 'k6';
 export const options = { vus: 1, iterations: 1, thresholds: { http_req_failed: ['rate<0.01'] } };
-export default function () { http.get('http://127.0.0.1:${services.target.port}/ok'); sleep(${seconds}); }
+export default function () { http.get('http://127.0.0.1:${stack.target.port}/ok'); sleep(${seconds}); }
 `;
 
 interface Check {
@@ -66,27 +66,6 @@ async function submit(api: ApiProcess, { namespace, name, seconds = 0.5, token }
   expect(response.status).toBe(202);
 }
 
-const runOf = async (api: ApiProcess, { namespace, name }: Check): Promise<RunView | undefined> =>
-  (await runsOf(api.url, name, namespace))[0];
-
-const startedRun = (api: ApiProcess, check: Check) =>
-  waitFor(
-    `${check.namespace}/${check.name} to start`,
-    async () => {
-      const run = await runOf(api, check);
-      return run?.startedAt ? run : undefined;
-    },
-    { timeoutMs: 60_000 },
-  );
-
-/** Of `checks`, those whose run started within [from, to]. */
-async function startedBetween(api: ApiProcess, checks: Check[], from: number, to: number) {
-  const runs = await Promise.all(checks.map((check) => runOf(api, check)));
-  return runs.filter(
-    (run) => run?.startedAt != null && run.startedAt >= from && run.startedAt <= to,
-  ).length;
-}
-
 describe("fair sharing per unit of trust", () => {
   it.each([
     ["no cap", {}],
@@ -95,14 +74,14 @@ describe("fair sharing per unit of trust", () => {
     "starts team-b's check within one run's time behind one token's burst spread over 8 namespaces (%s)",
     async (what, cap: Record<string, string>) => {
       const k6 = k6Wrapper();
-      const env = testEnv(services.redis.url, {
+      const gate = stack.testGate({
         WEBHOOK_TOKENS_FILE: join(dir, "tokens.json"),
         WORKER_CONCURRENCY: "2",
         K6_BIN: k6.bin,
         ...cap,
       });
-      const api = await startApi(env);
-      services.track(api, await startWorker(env));
+      const api = await gate.startApi();
+      await gate.startWorker();
       const burst = Array.from({ length: 30 }, (_, i) => ({
         namespace: `team-a-${i % 8}`,
         name: `a-${i}`,
@@ -111,8 +90,8 @@ describe("fair sharing per unit of trust", () => {
       for (const check of burst) await submit(api, check);
       const teamB = { namespace: "team-b", name: "b-0", token: TOKEN_B };
       await submit(api, teamB);
-      const b = await startedRun(api, teamB);
-      const overtaking = await startedBetween(api, burst, b.enqueuedAt, b.startedAt ?? 0);
+      const b = await startedRun(api.url, teamB);
+      const overtaking = await startedBetween(api.url, burst, b.enqueuedAt, b.startedAt ?? 0);
       console.log(
         `one token over 8 namespaces, ${what}: team-b waited ${(b.startedAt ?? 0) - b.enqueuedAt} ms; team-a runs started meanwhile: ${overtaking}`,
       );
@@ -129,22 +108,19 @@ describe("fair sharing per unit of trust", () => {
   );
 
   it("runs team-b's second check as soon as its first ends, ahead of 18 later arrivals of other namespaces", async () => {
-    const env = testEnv(services.redis.url, { WORKER_CONCURRENCY: "1" });
-    const api = await startApi(env);
-    services.track(api, await startWorker(env));
+    const gate = stack.testGate({ WORKER_CONCURRENCY: "1" });
+    const api = await gate.startApi();
+    await gate.startWorker();
     const first = { namespace: "team-b", name: "b-1", seconds: 2 };
     const second = { namespace: "team-b", name: "b-2" };
     await submit(api, first);
-    await startedRun(api, first);
+    await startedRun(api.url, first);
     await submit(api, second);
     const later = Array.from({ length: 18 }, (_, i) => ({ namespace: `other-${i}`, name: "x" }));
     for (const check of later) await submit(api, check);
-    const done = await waitFor("team-b's first check to finish", async () => {
-      const run = await runOf(api, first);
-      return run?.finishedAt ? run : undefined;
-    });
-    const b2 = await startedRun(api, second);
-    const overtaking = await startedBetween(api, later, b2.enqueuedAt, b2.startedAt ?? 0);
+    const done = await endedRun(api.url, first, 30_000);
+    const b2 = await startedRun(api.url, second);
+    const overtaking = await startedBetween(api.url, later, b2.enqueuedAt, b2.startedAt ?? 0);
     console.log(
       `team-b's second run waited ${(b2.startedAt ?? 0) - b2.enqueuedAt} ms (${(b2.startedAt ?? 0) - (done.finishedAt ?? 0)} ms after its first ended); later arrivals started meanwhile: ${overtaking}`,
     );

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import { k6Wrapper } from "../support/k6-wrapper";
-import { runsOf } from "../support/runs";
-import { useServices } from "../support/services";
-import { waitFor } from "../support/wait";
-import { payloadOf, postWebhook } from "../support/webhook";
+import type { ApiProcess } from "@k6-gate/testkit/k6gate";
+import { k6Wrapper } from "@k6-gate/testkit/k6-wrapper";
+import { runsOf } from "@k6-gate/testkit/runs";
+import { waitFor } from "@k6-gate/testkit/wait";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 /**
  * Sharing workers between namespaces, on real processes: one team's burst must not hold
@@ -12,7 +12,7 @@ import { payloadOf, postWebhook } from "../support/webhook";
  * a namespace's k6 at once (with no tokens, each namespace is an owner). Each k6 is tagged with its namespace (env_vars TEST_TAG) and the
  * k6 wrapper logs the order in which they start and end.
  */
-const services = useServices();
+const stack = useStack({ api: false, workers: 0 });
 
 /** Half a second of k6, then a pass. */
 const brief = (port: number) => `
@@ -30,7 +30,7 @@ async function submit(api: ApiProcess, namespace: string, name: string): Promise
       namespace,
       name,
       metadata: {
-        script: brief(services.target.port),
+        script: brief(stack.target.port),
         wait_for_results: "false",
         env_vars: JSON.stringify({ TEST_TAG: namespace }),
       },
@@ -64,9 +64,9 @@ async function burstThenOne(api: ApiProcess): Promise<number> {
 
 describe("fair sharing between namespaces", () => {
   it("starts team-b's check before at most 2 more of team-a's 30 (2 slots)", async () => {
-    const env = testEnv(services.redis.url, { WORKER_CONCURRENCY: "2" });
-    const api = await startApi(env);
-    services.track(api, await startWorker(env));
+    const gate = stack.testGate({ WORKER_CONCURRENCY: "2" });
+    const api = await gate.startApi();
+    await gate.startWorker();
     const overtaking = await burstThenOne(api);
     console.log(`team-a runs started while team-b's waited: ${overtaking}`);
     expect(overtaking).toBeLessThanOrEqual(2);
@@ -74,13 +74,13 @@ describe("fair sharing between namespaces", () => {
 
   it("runs one team-a k6 at a time with MAX_RUNS_PER_OWNER=1, while team-b gets the other slot", async () => {
     const k6 = k6Wrapper();
-    const env = testEnv(services.redis.url, {
+    const gate = stack.testGate({
       K6_BIN: k6.bin,
       WORKER_CONCURRENCY: "2",
       MAX_RUNS_PER_OWNER: "1",
     });
-    const api = await startApi(env);
-    services.track(api, await startWorker(env));
+    const api = await gate.startApi();
+    await gate.startWorker();
     const overtaking = await burstThenOne(api);
     console.log(`team-a runs started while team-b's waited (cap 1): ${overtaking}`);
     expect(overtaking).toBeLessThanOrEqual(2);
@@ -94,9 +94,9 @@ describe("fair sharing between namespaces", () => {
   });
 
   it("shows a queued run's place and estimated start in the 503 body and the JSON", async () => {
-    const env = testEnv(services.redis.url);
-    const api = await startApi(env);
-    services.track(api, await startWorker(env));
+    const gate = stack.testGate();
+    const api = await gate.startApi();
+    await gate.startWorker();
     // One slot: a first check runs, three more wait behind it.
     await submit(api, "team-a", "first");
     await waitFor("the first check to run", async () => {
@@ -109,7 +109,7 @@ describe("fair sharing between namespaces", () => {
       payloadOf({
         namespace: "team-c",
         name: "late",
-        metadata: { script: brief(services.target.port), wait_timeout: "200ms" },
+        metadata: { script: brief(stack.target.port), wait_timeout: "200ms" },
       }),
       { headers: { accept: "text/plain" } },
     );

@@ -1,35 +1,19 @@
 import { mkdtempSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { callFlagger } from "../support/flagger";
-import { startApi, startWorker, testEnv } from "../support/k6gate";
-import { parentOf, realK6Processes } from "../support/proc";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
-import { runsOf, type RunView } from "../support/runs";
-import { sleepingScript } from "../support/scripts";
-import { startTarget, type Target } from "../support/target";
-import { waitFor } from "../support/wait";
-import { payloadOf, postWebhook } from "../support/webhook";
+import { describe, expect, it } from "vitest";
+import { callFlagger } from "@k6-gate/testkit/flagger";
+import { parentOf, realK6Processes } from "@k6-gate/testkit/proc";
+import type { ManagedProcess } from "@k6-gate/testkit/process";
+import { runsOf, type RunView } from "@k6-gate/testkit/runs";
+import { sleepingScript } from "@k6-gate/testkit/scripts";
+import { waitFor } from "@k6-gate/testkit/wait";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
-let redis: TestRedis;
-let target: Target;
-let processes: ManagedProcess[] = [];
+const stack = useStack({ redis: { appendonly: true }, api: false, workers: 0 });
 
-beforeAll(async () => {
-  redis = await startRedis({ appendonly: true });
-  target = await startTarget();
-});
-afterAll(async () => {
-  await Promise.allSettled([redis?.destroy(), target?.close()]);
-});
-afterEach(async () => {
-  await Promise.allSettled(processes.map((p) => p.stop("SIGKILL")));
-  processes = [];
-});
-
-/** Each test's runs live under its own RUN_TMP_DIR, so its k6 processes are told apart by cwd. */
+/** Each test's runs live under its own TMPDIR, so its k6 processes are told apart by cwd. */
 const runTmpDir = mkdtempSync(join(tmpdir(), "k6-gate-faults-"));
 
 function realK6Pids(): number[] {
@@ -58,14 +42,13 @@ const running = (apiUrl: string) => async () => {
 describe("worker faults", () => {
   it("re-runs a job on another worker after kill -9, with the right verdict and no orphan k6", async () => {
     // Real k6 (no wrapper), so setpriv's parent-death signal applies to k6 itself.
-    const env = testEnv(redis.url, { LOCK_DURATION: "3s", RUN_TMP_DIR: runTmpDir });
-    const api = await startApi(env);
-    const workers = [await startWorker(env), await startWorker(env)];
-    processes.push(api, ...workers);
+    const gate = stack.testGate({ LOCK_DURATION: "3s", TMPDIR: runTmpDir });
+    const api = await gate.startApi();
+    const workers = [await gate.startWorker(), await gate.startWorker()];
     const verdict = callFlagger({
       url: api.url,
       timeout: "60s",
-      metadata: { script: sleepingScript(target.port, 3), wait_timeout: "50s" },
+      metadata: { script: sleepingScript(stack.target.port, 3), wait_timeout: "50s" },
     });
     await waitFor("the run to start", running(api.url), { timeoutMs: 10_000 });
     const victim = await waitFor("k6 to be running", () => workerRunningK6(workers), {
@@ -94,17 +77,17 @@ describe("worker faults", () => {
   });
 
   it("hands a job back on SIGTERM past the grace time; another worker finishes it", async () => {
-    const env = testEnv(redis.url, { SHUTDOWN_GRACE: "1s", KILL_GRACE: "2s" });
-    const api = await startApi(env);
-    const leaving = await startWorker(env);
-    processes.push(api, leaving);
+    const gate = stack.testGate({ SHUTDOWN_GRACE: "1s" });
+    const api = await gate.startApi();
+    const leaving = await gate.startWorker();
     const verdict = postWebhook(
       api.url,
-      payloadOf({ metadata: { script: sleepingScript(target.port, 10), wait_timeout: "50s" } }),
+      payloadOf({
+        metadata: { script: sleepingScript(stack.target.port, 10), wait_timeout: "50s" },
+      }),
     );
     await waitFor("the run to start", running(api.url), { timeoutMs: 10_000 });
-    const staying = await startWorker(env);
-    processes.push(staying);
+    const staying = await gate.startWorker();
     await leaving.stop("SIGTERM");
     expect(leaving.output()).toContain("run handed back to the queue");
     expect(leaving.output()).not.toContain('"verdict":"fail"');
@@ -121,13 +104,14 @@ describe("worker faults", () => {
   });
 
   it("lets running k6 finish when it ends within the grace time", async () => {
-    const env = testEnv(redis.url, { SHUTDOWN_GRACE: "20s" });
-    const api = await startApi(env);
-    const worker = await startWorker(env);
-    processes.push(api, worker);
+    const gate = stack.testGate({ SHUTDOWN_GRACE: "20s" });
+    const api = await gate.startApi();
+    const worker = await gate.startWorker();
     const verdict = postWebhook(
       api.url,
-      payloadOf({ metadata: { script: sleepingScript(target.port, 2), wait_timeout: "50s" } }),
+      payloadOf({
+        metadata: { script: sleepingScript(stack.target.port, 2), wait_timeout: "50s" },
+      }),
     );
     await waitFor("the run to start", running(api.url), { timeoutMs: 10_000 });
     expect(await worker.stop("SIGTERM")).toBe(0);
@@ -138,17 +122,17 @@ describe("worker faults", () => {
 
 describe("Redis faults", () => {
   it("delivers the verdict when redis-server restarts during a run (AOF on)", async () => {
-    const env = testEnv(redis.url);
-    const api = await startApi(env);
-    processes.push(api, await startWorker(env));
+    const gate = stack.testGate();
+    const api = await gate.startApi();
+    await gate.startWorker();
     const verdict = callFlagger({
       url: api.url,
       timeout: "5s",
       retries: 10,
-      metadata: { script: sleepingScript(target.port, 4), wait_timeout: "3s" },
+      metadata: { script: sleepingScript(stack.target.port, 4), wait_timeout: "3s" },
     });
     await waitFor("the run to start", running(api.url), { timeoutMs: 10_000 });
-    await redis.stop();
+    await stack.redis.stop();
     // While Redis is away: not ready, and webhook calls fail fast with 503.
     const readyz = await fetch(`${api.url}/readyz`);
     expect(readyz.status).toBe(503);
@@ -160,7 +144,7 @@ describe("Redis faults", () => {
     expect(during.status).toBe(503);
     expect(during.headers.get("retry-after")).toBeTruthy();
     expect(Date.now() - started).toBeLessThan(5000);
-    await redis.start();
+    await stack.redis.start();
     await waitFor(
       "readiness to recover",
       async () => (await fetch(`${api.url}/readyz`)).status === 200,
@@ -177,12 +161,14 @@ describe("Redis faults", () => {
 
 describe("API shutdown", () => {
   it("answers waiting calls with 503 on SIGTERM so Flagger retries elsewhere", async () => {
-    const env = testEnv(redis.url);
-    const api = await startApi(env);
-    processes.push(api, await startWorker(env));
+    const gate = stack.testGate();
+    const api = await gate.startApi();
+    await gate.startWorker();
     const pending = postWebhook(
       api.url,
-      payloadOf({ metadata: { script: sleepingScript(target.port, 5), wait_timeout: "60s" } }),
+      payloadOf({
+        metadata: { script: sleepingScript(stack.target.port, 5), wait_timeout: "60s" },
+      }),
     );
     await waitFor("the run to start", running(api.url), { timeoutMs: 10_000 });
     await api.stop("SIGTERM");

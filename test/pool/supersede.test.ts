@@ -5,13 +5,13 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { RUN_QUEUE } from "@k6-gate/shared";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import { k6Wrapper } from "../support/k6-wrapper";
-import { parentOf, realK6Processes } from "../support/proc";
-import { runsOf } from "../support/runs";
-import { useServices } from "../support/services";
-import { waitFor } from "../support/wait";
-import { payloadOf, postWebhook, type WebhookResponse } from "../support/webhook";
+import type { ApiProcess } from "@k6-gate/testkit/k6gate";
+import { k6Wrapper } from "@k6-gate/testkit/k6-wrapper";
+import { parentOf, realK6Processes } from "@k6-gate/testkit/proc";
+import { runsOf } from "@k6-gate/testkit/runs";
+import { waitFor } from "@k6-gate/testkit/wait";
+import { payloadOf, postWebhook, type WebhookResponse } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 /**
  * Superseding and cancelling, on real processes: redis-server, APIs and workers as
@@ -19,7 +19,7 @@ import { payloadOf, postWebhook, type WebhookResponse } from "../support/webhook
  * revision it tests in its environment (env_vars TEST_TAG), so the test tells them apart
  * in /proc, and the k6 wrapper logs which ones ever started.
  */
-const services = useServices();
+const stack = useStack({ api: false, workers: 0 });
 const runTmpDir = mkdtempSync(join(tmpdir(), "k6-gate-supersede-"));
 
 const USER = "ops";
@@ -31,7 +31,7 @@ const sleeping = (seconds: number) => `
 import http from 'k6/http';
 import { sleep } from 'k6';
 export const options = { vus: 1, iterations: 1, thresholds: { http_req_failed: ['rate<0.01'] } };
-export default function () { http.get('http://127.0.0.1:${services.target.port}/ok'); sleep(${seconds}); }
+export default function () { http.get('http://127.0.0.1:${stack.target.port}/ok'); sleep(${seconds}); }
 `;
 
 /** A call of canary `name` for revision `checksum`, its k6 tagged with the revision. */
@@ -154,11 +154,9 @@ async function goneAfter(pids: number[], since: number): Promise<number> {
 
 describe("supersede", () => {
   it("stops a running run of the old revision whose caller left within 3 s, and runs the new one", async () => {
-    const env = testEnv(services.redis.url, { RUN_TMP_DIR: runTmpDir, WORKER_CONCURRENCY: "2" });
-    const api = await startApi(env);
-    const worker = await startWorker(env);
-    services.track(api, worker);
-
+    const gate = stack.testGate({ TMPDIR: runTmpDir, WORKER_CONCURRENCY: "2" });
+    const api = await gate.startApi();
+    const worker = await gate.startWorker();
     const oldRunning = await leftCall(api, "rev-a", 20, () => statusOf(api, "rev-a", "running"));
     const oldK6 = await waitFor("rev-a's k6", () => {
       const pids = k6Of("podinfo@rev-a");
@@ -188,13 +186,12 @@ describe("supersede", () => {
 
   it("removes a queued run of the old revision from the queue: no k6 ever starts for it", async () => {
     const k6 = k6Wrapper();
-    const env = testEnv(services.redis.url, { RUN_TMP_DIR: runTmpDir, K6_BIN: k6.bin });
-    const api = await startApi(env);
-    const worker = await startWorker(env);
-    services.track(api, worker);
+    const gate = stack.testGate({ TMPDIR: runTmpDir, K6_BIN: k6.bin });
+    const api = await gate.startApi();
+    await gate.startWorker();
     const queue = new Queue(RUN_QUEUE, {
-      connection: new Redis(services.redis.url),
-      prefix: env.QUEUE_PREFIX,
+      connection: new Redis(stack.redis.url),
+      prefix: gate.env.QUEUE_PREFIX,
     });
     try {
       // The only slot is busy with another canary: rev-a waits in the queue.
@@ -220,13 +217,13 @@ describe("supersede", () => {
 
   it('runs both revisions with supersede: "false"', async () => {
     const k6 = k6Wrapper();
-    const env = testEnv(services.redis.url, {
-      RUN_TMP_DIR: runTmpDir,
+    const gate = stack.testGate({
+      TMPDIR: runTmpDir,
       K6_BIN: k6.bin,
       WORKER_CONCURRENCY: "2",
     });
-    const api = await startApi(env);
-    services.track(api, await startWorker(env));
+    const api = await gate.startApi();
+    await gate.startWorker();
     const both = { metadata: { supersede: "false" } };
     const oldCall = call(api, "rev-a", 3, both);
     await statusOf(api, "rev-a", "running");
@@ -237,9 +234,8 @@ describe("supersede", () => {
   });
 
   it("refuses a cancel when no dashboard login is configured", async () => {
-    const env = testEnv(services.redis.url, { RUN_TMP_DIR: runTmpDir });
-    const api = await startApi(env);
-    services.track(api);
+    const gate = stack.testGate({ TMPDIR: runTmpDir });
+    const api = await gate.startApi();
     const accepted = await call(api, "rev-a", 1, { metadata: { wait_for_results: "false" } });
     expect(accepted.status).toBe(202);
     const [run] = await runsOf(api.url);
@@ -252,13 +248,13 @@ describe("supersede", () => {
 
 describe("cancel", () => {
   it("stops k6, ends the run cancelled with the reason and who, fails the waiting call with the reason; a finished run is a 409", async () => {
-    const env = testEnv(services.redis.url, {
-      RUN_TMP_DIR: runTmpDir,
+    const gate = stack.testGate({
+      TMPDIR: runTmpDir,
       DASHBOARD_USER: USER,
       DASHBOARD_PASSWORD: PASSWORD,
     });
-    const api = await startApi(env);
-    services.track(api, await startWorker(env));
+    const api = await gate.startApi();
+    await gate.startWorker();
     const waiting = call(api, "rev-a", 20);
     const running = await waitFor("the run to start", async () => {
       const response = await fetch(`${api.url}/api/runs?namespace=test&name=podinfo`, {
@@ -313,17 +309,14 @@ describe("cancel", () => {
 
 describe("across two APIs and two workers", () => {
   it("supersedes and cancels with a worker killed mid-cancel: no run is left running or waiting", async () => {
-    const env = testEnv(services.redis.url, {
-      RUN_TMP_DIR: runTmpDir,
+    const gate = stack.testGate({
+      TMPDIR: runTmpDir,
       DASHBOARD_USER: USER,
       DASHBOARD_PASSWORD: PASSWORD,
       LOCK_DURATION: "3s",
-      STALLED_INTERVAL: "1s",
-      RECONCILE_INTERVAL: "1s",
     });
-    const [one, two] = [await startApi(env), await startApi(env)];
-    const workers = [await startWorker(env), await startWorker(env)];
-    services.track(one, two, ...workers);
+    const [one, two] = [await gate.startApi(), await gate.startApi()];
+    const workers = [await gate.startWorker(), await gate.startWorker()];
     const authed = { headers: { authorization: basic } };
     const listRuns = async (api: ApiProcess, name: string) => {
       const response = await fetch(`${api.url}/api/runs?namespace=test&name=${name}`, authed);
@@ -367,17 +360,17 @@ describe("across two APIs and two workers", () => {
 
     // Nothing left: no run in flight, no job waiting or active, no k6, no namespace slot.
     const queue = new Queue(RUN_QUEUE, {
-      connection: new Redis(services.redis.url),
-      prefix: env.QUEUE_PREFIX,
+      connection: new Redis(stack.redis.url),
+      prefix: gate.env.QUEUE_PREFIX,
     });
-    const client = new Redis(services.redis.url);
+    const client = new Redis(stack.redis.url);
     try {
       await waitFor(
         "every run and job to settle",
         async () => {
           const runs = [...(await listRuns(two, "x")), ...(await listRuns(one, "y"))];
           const counts = await queue.getJobCounts("active", "waiting", "delayed", "prioritized");
-          const slots = await client.zcard(`${env.QUEUE_PREFIX}:gate:slots:namespace:test`);
+          const slots = await client.zcard(`${gate.env.QUEUE_PREFIX}:gate:slots:namespace:test`);
           return (
             runs.every((run) => run.status === "finished") &&
             Object.values(counts).every((count) => count === 0) &&

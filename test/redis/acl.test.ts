@@ -1,15 +1,13 @@
 // The Redis ACL user of deploy/redis/k6gate.acl (issue 16). Every e2e test runs k6-gate as
-// that user (test/support/redis.ts), which shows the list is enough; here, that it is no
+// that user (libs/testkit/src/redis.ts), which shows the list is enough; here, that it is no
 // more: commands outside it, keys outside the prefix and other channels are refused.
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv } from "../support/k6gate";
-import type { ManagedProcess } from "../support/process";
-import { ACL_USER, aclUserLine, startRedis, type TestRedis } from "../support/redis";
-import { passingScript } from "../support/scripts";
-import { startTarget, type Target } from "../support/target";
-import { waitFor } from "../support/wait";
-import { payloadOf, postWebhook } from "../support/webhook";
+import { ACL_USER, aclUserLine } from "@k6-gate/testkit/redis";
+import { passingScript } from "@k6-gate/testkit/scripts";
+import { waitFor } from "@k6-gate/testkit/wait";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 /** Commands that must never be granted: they reach beyond k6-gate's keys or run the server. */
 const FORBIDDEN = [
@@ -38,18 +36,15 @@ const FORBIDDEN = [
   "client|kill",
 ];
 
-let redis: TestRedis;
-let target: Target;
+const stack = useStack({ redis: { aclPrefix: "k6gate" }, api: false, workers: 0 });
 /** k6-gate's ACL user, the line as shipped (QUEUE_PREFIX=k6gate, the default). */
 let user: Redis;
 
 beforeAll(async () => {
-  [redis, target] = await Promise.all([startRedis({ aclPrefix: "k6gate" }), startTarget()]);
-  user = new Redis(redis.url, { maxRetriesPerRequest: 0 });
+  user = new Redis(stack.redis.url, { maxRetriesPerRequest: 0 });
 });
 afterAll(async () => {
   user?.disconnect();
-  await Promise.allSettled([redis?.destroy(), target?.close()]);
 });
 
 /** A flat [field, value, ...] reply as pairs. */
@@ -119,7 +114,7 @@ describe("deploy/redis/k6gate.acl", () => {
     expect(await refusal(user.eval("return redis.call('SET', 'other:key', '1')", 0))).toMatch(
       /can't access/,
     );
-    const admin = new Redis(redis.adminUrl);
+    const admin = new Redis(stack.redis.adminUrl);
     try {
       expect(await admin.exists("other:key", "k6gate-other:key", "bull:k6-runs:wait")).toBe(0);
     } finally {
@@ -130,7 +125,7 @@ describe("deploy/redis/k6gate.acl", () => {
   it("publishes and subscribes on the prefix's channels only", async () => {
     expect(await user.publish("k6gate:gate:finished", "x")).toBe(0);
     expect(await refusal(user.publish("other", "x"))).toMatch(/^NOPERM/);
-    const subscriber = new Redis(redis.url, { maxRetriesPerRequest: 0 });
+    const subscriber = new Redis(stack.redis.url, { maxRetriesPerRequest: 0 });
     try {
       expect(await subscriber.subscribe("k6gate:gate:stop")).toBe(1);
       expect(await refusal(subscriber.subscribe("other"))).toMatch(/^NOPERM/);
@@ -140,18 +135,16 @@ describe("deploy/redis/k6gate.acl", () => {
   });
 
   it("is all k6-gate needs with the default QUEUE_PREFIX: a run judged, workers counted", async () => {
-    const env = testEnv(redis.url);
-    delete env.QUEUE_PREFIX; // k6gate, the line as shipped
-    const admin = new Redis(redis.adminUrl);
+    const gate = stack.testGate();
+    delete gate.env.QUEUE_PREFIX; // k6gate, the line as shipped
+    const admin = new Redis(stack.redis.adminUrl);
     await admin.call("ACL", "LOG", "RESET");
-    const processes: ManagedProcess[] = [];
     try {
-      const api = await startApi(env);
-      processes.push(api);
-      processes.push(await startWorker(env));
+      const api = await gate.startApi();
+      await gate.startWorker();
       const response = await postWebhook(
         api.url,
-        payloadOf({ checksum: "acl-1", metadata: { script: passingScript(target.port) } }),
+        payloadOf({ checksum: "acl-1", metadata: { script: passingScript(stack.target.port) } }),
       );
       expect(response.status).toBe(200);
       expect(response.text).toContain("PASS test/podinfo");
@@ -165,7 +158,7 @@ describe("deploy/redis/k6gate.acl", () => {
       // The queue board (bull-board reads INFO and the queue's keys).
       const board = await fetch(`${api.url}/admin/queues/api/queues?activeQueue=k6-runs`);
       expect(board.status).toBe(200);
-      for (const p of processes) expect(p.output()).not.toContain("NOPERM");
+      for (const p of [api, ...gate.workers]) expect(p.output()).not.toContain("NOPERM");
       // Nothing k6-gate did was refused. (ioredis's CLIENT SETINFO, which it ignores when
       // refused, is unknown to Redis 7.0 and refused by name on 7.2+.)
       const refused = ((await admin.call("ACL", "LOG")) as string[][])
@@ -173,7 +166,6 @@ describe("deploy/redis/k6gate.acl", () => {
         .filter((entry) => entry.object !== "client|setinfo");
       expect(refused).toEqual([]);
     } finally {
-      await Promise.allSettled(processes.map((p) => p.stop()));
       admin.disconnect();
     }
   });

@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunStore } from "@k6-gate/shared";
 import { flaggerSemanticsScenarios } from "../scenarios/flagger-semantics";
 import { foundationScenarios } from "../scenarios/foundation";
-import { startRedisCluster, type TestRedisCluster } from "../support/redis-cluster";
-import { onCluster } from "../support/redis-under-test";
-import { createRun, passedResult, specOf } from "../support/run-fixtures";
-import { waitFor } from "../support/wait";
+import { startRedisCluster, type TestRedisCluster } from "@k6-gate/testkit/redis-cluster";
+import { onCluster } from "@k6-gate/testkit/redis-under-test";
+import { createRun, passedResult, specOf } from "@k6-gate/testkit/run-fixtures";
+import { waitFor } from "@k6-gate/testkit/wait";
 
 /**
  * k6-gate on a Redis Cluster of three primaries (REDIS_CLUSTER=true, REDIS_URL the seed

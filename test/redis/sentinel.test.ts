@@ -2,13 +2,13 @@ import { createServer } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import type { ManagedProcess } from "../support/process";
-import { startSentinelSet, type TestSentinelSet } from "../support/redis-sentinel";
-import { runIdIn, runsOf } from "../support/runs";
-import { startTarget, type Target } from "../support/target";
-import { waitFor } from "../support/wait";
-import { payloadOf, postWebhook, type WebhookResponse } from "../support/webhook";
+import { startApi, startWorker, testEnv, type ApiProcess } from "@k6-gate/testkit/k6gate";
+import type { ManagedProcess } from "@k6-gate/testkit/process";
+import { startSentinelSet, type TestSentinelSet } from "@k6-gate/testkit/redis-sentinel";
+import { runIdIn, runsOf } from "@k6-gate/testkit/runs";
+import { startTarget, type Target } from "@k6-gate/testkit/target";
+import { waitFor } from "@k6-gate/testkit/wait";
+import { payloadOf, postWebhook, type WebhookResponse } from "@k6-gate/testkit/webhook";
 
 /**
  * k6-gate on a Sentinel-managed primary (REDIS_SENTINELS): three redis-servers, three

@@ -1,16 +1,17 @@
-// Redis over TLS (issue 16): `rediss://` with REDIS_TLS_CA naming the CA that signed the
-// server's certificate. A redis-server that takes TLS only (test/support/redis-tls.ts: a
-// throwaway CA made with openssl) and k6-gate as the ACL user of deploy/redis/k6gate.acl.
+// Redis over TLS (issue 16): `rediss://` with `?ca=` (REDIS_TLS_CA before issue 32) naming
+// the CA that signed the server's certificate. A redis-server that takes TLS only
+// (libs/testkit/src/redis-tls.ts: a throwaway CA made with openssl) and k6-gate as the ACL
+// user of deploy/redis/k6gate.acl.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { launchApp, startApi, startWorker, testEnv } from "../support/k6gate";
-import type { ManagedProcess } from "../support/process";
-import { startTlsRedis, type TestTlsRedis } from "../support/redis-tls";
-import { failingScript, passingScript } from "../support/scripts";
-import { startTarget, type Target } from "../support/target";
-import { payloadOf, postWebhook } from "../support/webhook";
+import { launchApp, startApi, startWorker, testEnv } from "@k6-gate/testkit/k6gate";
+import type { ManagedProcess } from "@k6-gate/testkit/process";
+import { startTlsRedis, type TestTlsRedis } from "@k6-gate/testkit/redis-tls";
+import { failingScript, passingScript } from "@k6-gate/testkit/scripts";
+import { startTarget, type Target } from "@k6-gate/testkit/target";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
 
 let redis: TestTlsRedis;
 let target: Target;
@@ -39,9 +40,10 @@ function launch(app: "api" | "worker", env: Record<string, string>): ManagedProc
 }
 
 describe("k6-gate on a Redis that takes TLS only", () => {
-  it("judges real k6 runs end to end with rediss:// and REDIS_TLS_CA", async () => {
-    const env = testEnv(redis.url, { REDIS_TLS_CA: redis.ca });
-    expect(env.REDIS_URL).toMatch(/^rediss:\/\/k6gate:[0-9a-f]+@127\.0\.0\.1:\d+$/);
+  it("judges real k6 runs end to end with rediss:// and ?ca=", async () => {
+    const plain = testEnv(redis.url);
+    expect(plain.REDIS_URL).toMatch(/^rediss:\/\/k6gate:[0-9a-f]+@127\.0\.0\.1:\d+$/);
+    const env: typeof plain = { ...plain, REDIS_URL: `${plain.REDIS_URL}?ca=${redis.ca}` };
     const api = await startApi(env);
     processes.push(api);
     processes.push(await startWorker(env));
@@ -69,10 +71,10 @@ describe("k6-gate on a Redis that takes TLS only", () => {
   });
 
   const UNTRUSTED =
-    /Redis at 127\.0\.0\.1:\d+ presented a TLS certificate that is not trusted \([A-Z_]+\): set REDIS_TLS_CA to the PEM file of the CA that signed it/;
+    /Redis at 127\.0\.0\.1:\d+ presented a TLS certificate that is not trusted \([A-Z_]+\): add \?ca=<the PEM file of the CA that signed it> to REDIS_URL/;
 
   it.each(["api", "worker"] as const)(
-    "%s: exits 1 at start naming REDIS_TLS_CA when that CA did not sign Redis's certificate, before writing anything",
+    "%s: exits 1 at start naming REDIS_URL's ?ca= when that CA did not sign Redis's certificate, before writing anything",
     async (app) => {
       const env = testEnv(redis.url, { REDIS_TLS_CA: redis.otherCa });
       const child = launch(app, env);
@@ -88,7 +90,7 @@ describe("k6-gate on a Redis that takes TLS only", () => {
     },
   );
 
-  it("without REDIS_TLS_CA (the system's CAs do not know a private CA) says to set it", async () => {
+  it("without ?ca= (the system's CAs do not know a private CA) says to set it", async () => {
     const env = testEnv(redis.url);
     const child = launch("api", env);
     expect(await child.exited).toBe(1);
@@ -98,16 +100,18 @@ describe("k6-gate on a Redis that takes TLS only", () => {
   });
 });
 
-describe("a REDIS_TLS_CA that cannot be used", () => {
+// These set k6-gate's former REDIS_TLS_CA, which is read into REDIS_URL as ?ca=: the same
+// path as the new form, and its errors name REDIS_URL.
+describe("a ?ca= that cannot be used", () => {
   it.each(["api", "worker"] as const)(
-    "%s: a file that cannot be read is a configuration error naming REDIS_TLS_CA (exit 1)",
+    "%s: a file that cannot be read is a configuration error naming REDIS_URL's ?ca= (exit 1)",
     async (app) => {
       const missing = join(dirname(redis.ca), "missing-ca.pem");
       const child = launch(app, testEnv(redis.url, { REDIS_TLS_CA: missing }));
       expect(await child.exited).toBe(1);
       const output = child.output();
       expect(output).toContain("invalid configuration");
-      expect(output).toContain(`REDIS_TLS_CA: cannot read ${missing}: ENOENT`);
+      expect(output).toContain(`REDIS_URL: ?ca=: cannot read ${missing}: ENOENT`);
     },
   );
 
@@ -127,16 +131,19 @@ describe("a REDIS_TLS_CA that cannot be used", () => {
       ),
       /holds no PEM certificate/,
     ],
-  ] as const)("api: %s is a configuration error naming REDIS_TLS_CA", async (_, make, problem) => {
-    const path = make(dirname(redis.ca));
-    const child = launch("api", testEnv(redis.url, { REDIS_TLS_CA: path }));
-    expect(await child.exited).toBe(1);
-    const line =
-      child
-        .output()
-        .split("\n")
-        .find((text) => text.includes("REDIS_TLS_CA:")) ?? "";
-    expect(line).toMatch(problem);
-    expect(line).toContain(path);
-  });
+  ] as const)(
+    "api: %s is a configuration error naming REDIS_URL's ?ca=",
+    async (_, make, problem) => {
+      const path = make(dirname(redis.ca));
+      const child = launch("api", testEnv(redis.url, { REDIS_TLS_CA: path }));
+      expect(await child.exited).toBe(1);
+      const line =
+        child
+          .output()
+          .split("\n")
+          .find((text) => text.includes("REDIS_URL: ?ca=")) ?? "";
+      expect(line).toMatch(problem);
+      expect(line).toContain(path);
+    },
+  );
 });

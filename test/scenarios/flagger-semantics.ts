@@ -1,14 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { callFlagger } from "../support/flagger";
-import { startApi, startWorker, type ApiProcess } from "../support/k6gate";
-import { k6Wrapper, type K6Wrapper } from "../support/k6-wrapper";
-import type { ManagedProcess } from "../support/process";
-import type { RedisUnderTest } from "../support/redis-under-test";
-import { runsOf } from "../support/runs";
-import { failingScript, passingScript, sleepingScript } from "../support/scripts";
-import { startTarget, type Target } from "../support/target";
-import { waitFor } from "../support/wait";
-import { payloadOf, postWebhook } from "../support/webhook";
+import { callFlagger } from "@k6-gate/testkit/flagger";
+import type { ApiProcess } from "@k6-gate/testkit/k6gate";
+import { k6Wrapper, type K6Wrapper } from "@k6-gate/testkit/k6-wrapper";
+import type { RedisUnderTest } from "@k6-gate/testkit/redis-under-test";
+import { runsOf } from "@k6-gate/testkit/runs";
+import { failingScript, passingScript, sleepingScript } from "@k6-gate/testkit/scripts";
+import { GateProcesses } from "@k6-gate/testkit/stack";
+import { startTarget, type Target } from "@k6-gate/testkit/target";
+import { waitFor } from "@k6-gate/testkit/wait";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
 
 /**
  * docs/architecture.md, sections 1 and 3 (one run per check, whatever the retries, the API replicas or an API
@@ -19,9 +19,8 @@ import { payloadOf, postWebhook } from "../support/webhook";
  */
 export function flaggerSemanticsScenarios(redis: () => RedisUnderTest): void {
   let target: Target;
-  let env: Record<string, string>;
+  let gate: GateProcesses | undefined;
   let k6: K6Wrapper;
-  let processes: ManagedProcess[] = [];
 
   beforeAll(async () => {
     target = await startTarget();
@@ -30,17 +29,17 @@ export function flaggerSemanticsScenarios(redis: () => RedisUnderTest): void {
     await target?.close();
   });
   afterEach(async () => {
-    await Promise.allSettled(processes.map((p) => p.stop()));
-    processes = [];
+    await gate?.stop();
+    gate = undefined;
   });
 
   /** A fresh stack per test: its own queue prefix, k6 counter, API and one worker. */
   async function stack(apiCount = 1): Promise<ApiProcess[]> {
     k6 = k6Wrapper();
-    env = redis().env({ K6_BIN: k6.bin });
-    const apis = await Promise.all(Array.from({ length: apiCount }, () => startApi(env)));
-    const worker = await startWorker(env);
-    processes.push(...apis, worker);
+    const started = new GateProcesses(redis().url, redis().env({ K6_BIN: k6.bin }));
+    gate = started;
+    const apis = await Promise.all(Array.from({ length: apiCount }, () => started.startApi()));
+    await started.startWorker();
     return apis;
   }
 
@@ -194,8 +193,7 @@ export function flaggerSemanticsScenarios(redis: () => RedisUnderTest): void {
       await api!.stop("SIGKILL");
       expect(await pending).toBeInstanceOf(Error);
 
-      const restarted = await startApi(env, api!.port);
-      processes.push(restarted);
+      const restarted = await gate!.startApi({}, { port: api!.port });
       const response = await postWebhook(restarted.url, body);
       expect(response.status).toBe(200);
       expect(k6.starts()).toBe(1);

@@ -1,15 +1,15 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAllInOne, startApi, startWorker, type ApiProcess } from "../support/k6gate";
-import { k6Wrapper } from "../support/k6-wrapper";
-import { pidsWhere, realK6Processes } from "../support/proc";
-import type { ManagedProcess } from "../support/process";
-import type { RedisUnderTest } from "../support/redis-under-test";
-import { runsOf } from "../support/runs";
-import { failingScript, passingScript } from "../support/scripts";
-import { startTarget, type Target } from "../support/target";
-import { waitFor } from "../support/wait";
-import { payloadOf, postWebhook } from "../support/webhook";
+import type { ApiProcess } from "@k6-gate/testkit/k6gate";
+import { k6Wrapper } from "@k6-gate/testkit/k6-wrapper";
+import { pidsWhere, realK6Processes } from "@k6-gate/testkit/proc";
+import type { RedisUnderTest } from "@k6-gate/testkit/redis-under-test";
+import { runsOf } from "@k6-gate/testkit/runs";
+import { failingScript, passingScript } from "@k6-gate/testkit/scripts";
+import { GateProcesses } from "@k6-gate/testkit/stack";
+import { startTarget, type Target } from "@k6-gate/testkit/target";
+import { waitFor } from "@k6-gate/testkit/wait";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
 
 const FAKE_SLACK_TOKEN = "xoxb-worker-secret-must-not-leak";
 
@@ -24,29 +24,22 @@ export function foundationScenarios(
 ): void {
   let target: Target;
   let api: ApiProcess;
-  let processes: ManagedProcess[] = [];
+  let gate: GateProcesses | undefined;
   const k6 = k6Wrapper();
 
   beforeAll(async () => {
     target = await startTarget();
-    const env = redis().env({ K6_BIN: k6.bin });
-    const workerEnv = {
-      ...env,
-      SLACK_TOKEN: FAKE_SLACK_TOKEN,
-      MAX_RUN_DURATION: "30s",
-      KILL_GRACE: "2s",
-    };
-    if (allInOne) {
-      api = await startAllInOne(workerEnv);
-      processes = [api];
-    } else {
-      api = await startApi(env);
-      processes = [api, await startWorker(workerEnv)];
+    gate = new GateProcesses(redis().url, redis().env({ K6_BIN: k6.bin }));
+    const workerEnv = { SLACK_TOKEN: FAKE_SLACK_TOKEN, MAX_RUN_DURATION: "30s" };
+    if (allInOne) api = await gate.startAllInOne(workerEnv);
+    else {
+      api = await gate.startApi();
+      await gate.startWorker(workerEnv);
     }
   });
 
   afterAll(async () => {
-    await Promise.allSettled(processes.map((process) => process.stop()));
+    await gate?.stop();
     await target?.close();
   });
 

@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, testEnv, type ApiProcess } from "../support/k6gate";
-import { startRedis, type TestRedis } from "../support/redis";
+import type { ApiProcess } from "@k6-gate/testkit/k6gate";
 import {
   ALLOWED_NAMESPACE,
   authRequest,
@@ -10,25 +9,23 @@ import {
   hostileBody,
   type Auth,
 } from "./hostile-payloads";
+import { MAX_BODY_BYTES } from "../../apps/api/src/config";
 import { inProcessApi, type InProcessApi } from "./in-process-api";
-import { rssOf } from "../support/proc";
+import { rssOf } from "@k6-gate/testkit/proc";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 const TOKEN = `fuzz-${randomUUID()}`;
 const SECURITY_ENV = { WEBHOOK_TOKEN: TOKEN, ALLOWED_NAMESPACES: ALLOWED_NAMESPACE };
-const MAX_BODY_BYTES = 512 * 1024; // the default, so every payload limit behind it is reachable
 
-let redis: TestRedis;
+const stack = useStack({ api: false, workers: 0 });
 let inProcess: InProcessApi;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  inProcess = await inProcessApi(redis, SECURITY_ENV);
-  expect(inProcess.config.MAX_BODY_BYTES).toBe(MAX_BODY_BYTES);
+  inProcess = await inProcessApi(stack.redis, SECURITY_ENV);
 });
 
 afterAll(async () => {
   await inProcess?.close();
-  await redis?.destroy();
 });
 
 const unauthorized = (auth: Auth) =>
@@ -97,12 +94,8 @@ describe("fuzzing the real API process over HTTP", () => {
   let api: ApiProcess;
 
   beforeAll(async () => {
-    api = await startApi(testEnv(redis.url, SECURITY_ENV));
+    api = await stack.fileGate(SECURITY_ENV).startApi();
   });
-  afterAll(async () => {
-    await api?.stop();
-  });
-
   const batch = (numRuns: number) =>
     assertHostile(
       fc.asyncProperty(hostileBody, hostileAuth, async (body, auth) => {

@@ -1,9 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
-import { payloadOf, postWebhook } from "../support/webhook";
-import { rssOf, sampler } from "../support/proc";
+import { describe, expect, it } from "vitest";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { rssOf, sampler } from "@k6-gate/testkit/proc";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 const MB = 1024 * 1024;
 /**
@@ -23,32 +21,18 @@ export const options = { iterations: 1 };
 export default function () { for (let i = 0; i < ${LINES}; i++) console.log(line); }
 `;
 
-let redis: TestRedis;
-let api: ApiProcess;
-let worker: ManagedProcess;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  const env = testEnv(redis.url);
-  api = await startApi(env);
-  worker = await startWorker(env);
-});
-
-afterAll(async () => {
-  await Promise.allSettled([api?.stop(), worker?.stop()]);
-  await redis?.destroy();
-});
+const stack = useStack();
 
 describe("a script that prints 1 GiB of output", () => {
   it("keeps the worker's memory bounded, caps the output and still delivers the verdict", async () => {
     // Sampling, not waiting: the test waits on the webhook's answer.
-    const rss = sampler(() => rssOf(worker.pid) ?? 0, 50);
+    const rss = sampler(() => rssOf(stack.worker.pid) ?? 0, 50);
     const started = Date.now();
     let response: Awaited<ReturnType<typeof postWebhook>>;
     let samples: number[];
     try {
       response = await postWebhook(
-        api.url,
+        stack.api.url,
         payloadOf({ checksum: "flood", metadata: { script: floodScript, wait_timeout: "5m" } }),
         { headers: { accept: "application/json" }, signal: AbortSignal.timeout(300_000) },
       );
@@ -67,11 +51,13 @@ describe("a script that prints 1 GiB of output", () => {
     expect(body.verdict).toBe("pass");
     expect(peak - (samples[0] ?? 0)).toBeLessThan(WORKER_RSS_GROWTH_BOUND);
     expect(peak).toBeLessThan(WORKER_RSS_BOUND);
-    expect(worker.child.exitCode).toBeNull();
+    expect(stack.worker.child.exitCode).toBeNull();
 
     // The run's output is its last OUTPUT_MAX_BYTES, with a note of what was dropped; each
     // 1 MiB line is kept by its head (k6-gate reads k6's log line by line), marked as cut.
-    const stored = (await (await fetch(`${api.url}/api/runs/${body.run.id}/output`)).json()) as {
+    const stored = (await (
+      await fetch(`${stack.api.url}/api/runs/${body.run.id}/output`)
+    ).json()) as {
       output: string;
     };
     const dropped = /^\[\.\.\. (\d+) earlier bytes dropped \.\.\.\]\n/.exec(stored.output);

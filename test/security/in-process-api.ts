@@ -5,8 +5,8 @@ import { buildApi } from "../../apps/api/src/build";
 import { apiConfigSchema, type ApiConfig } from "../../apps/api/src/config";
 import type { AppEnv } from "../../apps/api/src/deps";
 import type { RunWaiter } from "../../apps/api/src/run-waiter";
-import { testEnv } from "../support/k6gate";
-import type { TestRedis } from "../support/redis";
+import { testEnv } from "@k6-gate/testkit/k6gate";
+import type { TestRedis } from "@k6-gate/testkit/redis";
 
 export interface InProcessApi {
   app: Hono<AppEnv>;

@@ -12,16 +12,13 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import { K6_BIN } from "../support/paths";
-import { freePort } from "../support/ports";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
-import { startTarget, type Target } from "../support/target";
-import { waitFor } from "../support/wait";
-import { payloadOf, postWebhook } from "../support/webhook";
-import { k6ProcessesOf, tcpListeners } from "../support/proc";
+import { afterAll, describe, expect, it } from "vitest";
+import { K6_BIN } from "@k6-gate/testkit/paths";
+import { freePort } from "@k6-gate/testkit/ports";
+import { waitFor } from "@k6-gate/testkit/wait";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { k6ProcessesOf, tcpListeners } from "@k6-gate/testkit/proc";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 /** Secrets only the worker has: none may reach k6. */
 const WORKER_SECRETS = {
@@ -39,24 +36,15 @@ const K6GATE_VARIABLES = [
   "TMPDIR",
 ];
 
-let redis: TestRedis;
-let target: Target;
-let api: ApiProcess;
-let worker: ManagedProcess;
 let runTmpDir: string;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  target = await startTarget();
-  runTmpDir = mkdtempSync(join(tmpdir(), "k6-gate-security-runs-"));
-  const env = testEnv(redis.url);
-  api = await startApi(env);
-  worker = await startWorker({ ...env, ...WORKER_SECRETS, RUN_TMP_DIR: runTmpDir });
+const stack = useStack({
+  workerEnv: () => {
+    runTmpDir = mkdtempSync(join(tmpdir(), "k6-gate-security-runs-"));
+    return { ...WORKER_SECRETS, TMPDIR: runTmpDir };
+  },
 });
 
 afterAll(async () => {
-  await Promise.allSettled([api?.stop(), worker?.stop()]);
-  await Promise.allSettled([redis?.destroy(), target?.close()]);
   rmSync(runTmpDir, { recursive: true, force: true });
 });
 
@@ -69,7 +57,7 @@ interface Call {
 /** A webhook call answered in JSON, so the run id is known. */
 async function call(metadata: Record<string, string>): Promise<Call> {
   const response = await postWebhook(
-    api.url,
+    stack.api.url,
     payloadOf({ checksum: `iso-${++checksum}`, metadata: { wait_timeout: "60s", ...metadata } }),
     { headers: { accept: "application/json" } },
   );
@@ -82,12 +70,12 @@ async function call(metadata: Record<string, string>): Promise<Call> {
 }
 
 async function outputOf(runId: string): Promise<string> {
-  const response = await fetch(`${api.url}/api/runs/${runId}/output`);
+  const response = await fetch(`${stack.api.url}/api/runs/${runId}/output`);
   return ((await response.json()) as { output: string }).output;
 }
 
 /** The worker's k6 process (setpriv execs k6, so the worker's child is k6 itself). */
-const runningK6 = () => k6ProcessesOf(new Set([worker.pid]))[0];
+const runningK6 = () => k6ProcessesOf(new Set([stack.worker.pid]))[0];
 
 /**
  * What a script printed with `console.log(tag + " " + text)`, from the run's output, where
@@ -111,7 +99,7 @@ import http from 'k6/http';
 import { sleep } from 'k6';
 ${body}
 export const options = { iterations: 1 };
-export default function () { http.get('http://127.0.0.1:${target.port}${path}'); sleep(2); }
+export default function () { http.get('http://127.0.0.1:${stack.target.port}${path}'); sleep(2); }
 `;
   return { script, path };
 }
@@ -123,7 +111,7 @@ async function duringRun(
   observe: (pid: number) => void,
 ): Promise<Call> {
   const pending = call({ script, ...metadata });
-  await waitFor("the script to reach the target", () => target.hits.has(path), {
+  await waitFor("the script to reach the target", () => stack.target.hits.has(path), {
     timeoutMs: 20_000,
   });
   const pid = await waitFor("k6 to be running", runningK6, { timeoutMs: 5_000 });
@@ -162,7 +150,7 @@ if (__ENV.GREETING !== 'hello' || __ENV.constructor !== 'c' || __ENV.toString !=
       expect(environ.join("\n")).not.toContain(secret);
       expect(output).not.toContain(secret);
     }
-    expect(environ.join("\n")).not.toContain(redis.url);
+    expect(environ.join("\n")).not.toContain(stack.redis.url);
   });
 
   it("runs each check in a fresh private directory (0700, k6's cwd and HOME), removed afterwards", async () => {

@@ -7,15 +7,15 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { callFlagger } from "../support/flagger";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import { runIdIn, runsOf, type RunView } from "../support/runs";
-import { useServices } from "../support/services";
-import { waitFor } from "../support/wait";
-import { payloadOf, postWebhook } from "../support/webhook";
+import { callFlagger } from "@k6-gate/testkit/flagger";
+import type { ApiProcess } from "@k6-gate/testkit/k6gate";
+import { runIdIn, runsOf, type RunView } from "@k6-gate/testkit/runs";
+import { waitFor } from "@k6-gate/testkit/wait";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 const TOKEN_A = "team-a-0123456789abcdef0123456789abcdef";
-const services = useServices();
+const stack = useStack({ api: false, workers: 0 });
 let dir: string;
 
 beforeAll(() => {
@@ -31,18 +31,18 @@ import http from 'k6/http';
 import { check, sleep } from 'k6';
 export const options = { vus: 1, iterations: 1, thresholds: { checks: ['rate==1'] } };
 export default function () {
-  check(http.get('http://127.0.0.1:${services.target.port}/ok'), { ok: (r) => r.status === 200 });
+  check(http.get('http://127.0.0.1:${stack.target.port}/ok'), { ok: (r) => r.status === 200 });
   sleep(${seconds});
 }
 `;
 
 async function start(): Promise<ApiProcess> {
-  const env = testEnv(services.redis.url, {
+  const gate = stack.testGate({
     WEBHOOK_TOKENS_FILE: join(dir, "tokens.json"),
     WORKER_CONCURRENCY: "2",
   });
-  const api = await startApi(env);
-  services.track(api, await startWorker(env));
+  const api = await gate.startApi();
+  await gate.startWorker();
   return api;
 }
 

@@ -1,14 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createLogger } from "@k6-gate/shared";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
-import { failingScript, passingScript } from "../support/scripts";
-import { startTarget, type Target } from "../support/target";
-import { payloadOf } from "../support/webhook";
+import { failingScript, passingScript } from "@k6-gate/testkit/scripts";
+import { payloadOf } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 const TOKEN = `token-${randomUUID()}`;
 const ENV_VALUE = `envval-${randomUUID()}`;
@@ -16,24 +13,11 @@ const WORKER_SECRET = `xoxb-${randomUUID()}`;
 /** Nothing k6-gate writes outside k6's own process may contain these. */
 const SECRETS = [TOKEN, ENV_VALUE, WORKER_SECRET];
 
-let redis: TestRedis;
-let target: Target;
-let api: ApiProcess;
-let worker: ManagedProcess;
-let env: Record<string, string>;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  target = await startTarget();
+const stack = useStack({
   // The most talkative logs there are: whatever is logged, at any level, is checked.
-  env = testEnv(redis.url, { LOG_LEVEL: "trace" });
-  api = await startApi({ ...env, WEBHOOK_TOKEN: TOKEN });
-  worker = await startWorker({ ...env, SLACK_TOKEN: WORKER_SECRET });
-});
-
-afterAll(async () => {
-  await Promise.allSettled([api?.stop(), worker?.stop()]);
-  await Promise.allSettled([redis?.destroy(), target?.close()]);
+  env: { LOG_LEVEL: "trace" },
+  apiEnv: { WEBHOOK_TOKEN: TOKEN },
+  workerEnv: { SLACK_TOKEN: WORKER_SECRET },
 });
 
 function expectNoSecret(where: string, text: string): void {
@@ -44,7 +28,7 @@ function expectNoSecret(where: string, text: string): void {
 
 /** Every value under `pattern`, as text, whatever the key's type. */
 async function dumpRedis(pattern: string): Promise<string> {
-  const client = new Redis(redis.adminUrl); // KEYS: the default user
+  const client = new Redis(stack.redis.adminUrl); // KEYS: the default user
   try {
     const parts: string[] = [];
     for (const key of await client.keys(pattern)) {
@@ -75,7 +59,7 @@ async function call(checksum: string, metadata: Record<string, string>, auth: Au
   const query = auth === "query" ? `?token=${TOKEN}` : "";
   const authorization: Record<string, string> =
     auth === "query" ? {} : { authorization: `Bearer ${TOKEN}${auth === "wrong" ? "x" : ""}` };
-  const response = await fetch(`${api.url}/launch-test${query}`, {
+  const response = await fetch(`${stack.api.url}/launch-test${query}`, {
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/json", ...authorization },
     body: JSON.stringify(payloadOf({ checksum, metadata })),
@@ -93,8 +77,8 @@ describe("tokens, secrets and env_vars values stay out of logs and records", () 
   it("across passing, failing, rejected and unauthorized calls", async () => {
     const envVars = JSON.stringify({ API_KEY: ENV_VALUE });
     const answers = [
-      await call("pass", { script: passingScript(target.port), env_vars: envVars }, "query"),
-      await call("fail", { script: failingScript(target.port), env_vars: envVars }, "bearer"),
+      await call("pass", { script: passingScript(stack.target.port), env_vars: envVars }, "query"),
+      await call("fail", { script: failingScript(stack.target.port), env_vars: envVars }, "bearer"),
       await call("throw", { script: "throw new Error('boom');", env_vars: envVars }, "bearer"),
       // Rejected: a bad variable next to the one with the value.
       await call(
@@ -118,23 +102,23 @@ describe("tokens, secrets and env_vars values stay out of logs and records", () 
       "/api/canaries/test/podinfo/runs",
     ];
     for (const path of paths) {
-      const response = await fetch(`${api.url}${path}`);
+      const response = await fetch(`${stack.api.url}${path}`);
       expect(response.status, path).toBe(200);
       expectNoSecret(path, await response.text());
     }
 
     // k6-gate's run records in Redis. BullMQ's job data carries env_vars to the worker
     // (that is its job); the webhook token and the worker's secrets are nowhere at all.
-    expectNoSecret("the run records", await dumpRedis(`${env.QUEUE_PREFIX}:gate:*`));
+    expectNoSecret("the run records", await dumpRedis(`${stack.env.QUEUE_PREFIX}:gate:*`));
     const everything = await dumpRedis("*");
     expect(everything).toContain(ENV_VALUE); // the scan does see job data
     expect(everything).not.toContain(TOKEN);
     expect(everything).not.toContain(WORKER_SECRET);
 
     // Both processes' logs, at trace level, from start to here.
-    expect(worker.output()).toContain("run finished");
-    expectNoSecret("the API's logs", api.output());
-    expectNoSecret("the worker's logs", worker.output());
+    expect(stack.worker.output()).toContain("run finished");
+    expectNoSecret("the API's logs", stack.api.output());
+    expectNoSecret("the worker's logs", stack.worker.output());
   });
 });
 

@@ -5,11 +5,11 @@
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import { ROOT } from "../support/paths";
-import { startProcess, type ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
-import { payloadOf, postWebhook } from "../support/webhook";
+import { startApi, startWorker, testEnv, type ApiProcess } from "@k6-gate/testkit/k6gate";
+import { ROOT } from "@k6-gate/testkit/paths";
+import { startProcess, type ManagedProcess } from "@k6-gate/testkit/process";
+import { startRedis, type TestRedis } from "@k6-gate/testkit/redis";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
 
 let redis: TestRedis;
 /** A redis-server without a password: what the refusal is for, and the attack's control. */

@@ -6,12 +6,12 @@ import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { loadApiConfig } from "../../apps/api/src/config";
 import { loadWorkerConfig } from "../../apps/worker/src/config";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import { runsOf } from "../support/runs";
-import { useServices } from "../support/services";
-import { payloadOf, postWebhook } from "../support/webhook";
+import type { ApiProcess } from "@k6-gate/testkit/k6gate";
+import { runsOf } from "@k6-gate/testkit/runs";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
-const services = useServices();
+const stack = useStack({ api: false, workers: 0 });
 
 /** A passing check; `variant` makes a distinct script of the same test. */
 const script = (variant: number) => `
@@ -20,7 +20,7 @@ import { check } from 'k6';
 export const options = { vus: 1, iterations: 1, thresholds: { checks: ['rate==1'] } };
 // variant ${variant}
 export default function () {
-  check(http.get('http://127.0.0.1:${services.target.port}/ok'), { ok: (r) => r.status === 200 });
+  check(http.get('http://127.0.0.1:${stack.target.port}/ok'), { ok: (r) => r.status === 200 });
 }
 `;
 
@@ -37,12 +37,12 @@ const submit = (api: ApiProcess, namespace: string, name: string, variant: numbe
 
 describe("quotas on the shared store", () => {
   it("stops a namespace flooding canaries and scripts at its quotas, keeps its history, and another namespace's check still passes", async () => {
-    const env = testEnv(services.redis.url, {
+    const gate = stack.testGate({
       MAX_CANARIES_PER_OWNER: "3",
       MAX_SCRIPTS_PER_OWNER: "4",
     });
-    const api = await startApi(env);
-    services.track(api, await startWorker(env));
+    const api = await gate.startApi();
+    await gate.startWorker();
 
     const canaries = [];
     for (let i = 0; i < 5; i++) canaries.push(await submit(api, "flood", `canary-${i}`, i));
@@ -89,10 +89,9 @@ describe("the quotas' defaults", () => {
 
 describe("a full Redis", () => {
   it("is answered as full (503 + Retry-After), with its own log line and metric, not as unreachable", async () => {
-    const env = testEnv(services.redis.url);
-    const api = await startApi(env);
-    services.track(api);
-    const admin = new Redis(services.redis.adminUrl);
+    const gate = stack.testGate();
+    const api = await gate.startApi();
+    const admin = new Redis(stack.redis.adminUrl);
     try {
       // Out of memory under noeviction: every write is refused, reads still answer.
       await admin.config("SET", "maxmemory", "1");

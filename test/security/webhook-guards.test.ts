@@ -2,21 +2,20 @@ import { randomUUID } from "node:crypto";
 import { Agent, request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadApiConfig } from "../../apps/api/src/config";
-import { startApi, testEnv, type ApiProcess } from "../support/k6gate";
-import { startRedis, type TestRedis } from "../support/redis";
-import { waitFor } from "../support/wait";
-import { payloadOf, type CanaryCall } from "../support/webhook";
+import type { ApiProcess } from "@k6-gate/testkit/k6gate";
+import { waitFor } from "@k6-gate/testkit/wait";
+import { payloadOf, type CanaryCall } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 import { inProcessApi, type InProcessApi } from "./in-process-api";
 
 const TOKEN = `guard-${randomUUID()}`;
 const SCRIPT = "export default function () {}";
 
-let redis: TestRedis;
+const stack = useStack({ api: false, workers: 0 });
 let guarded: InProcessApi;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  guarded = await inProcessApi(redis, {
+  guarded = await inProcessApi(stack.redis, {
     WEBHOOK_TOKEN: TOKEN,
     ALLOWED_NAMESPACES: "team-a|team-b",
   });
@@ -24,7 +23,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await guarded?.close();
-  await redis?.destroy();
 });
 
 let checksum = 0;
@@ -96,7 +94,7 @@ describe("webhook token", () => {
   });
 
   it("is not asked for when no token is configured", async () => {
-    const open = await inProcessApi(redis);
+    const open = await inProcessApi(stack.redis);
     try {
       expect(
         (await post(open, body({ namespace: "anywhere" }), { path: "/launch-test" })).status,
@@ -221,7 +219,7 @@ describe("limits, each a 4xx naming the problem", () => {
   });
 
   it("429 with Retry-After past MAX_LONG_POLLS calls waiting on one API process", async () => {
-    const small = await inProcessApi(redis, { MAX_LONG_POLLS: "1" });
+    const small = await inProcessApi(stack.redis, { MAX_LONG_POLLS: "1" });
     try {
       // No worker runs: the first call waits on its run and holds the only slot.
       const waiting = post(
@@ -272,13 +270,10 @@ describe("prototype pollution", () => {
 
 describe("the real API process over HTTP", () => {
   let api: ApiProcess;
-  beforeAll(async () => {
-    api = await startApi(testEnv(redis.url, { WEBHOOK_TOKEN: TOKEN }));
-  });
-  afterAll(async () => {
-    await api?.stop();
-  });
 
+  beforeAll(async () => {
+    api = await stack.fileGate({ WEBHOOK_TOKEN: TOKEN }).startApi();
+  });
   /** POSTs on one kept-alive connection, as a pooling client (Flagger's) does. */
   function postKeptAlive(agent: Agent, payload: string | Buffer[]): Promise<number> {
     return new Promise((resolve, reject) => {

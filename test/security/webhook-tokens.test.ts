@@ -4,15 +4,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { loadApiConfig } from "../../apps/api/src/config";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
-import { runIdIn, runsOf } from "../support/runs";
-import { startTarget, type Target } from "../support/target";
-import { waitFor } from "../support/wait";
-import { payloadOf, postWebhook } from "../support/webhook";
+import { runIdIn, runsOf } from "@k6-gate/testkit/runs";
+import { waitFor } from "@k6-gate/testkit/wait";
+import { payloadOf, postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 const TOKEN_A = "team-a-0123456789abcdef0123456789abcdef";
 const TOKEN_B = "team-b-fedcba9876543210fedcba9876543210";
@@ -25,28 +22,21 @@ const tokensFile = {
 };
 
 let dir: string;
-let redis: TestRedis;
-let target: Target;
-let api: ApiProcess;
-let worker: ManagedProcess;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "k6-gate-tokens-"));
-  writeFileSync(join(dir, "tokens.json"), JSON.stringify(tokensFile), { mode: 0o600 });
-  [redis, target] = await Promise.all([startRedis(), startTarget()]);
-  const env = testEnv(redis.url, {
-    WEBHOOK_TOKENS_FILE: join(dir, "tokens.json"),
-    WEBHOOK_TOKEN: SHARED,
-    // The finding's set-up: both teams' namespaces allowed, so only the binding refuses.
-    ALLOWED_NAMESPACES: "team-a|team-b(-.+)?",
-    LOG_LEVEL: "debug",
-  });
-  [api, worker] = await Promise.all([startApi(env), startWorker(env)]);
+const stack = useStack({
+  env: () => {
+    dir = mkdtempSync(join(tmpdir(), "k6-gate-tokens-"));
+    writeFileSync(join(dir, "tokens.json"), JSON.stringify(tokensFile), { mode: 0o600 });
+    return {
+      WEBHOOK_TOKENS_FILE: join(dir, "tokens.json"),
+      WEBHOOK_TOKEN: SHARED,
+      // The finding's set-up: both teams' namespaces allowed, so only the binding refuses.
+      ALLOWED_NAMESPACES: "team-a|team-b(-.+)?",
+      LOG_LEVEL: "debug",
+    };
+  },
 });
 
 afterAll(async () => {
-  await Promise.allSettled([api?.stop(), worker?.stop()]);
-  await Promise.allSettled([redis?.destroy(), target?.close()]);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -56,7 +46,7 @@ import http from 'k6/http';
 import { check, sleep } from 'k6';
 export const options = { vus: 1, iterations: 1, thresholds: { checks: ['rate==1'] } };
 export default function () {
-  const res = http.get('http://127.0.0.1:${target.port}/ok');
+  const res = http.get('http://127.0.0.1:${stack.target.port}/ok');
   check(res, { 'status is 200': (r) => r.status === 200 });
   sleep(2);
 }
@@ -68,7 +58,7 @@ function call(
   metadata: Record<string, string> = {},
 ) {
   return postWebhook(
-    api.url,
+    stack.api.url,
     payloadOf({ ...canary, metadata: { script: script(), ...metadata } }),
     token ? { headers: { authorization: `Bearer ${token}` } } : {},
   );
@@ -81,7 +71,7 @@ describe("tokens bound to namespaces (WEBHOOK_TOKENS_FILE)", () => {
     // team-a's check starts; its caller gives up before the verdict (Flagger's timeout).
     const first = await call(TOKEN_A, teamA, { wait_timeout: "1s" });
     expect(first.status).toBe(503);
-    const [running] = await runsOf(api.url, "podinfo", "team-a");
+    const [running] = await runsOf(stack.api.url, "podinfo", "team-a");
     expect(running?.status).toMatch(/queued|running/);
 
     // Attach: the same canary, revision and script while the run is in flight.
@@ -94,7 +84,8 @@ describe("tokens bound to namespaces (WEBHOOK_TOKENS_FILE)", () => {
     // Read: the finished run's verdict has not been delivered; token-b is not handed it.
     const finished = await waitFor(
       "team-a's run to finish",
-      async () => (await runsOf(api.url, "podinfo", "team-a")).find((r) => r.verdict !== null),
+      async () =>
+        (await runsOf(stack.api.url, "podinfo", "team-a")).find((r) => r.verdict !== null),
       { timeoutMs: 40_000 },
     );
     expect(finished).toMatchObject({ id: running?.id, verdict: "pass", delivered: false });
@@ -112,16 +103,16 @@ describe("tokens bound to namespaces (WEBHOOK_TOKENS_FILE)", () => {
     }
 
     // Nothing of token-b's reached team-a's history: one run, still undelivered.
-    expect(await runsOf(api.url, "podinfo", "team-a")).toMatchObject([
+    expect(await runsOf(stack.api.url, "podinfo", "team-a")).toMatchObject([
       { id: finished.id, delivered: false },
     ]);
-    expect(await runsOf(api.url, "other", "team-a")).toEqual([]);
+    expect(await runsOf(stack.api.url, "other", "team-a")).toEqual([]);
 
     // token-a is handed its verdict: the same run, now delivered.
     const delivered = await call(TOKEN_A, teamA);
     expect(delivered.status).toBe(200);
     expect(runIdIn(delivered.text)).toBe(finished.id);
-    expect(await runsOf(api.url, "podinfo", "team-a")).toMatchObject([
+    expect(await runsOf(stack.api.url, "podinfo", "team-a")).toMatchObject([
       { id: finished.id, delivered: true },
     ]);
   });
@@ -146,7 +137,7 @@ describe("tokens bound to namespaces (WEBHOOK_TOKENS_FILE)", () => {
       expect(refused.text).toBe("unauthorized");
     }
     // As Flagger sends it: in the URL.
-    const response = await fetch(`${api.url}/launch-test?token=${TOKEN_B}`, {
+    const response = await fetch(`${stack.api.url}/launch-test?token=${TOKEN_B}`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(
@@ -157,7 +148,7 @@ describe("tokens bound to namespaces (WEBHOOK_TOKENS_FILE)", () => {
   });
 
   it("never logs a token", () => {
-    const logs = api.output();
+    const logs = stack.api.output();
     expect(logs).toContain(`"path":"/launch-test","status":403`);
     for (const token of [TOKEN_A, TOKEN_B, SHARED]) expect(logs).not.toContain(token);
   });
@@ -227,7 +218,7 @@ describe("WEBHOOK_TOKENS_FILE is checked once, at start, with readable errors", 
     };
     const file = join(dir, "loose-tokens.json");
     writeFileSync(file, JSON.stringify(loose), { mode: 0o600 });
-    const started = await startApi(testEnv(redis.url, { WEBHOOK_TOKENS_FILE: file }));
+    const started = await stack.testGate({ WEBHOOK_TOKENS_FILE: file }).startApi();
     try {
       const warnings = started
         .output()
@@ -248,7 +239,7 @@ describe("WEBHOOK_TOKENS_FILE is checked once, at start, with readable errors", 
       await started.stop();
     }
     // The safe forms (the suite's own file: "team-b-*") start without one.
-    expect(api.output()).not.toContain("namespace pattern");
+    expect(stack.api.output()).not.toContain("namespace pattern");
   });
 
   it("refuses one token twice, and WEBHOOK_TOKEN repeated in the file", () => {

@@ -1,5 +1,5 @@
-import { callFlagger } from "../support/flagger";
-import { findRunId } from "../support/runs";
+import { callFlagger } from "@k6-gate/testkit/flagger";
+import { findRunId } from "@k6-gate/testkit/runs";
 import type { Check } from "./model";
 import { substream } from "./prng";
 import { soakScript, type ScriptKind } from "./scripts";

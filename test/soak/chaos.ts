@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { Redis } from "ioredis";
-import { environOf, k6ProcessesUnder, parentOf } from "../support/proc";
-import { waitFor } from "../support/wait";
+import { environOf, k6ProcessesUnder, parentOf } from "@k6-gate/testkit/proc";
+import { waitFor } from "@k6-gate/testkit/wait";
 import { closeWindowWhenSettled, hit, openWindow, type FailoverContext } from "./failovers";
 import { faultKinds, type Fault, type FaultKind } from "./model";
 import { substream, type Prng } from "./prng";
@@ -15,8 +15,8 @@ export interface ChaosContext extends FailoverContext {
   violation(invariant: string, detail: string): void;
 }
 
-/** A worker stopping on SIGTERM: SHUTDOWN_GRACE + KILL_GRACE + build.ts's 5 s, and room. */
-const WORKER_STOP_BOUND_MS = 20_000;
+/** A worker stopping on SIGTERM: SHUTDOWN_GRACE + KILL_GRACE_MS (10 s) + build.ts's 5 s, and room. */
+const WORKER_STOP_BOUND_MS = 25_000;
 /** An API stopping on SIGTERM: its SHUTDOWN_GRACE (10 s default) and room. */
 const API_STOP_BOUND_MS = 15_000;
 /** k6 under `setpriv --pdeathsig KILL` dies with its worker: this is generous. */
@@ -60,7 +60,7 @@ async function runsHeldBy(redis: Redis, prefix: string, worker: string): Promise
   return held;
 }
 
-/** k6 processes (under the soak's RUN_TMP_DIR) whose parent is no live worker of the soak. */
+/** k6 processes (under the soak's TMPDIR) whose parent is no live worker of the soak. */
 export function orphanK6(stack: SoakStack): number[] {
   const live = stack.workerPids();
   return k6ProcessesUnder(stack.runTmpDir).filter((pid) => {

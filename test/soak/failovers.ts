@@ -1,5 +1,5 @@
 import { Redis } from "ioredis";
-import { waitFor } from "../support/wait";
+import { waitFor } from "@k6-gate/testkit/wait";
 import type { Check, Fault } from "./model";
 import type { SoakStack } from "./stack";
 

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ARTIFACTS, ROOT } from "../support/paths";
+import { ARTIFACTS, ROOT } from "@k6-gate/testkit/paths";
 import { randomSeed } from "./prng";
 import { renderReport } from "./report";
 import { runSoak } from "./soak";

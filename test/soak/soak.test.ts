@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { expect, it } from "vitest";
-import { ARTIFACTS } from "../support/paths";
+import { ARTIFACTS } from "@k6-gate/testkit/paths";
 import { faultKinds } from "./model";
 import { renderReport } from "./report";
 import { runSoak } from "./soak";

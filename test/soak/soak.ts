@@ -3,9 +3,9 @@ import { join } from "node:path";
 import type { Redis } from "ioredis";
 import { RunStore } from "@k6-gate/shared";
 import { bytesByKind, usedMemory } from "../../bench/redis-sizing";
-import { inFlightIds, runsWithoutJob } from "../support/in-flight";
-import { k6ProcessesUnder } from "../support/proc";
-import { waitFor } from "../support/wait";
+import { inFlightIds, runsWithoutJob } from "@k6-gate/testkit/in-flight";
+import { k6ProcessesUnder } from "@k6-gate/testkit/proc";
+import { waitFor } from "@k6-gate/testkit/wait";
 import { NAMESPACE, playCanary, type CanaryContext } from "./canaries";
 import { orphanK6, runChaos } from "./chaos";
 import { watchSwitches } from "./failovers";
@@ -68,7 +68,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   };
   const sampler = setInterval(() => void sampleMemory(), 500);
   // Throughout the soak: a run counted as queued or running whose job is gone must be
-  // re-queued or ended by the reconciler (every RECONCILE_INTERVAL, 2 s) within the bound.
+  // re-queued or ended by the reconciler (every quarter of LOCK_DURATION, 2 s) within the bound.
   const joblessSince = new Map<string, number>();
   const reported = new Set<string>();
   let longestJoblessMs = 0;
@@ -223,7 +223,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
     await stopWatching();
     // Last: every worker killed at once leaves no k6 behind either.
-    await Promise.allSettled(stack.started.map((process) => process.stop("SIGKILL")));
+    await stack.gate.stop("SIGKILL");
     await waitFor("k6 to die with its workers", () => orphanK6(stack).length === 0, {
       timeoutMs: 5000,
     }).catch(() =>

@@ -2,12 +2,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { startApi, startWorker, testEnv } from "../support/k6gate";
-import { freePort } from "../support/ports";
-import type { ManagedProcess } from "../support/process";
-import { startSentinelSet, type TestSentinelSet } from "../support/redis-sentinel";
-import { startTarget, type Target } from "../support/target";
-import { waitFor } from "../support/wait";
+import { freePort } from "@k6-gate/testkit/ports";
+import type { ManagedProcess } from "@k6-gate/testkit/process";
+import { startSentinelSet, type TestSentinelSet } from "@k6-gate/testkit/redis-sentinel";
+import { GateProcesses } from "@k6-gate/testkit/stack";
+import { startTarget, type Target } from "@k6-gate/testkit/target";
+import { waitFor } from "@k6-gate/testkit/wait";
 
 export interface Slot {
   /** "api 0", "worker 1". */
@@ -25,20 +25,19 @@ export interface Slot {
 export class SoakStack {
   readonly apis: Slot[];
   readonly workers: Slot[];
-  /** Every process ever started here, killed ones included: their logs go to the artifacts. */
-  readonly started: ManagedProcess[] = [];
   readonly prefix: string;
   private inspector: { url: string; redis: Redis } | undefined;
 
   private constructor(
     readonly sentinel: TestSentinelSet,
     readonly target: Target,
-    readonly env: Record<string, string>,
+    /** `gate.started`: every process ever started, killed ones too (their logs: artifacts). */
+    readonly gate: GateProcesses,
     readonly runTmpDir: string,
     apiPorts: number[],
     workers: number,
   ) {
-    this.prefix = env.QUEUE_PREFIX as string;
+    this.prefix = gate.env.QUEUE_PREFIX as string;
     this.apis = apiPorts.map((port, i) => ({ label: `api ${i}`, port, process: undefined }));
     this.workers = Array.from({ length: workers }, (_, i) => ({
       label: `worker ${i}`,
@@ -54,24 +53,21 @@ export class SoakStack {
   }): Promise<SoakStack> {
     const [sentinel, target] = await Promise.all([startSentinelSet(), startTarget()]);
     const runTmpDir = mkdtempSync(join(tmpdir(), "k6-gate-soak-"));
-    const env = testEnv(sentinel.env.REDIS_URL as string, {
+    const gate = new GateProcesses(sentinel.env.REDIS_URL as string, {
       ...sentinel.env,
-      RUN_TMP_DIR: runTmpDir,
+      TMPDIR: runTmpDir,
       WORKER_CONCURRENCY: String(options.workerConcurrency),
       // Crash recovery within seconds rather than the defaults' 25: a worker killed -9 loses
       // its jobs' locks after 8 s (renewed every 4 s: room for a busy 2-core machine), and
-      // the next stalled-job check, every 2 s, hands them to another worker.
+      // the sweeps, every quarter of it (2 s), hand them to another worker.
       LOCK_DURATION: "8s",
-      STALLED_INTERVAL: "2s",
-      RECONCILE_INTERVAL: "2s",
       // A stopping worker lets k6 run 3 s more, then hands the job back (long scripts are).
       SHUTDOWN_GRACE: "3s",
-      KILL_GRACE: "2s",
       // The soak's logs are kept for replay; per-call info lines are what an SRE would read.
       LOG_LEVEL: "info",
     });
     const ports = await Promise.all(Array.from({ length: options.apis }, () => freePort()));
-    const stack = new SoakStack(sentinel, target, env, runTmpDir, ports, options.workers);
+    const stack = new SoakStack(sentinel, target, gate, runTmpDir, ports, options.workers);
     try {
       await Promise.all([
         ...stack.apis.map((_, i) => stack.restartApi(i)),
@@ -91,16 +87,14 @@ export class SoakStack {
 
   async restartApi(index: number): Promise<ManagedProcess> {
     const slot = this.slot(this.apis, index);
-    const api = await startApi(this.env, slot.port);
-    this.started.push(api);
+    const api = await this.gate.startApi({}, { port: slot.port });
     slot.process = api;
     return api;
   }
 
   async restartWorker(index: number): Promise<ManagedProcess> {
     const slot = this.slot(this.workers, index);
-    const worker = await startWorker(this.env);
-    this.started.push(worker);
+    const worker = await this.gate.startWorker();
     slot.process = worker;
     return worker;
   }
@@ -189,7 +183,7 @@ export class SoakStack {
   /** Each process's output (the last few MB) into `dir`, one file per process. */
   writeLogs(dir: string): void {
     mkdirSync(dir, { recursive: true });
-    this.started.forEach((process, i) => {
+    this.gate.started.forEach((process, i) => {
       const name = /"msg":"api listening"/.test(process.output()) ? "api" : "worker";
       writeFileSync(
         join(dir, `${String(i).padStart(3, "0")}-${name}-${process.pid}.log`),
@@ -200,7 +194,7 @@ export class SoakStack {
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled(this.started.map((process) => process.stop("SIGKILL")));
+    await this.gate.stop("SIGKILL");
     this.inspector?.redis.disconnect();
     await Promise.allSettled([this.sentinel.destroy(), this.target.close()]);
     rmSync(this.runTmpDir, { recursive: true, force: true });

@@ -2,20 +2,18 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunStore } from "@k6-gate/shared";
-import { startRedis, type TestRedis } from "../support/redis";
-import { createRun, passedResult, specOf } from "../support/run-fixtures";
+import { createRun, passedResult, specOf } from "@k6-gate/testkit/run-fixtures";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 /** A run's k6 progress is written by its current attempt only, and each attempt starts anew. */
-let redis: TestRedis;
+const stack = useStack({ api: false, workers: 0 });
 let client: Redis;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  client = new Redis(redis.url);
+  client = new Redis(stack.redis.url);
 });
 afterAll(async () => {
   client?.disconnect();
-  await redis?.destroy();
 });
 
 const progress = { vus: 1, maxVUs: 2, iterations: 7, interrupted: 0 };

@@ -13,16 +13,16 @@ import {
   scriptDigestOf,
   type RetentionPolicy,
 } from "@k6-gate/shared";
-import { startRedis, type TestRedis } from "../support/redis";
-import { createRun, passedResult, specOf } from "../support/run-fixtures";
+import { createRun, passedResult, specOf } from "@k6-gate/testkit/run-fixtures";
 import { inProcessApi } from "../security/in-process-api";
-import { waitFor } from "../support/wait";
+import { waitFor } from "@k6-gate/testkit/wait";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 /**
  * RunStore's scripts against a real redis-server, each test on a fresh key prefix (as
  * BullMQ tests its commands): decisions, fencing, retention, and the reconciler.
  */
-let redis: TestRedis;
+const stack = useStack({ api: false, workers: 0 });
 let client: Redis;
 /** The default user: KEYS is not one of k6-gate's commands (client is its ACL user). */
 let admin: Redis;
@@ -41,15 +41,13 @@ const storeWith = (retention: Partial<RetentionPolicy> = {}) =>
   });
 
 beforeAll(async () => {
-  redis = await startRedis();
-  client = new Redis(redis.url);
-  admin = new Redis(redis.adminUrl);
+  client = new Redis(stack.redis.url);
+  admin = new Redis(stack.redis.adminUrl);
 });
 afterAll(async () => {
   await queue?.close();
   client?.disconnect();
   admin?.disconnect();
-  await redis?.destroy();
 });
 beforeEach(async () => {
   await queue?.close();
@@ -501,7 +499,7 @@ describe("supersede, cancel and fair sharing", () => {
     let connection: Redis;
     beforeEach(() => {
       // A worker's connection waits rather than fails (BullMQ requires it).
-      connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+      connection = new Redis(stack.redis.url, { maxRetriesPerRequest: null });
       worker = new Worker(RUN_QUEUE, null, { connection, prefix, autorun: false });
     });
     afterEach(async () => {
@@ -725,7 +723,7 @@ describe("quotas per owner (decision 44)", () => {
 
 describe("listing canaries", () => {
   it("says how many canaries exist beyond a listing's limit, in the JSON, the page and /metrics", async () => {
-    const api = await inProcessApi(redis, { METRICS_MAX_CANARIES: "2" });
+    const api = await inProcessApi(stack.redis);
     try {
       const apiStore = new RunStore(client, api.prefix, {
         maxRunsPerCanary: 10,

@@ -2,21 +2,20 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunStore, type RunResult } from "@k6-gate/shared";
-import { startRedis, type TestRedis } from "../support/redis";
-import { createRun, passedResult, specOf } from "../support/run-fixtures";
+import { createRun, passedResult, specOf } from "@k6-gate/testkit/run-fixtures";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 /**
  * Lists read runs' figures, stored beside the result when the verdict is recorded, and
  * derive them from the result for runs that have none (recorded before figures existed).
  */
-let redis: TestRedis;
+const stack = useStack({ api: false, workers: 0 });
 let client: Redis;
 let store: RunStore;
 let prefix: string;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  client = new Redis(redis.url);
+  client = new Redis(stack.redis.url);
   prefix = `test-${randomUUID().slice(0, 8)}`;
   store = new RunStore(client, prefix, {
     maxRunsPerCanary: 10,
@@ -26,7 +25,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   client?.disconnect();
-  await redis?.destroy();
 });
 
 const result = (p95: number): RunResult => ({

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { execFileSync } from "node:child_process";
-import { K6_BIN } from "./paths";
+import { K6_BIN } from "@k6-gate/testkit/paths";
 
 /** Fails the run at once, with the fix, when a real part the tests need is missing. */
 export default function setup(): void {

@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { K6_BIN, ROOT } from "../support/paths";
-import { startTarget, type Target } from "../support/target";
+import { K6_BIN, ROOT } from "@k6-gate/testkit/paths";
+import { startTarget, type Target } from "@k6-gate/testkit/target";
 
 /**
  * `npx k6-gate try` (bin/k6-gate.mjs): on a Node older than package.json's engines it

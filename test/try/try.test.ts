@@ -2,13 +2,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import { K6_BIN, ROOT } from "../support/paths";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
-import { startTarget, type Target } from "../support/target";
-import { postWebhook } from "../support/webhook";
+import { beforeAll, describe, expect, it } from "vitest";
+import { K6_BIN, ROOT } from "@k6-gate/testkit/paths";
+import { postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 /**
  * `npx k6-gate try canary.yaml`: the same verdict text, for the same metadata, as the
@@ -17,31 +14,18 @@ import { postWebhook } from "../support/webhook";
  */
 const FIXTURES = join(ROOT, "test", "fixtures", "try");
 
-let redis: TestRedis;
-let target: Target;
-let api: ApiProcess;
-let worker: ManagedProcess;
+const stack = useStack();
 let dir: string;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  target = await startTarget();
-  const env = testEnv(redis.url);
-  api = await startApi(env);
-  worker = await startWorker(env);
   dir = mkdtempSync(join(tmpdir(), "k6-gate-try-"));
 }, 60_000);
-
-afterAll(async () => {
-  await Promise.allSettled([api?.stop(), worker?.stop()]);
-  await Promise.allSettled([redis?.destroy(), target?.close()]);
-});
 
 /** A fixture with the target's port filled in, as a file `try` can read. */
 function fixture(name: string): string {
   const text = readFileSync(join(FIXTURES, name), "utf8").replaceAll(
     "TARGET_PORT",
-    String(target.port),
+    String(stack.target.port),
   );
   const path = join(dir, name);
   writeFileSync(path, text);
@@ -72,7 +56,7 @@ async function webhookFor(file: string) {
   const hook = canary.spec.analysis.webhooks.find((webhook) =>
     webhook.url.endsWith("/launch-test"),
   );
-  return postWebhook(api.url, {
+  return postWebhook(stack.api.url, {
     name: canary.metadata.name,
     namespace: canary.metadata.namespace,
     phase: "Progressing",

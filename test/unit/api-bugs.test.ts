@@ -33,6 +33,7 @@ function appWithBuggyStore() {
     config: apiConfigSchema.parse({ LOG_LEVEL: "info" }),
     redis: nothing,
     store: buggy,
+    details: {} as never, // no request here reaches a run's inputs
     queue: { name: "k6-runs", metaValues: { version: "bullmq:6" } } as unknown as Queue,
     waiter: new RunWaiter(nothing, buggy),
     logger,

@@ -1,28 +1,14 @@
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT } from "../support/paths";
+import { ROOT } from "@k6-gate/testkit/paths";
+import { sourcesUnder } from "@k6-gate/testkit/sources";
 
 /**
  * No import cycle among the sources (type-only imports included): a cycle makes the load
  * order decide what a module sees, and says two files are one thing split badly.
  */
-function sourcesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((entry) => {
-    const path = join(dir, entry);
-    if (statSync(path).isDirectory()) return entry === "node_modules" ? [] : sourcesUnder(path);
-    return /\.tsx?$/.test(entry) && !entry.endsWith(".d.ts") ? [path] : [];
-  });
-}
 
 /** The files a source imports by relative path (`./x`, `../y/z`). */
 function importsOf(file: string): string[] {

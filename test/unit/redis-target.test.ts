@@ -46,10 +46,8 @@ describe("sentinels", () => {
   it("lists every sentinel, the primary's name and the sentinels' own credentials", () => {
     const redis = target({
       REDIS_URL: "redis://:data-pw@ignored.example:1234/1",
-      REDIS_SENTINELS: "10.0.0.1:26380, sentinel-b.example:26381,[::1]:26382",
-      REDIS_SENTINEL_NAME: "k6gate-primary",
-      REDIS_SENTINEL_USERNAME: "watcher",
-      REDIS_SENTINEL_PASSWORD: "sentinel-pw",
+      REDIS_SENTINELS:
+        "watcher:sentinel-pw@10.0.0.1:26380, sentinel-b.example:26381,[::1]:26382/k6gate-primary",
     });
     expect(redis).toMatchObject({
       mode: "sentinel",
@@ -83,6 +81,43 @@ describe("sentinels", () => {
     expect(redis.sentinelName).toBe("mymaster");
   });
 
+  it("decodes the sentinels' percent-encoded password, and takes a password without a user", () => {
+    const redis = target({
+      REDIS_URL: "redis://:pw@127.0.0.1",
+      REDIS_SENTINELS: ":s%40n%2Ftinel@sentinel-a",
+    });
+    expect(redis).toMatchObject({
+      sentinelUsername: undefined,
+      sentinelPassword: "s@n/tinel",
+      sentinelName: "mymaster",
+      nodes: [{ host: "sentinel-a", port: 26379 }],
+    });
+  });
+
+  it("reads the former REDIS_SENTINEL_* variables into REDIS_SENTINELS, saying where they belong", () => {
+    const config = loadApiConfig({
+      REDIS_URL: "redis://:pw@127.0.0.1",
+      REDIS_SENTINELS: "sentinel-a:26379",
+      REDIS_SENTINEL_NAME: "k6gate-primary",
+      REDIS_SENTINEL_PASSWORD: "p@ss",
+    });
+    expect(config.redis).toMatchObject({
+      sentinelName: "k6gate-primary",
+      sentinelPassword: "p@ss",
+      label: "k6gate-primary via sentinels sentinel-a:26379",
+    });
+    expect(config.envNotices).toEqual([
+      "REDIS_SENTINEL_PASSWORD is k6-gate's former setting, read into REDIS_SENTINELS ([user:password@]host:port,...[/name]). Move it there: REDIS_SENTINEL_PASSWORD is deprecated",
+      "REDIS_SENTINEL_NAME is k6-gate's former setting, read into REDIS_SENTINELS ([user:password@]host:port,...[/name]). Move it there: REDIS_SENTINEL_NAME is deprecated",
+    ]);
+  });
+
+  it("refuses an empty primary set name after the /", () => {
+    expect(refusal({ REDIS_URL: "redis://:pw@127.0.0.1", REDIS_SENTINELS: "s-a:26379/" })).toMatch(
+      /REDIS_SENTINELS: names no primary set after its \//,
+    );
+  });
+
   it("names a sentinel that is not host:port", () => {
     const message = refusal({
       REDIS_URL: "redis://:pw@127.0.0.1",
@@ -102,12 +137,11 @@ describe("sentinels", () => {
   it("refuses sentinels and a Cluster together", () => {
     expect(
       refusal({
-        REDIS_URL: "redis://:pw@127.0.0.1",
+        REDIS_URL: "redis://:pw@127.0.0.1?cluster=true",
         REDIS_SENTINELS: "sentinel-a:26379",
-        REDIS_CLUSTER: "true",
         QUEUE_PREFIX: "{k6gate}",
       }),
-    ).toMatch(/REDIS_CLUSTER: a Cluster has no sentinels: set REDIS_SENTINELS or REDIS_CLUSTER/);
+    ).toMatch(/REDIS_URL: a Cluster has no sentinels: set REDIS_SENTINELS or \?cluster=true/);
   });
 });
 
@@ -115,8 +149,7 @@ describe("a Redis Cluster", () => {
   it("takes REDIS_URL as the seed node when QUEUE_PREFIX has a hash tag", () => {
     expect(
       target({
-        REDIS_URL: "redis://:pw@node-1.example:7000",
-        REDIS_CLUSTER: "true",
+        REDIS_URL: "redis://:pw@node-1.example:7000?cluster=true",
         QUEUE_PREFIX: "{k6gate}",
       }),
     ).toMatchObject({
@@ -129,8 +162,7 @@ describe("a Redis Cluster", () => {
   it("refuses a QUEUE_PREFIX without a hash tag, naming QUEUE_PREFIX and the fix", () => {
     expect(
       refusal({
-        REDIS_URL: "redis://:pw@127.0.0.1:7000",
-        REDIS_CLUSTER: "true",
+        REDIS_URL: "redis://:pw@127.0.0.1:7000?cluster=true",
         QUEUE_PREFIX: "team-a",
       }),
     ).toMatch(/QUEUE_PREFIX: .*one hash tag: use \{team-a\}/);
@@ -139,11 +171,28 @@ describe("a Redis Cluster", () => {
   it("refuses a database other than 0", () => {
     expect(
       refusal({
-        REDIS_URL: "redis://:pw@127.0.0.1:7000/3",
-        REDIS_CLUSTER: "true",
+        REDIS_URL: "redis://:pw@127.0.0.1:7000/3?cluster=true",
         QUEUE_PREFIX: "{k6gate}",
       }),
     ).toMatch(/REDIS_URL: a Redis Cluster has database 0 only/);
+  });
+
+  it("reads the former REDIS_CLUSTER into REDIS_URL, saying where it belongs", () => {
+    const config = loadApiConfig({
+      REDIS_URL: "redis://:pw@node-1.example:7000",
+      REDIS_CLUSTER: "true",
+      QUEUE_PREFIX: "{k6gate}",
+    });
+    expect(config.redis.mode).toBe("cluster");
+    expect(config.envNotices).toEqual([
+      "REDIS_CLUSTER is k6-gate's former setting, read into REDIS_URL (?cluster=true). Move it there: REDIS_CLUSTER is deprecated",
+    ]);
+  });
+
+  it("refuses a parameter it does not read, and a cluster= that is not true or false", () => {
+    const message = refusal({ REDIS_URL: "redis://:pw@127.0.0.1?cluster=yes&tls=1" });
+    expect(message).toMatch(/REDIS_URL: \?tls is not a parameter k6-gate reads \(ca, cluster\)/);
+    expect(message).toMatch(/REDIS_URL: \?cluster=yes is not true or false/);
   });
 });
 
@@ -153,6 +202,10 @@ describe("TLS", () => {
   writeFileSync(pem, certificate);
 
   it("reads the CA bundle for rediss://", () => {
+    expect(target({ REDIS_URL: `rediss://:pw@redis.example:6380?ca=${pem}` }).tls).toEqual({
+      ca: certificate,
+    });
+    // k6-gate's former REDIS_TLS_CA is read as ?ca=.
     expect(target({ REDIS_URL: "rediss://:pw@redis.example:6380", REDIS_TLS_CA: pem }).tls).toEqual(
       { ca: certificate },
     );
@@ -162,28 +215,28 @@ describe("TLS", () => {
     });
   });
 
-  it("refuses REDIS_TLS_CA with redis://", () => {
-    expect(refusal({ REDIS_URL: "redis://:pw@redis.example:6380", REDIS_TLS_CA: pem })).toMatch(
-      /REDIS_TLS_CA: is set, but REDIS_URL is redis:\/\/ \(use rediss:\/\/ for TLS\)/,
+  it("refuses ?ca= with redis://", () => {
+    expect(refusal({ REDIS_URL: `redis://:pw@redis.example:6380?ca=${pem}` })).toMatch(
+      /REDIS_URL: has \?ca= but is redis:\/\/ \(use rediss:\/\/ for TLS\)/,
     );
   });
 
   it("refuses a CA file it cannot read, naming the file", () => {
     const missing = join(dir, "missing.pem");
-    expect(refusal({ REDIS_URL: "rediss://:pw@redis.example", REDIS_TLS_CA: missing })).toMatch(
-      new RegExp(`REDIS_TLS_CA: cannot read ${missing}: ENOENT`),
+    expect(refusal({ REDIS_URL: `rediss://:pw@redis.example?ca=${missing}` })).toMatch(
+      new RegExp(`REDIS_URL: \\?ca=: cannot read ${missing}: ENOENT`),
     );
     // A directory is not readable as a file either (and root reads files whatever their mode).
-    expect(refusal({ REDIS_URL: "rediss://:pw@redis.example", REDIS_TLS_CA: dir })).toMatch(
-      new RegExp(`REDIS_TLS_CA: cannot read ${dir}: EISDIR`),
+    expect(refusal({ REDIS_URL: `rediss://:pw@redis.example?ca=${dir}` })).toMatch(
+      new RegExp(`REDIS_URL: \\?ca=: cannot read ${dir}: EISDIR`),
     );
   });
 
   it("refuses a CA file that holds no certificate", () => {
     const key = join(dir, "key.pem");
     writeFileSync(key, "-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n");
-    expect(refusal({ REDIS_URL: "rediss://:pw@redis.example", REDIS_TLS_CA: key })).toMatch(
-      new RegExp(`REDIS_TLS_CA: ${key} holds no PEM certificate`),
+    expect(refusal({ REDIS_URL: `rediss://:pw@redis.example?ca=${key}` })).toMatch(
+      new RegExp(`REDIS_URL: \\?ca=${key} holds no PEM certificate`),
     );
   });
 });

@@ -34,6 +34,7 @@ function appWith(env: Record<string, string> = {}) {
     config,
     redis: untouchable<Redis>("redis"),
     store,
+    details: untouchable("details"),
     queue: untouchable<Queue>("queue", { name: "k6-runs", metaValues: { version: "bullmq:6" } }),
     waiter: new RunWaiter(untouchable<Redis>("subscriber"), store),
     logger: createLogger("k6-gate-api", "silent"),

@@ -2,7 +2,7 @@ import type { WebClient } from "@slack/web-api";
 import { describe, expect, it, vi } from "vitest";
 import { createLogger, type RunJob } from "@k6-gate/shared";
 import { SlackNotifier } from "../../apps/worker/src/slack/slack-notifier";
-import { passedResult, specOf } from "../support/run-fixtures";
+import { passedResult, specOf } from "@k6-gate/testkit/run-fixtures";
 
 const run: RunJob = {
   ...specOf({ name: "podinfo", checksum: "abc", slackChannels: ["deployments"] }),

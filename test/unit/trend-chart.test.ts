@@ -8,7 +8,7 @@ import {
   type ChartPoint,
 } from "../../apps/api/src/dashboard/chart-data";
 import { chartLayout, NARROW, WIDE } from "../../apps/api/src/dashboard/chart-layout";
-import { passedResult } from "../support/run-fixtures";
+import { passedResult } from "@k6-gate/testkit/run-fixtures";
 
 /** The canary page's trend charts: where the y axis ends, and how the baseline line is named. */
 const errorRate = chartMetrics.find((c) => c.metric === "http_req_failed") as ChartMetric;

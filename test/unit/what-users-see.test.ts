@@ -29,7 +29,7 @@ import {
 import { RunWaiter } from "../../apps/api/src/run-waiter";
 import { parseExecutionRequirements } from "../../apps/worker/src/k6/execution-requirements";
 import { checksOf, localSecrets } from "../../apps/worker/src/try/try-canary";
-import { ROOT } from "../support/paths";
+import { ROOT } from "@k6-gate/testkit/paths";
 
 /** What `k6 inspect --execution-requirements` (k6 v2.2.0) prints, trimmed, with secrets in options. */
 const INSPECT = JSON.stringify({
@@ -275,6 +275,7 @@ describe("dashboard dead ends and the queue board's writes", () => {
     config,
     redis: unused<Redis>(),
     store: unused<RunStore>(),
+    details: unused(),
     queue: unused<Queue>({ name: "k6-runs", metaValues: { version: "bullmq:6" } }),
     waiter: new RunWaiter(unused<Redis>(), unused<RunStore>()),
     logger: createLogger("k6-gate-api", "silent"),

@@ -7,14 +7,12 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { RunRecord } from "@k6-gate/shared";
 import type { RedisFixture } from "../fixtures/make-redis-fixture";
-import { startApi, startWorker, testEnv, type ApiProcess } from "../support/k6gate";
-import { ROOT } from "../support/paths";
-import type { ManagedProcess } from "../support/process";
-import { startRedis, type TestRedis } from "../support/redis";
-import { postWebhook } from "../support/webhook";
+import { ROOT } from "@k6-gate/testkit/paths";
+import { postWebhook } from "@k6-gate/testkit/webhook";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 const FIXTURES = join(ROOT, "test", "fixtures");
 const files = readdirSync(FIXTURES)
@@ -92,28 +90,21 @@ it("has a fixture of the current release's Redis data (write it with make-redis-
 describe.each(files)("Redis data written by %s", (file) => {
   const fixture = JSON.parse(readFileSync(join(FIXTURES, file), "utf8")) as RedisFixture;
   const { passed, failed, queued } = fixture.runs;
-  let redis: TestRedis;
-  let api: ApiProcess;
-  let worker: ManagedProcess | undefined;
-  let env: Record<string, string>;
-
-  beforeAll(async () => {
+  const stack = useStack({
     // The ACL user with the fixture's own prefix (the file's line as shipped for `k6gate`).
-    redis = await startRedis({ aclPrefix: fixture.prefix });
-    await load(redis.url, fixture);
-    // The fixture's prefix, and a retention long enough for data of any age (a fixture is
-    // a snapshot: its runs get older with every day the repository lives).
-    env = testEnv(redis.url, { QUEUE_PREFIX: fixture.prefix, HISTORY_MAX_AGE: "36500d" });
-    api = await startApi(env);
-  });
-
-  afterAll(async () => {
-    await Promise.allSettled([api?.stop(), worker?.stop()]);
-    await redis?.destroy();
+    redis: { aclPrefix: fixture.prefix },
+    workers: 0,
+    // The data in Redis before the API starts; the fixture's prefix, and a retention long
+    // enough for data of any age (a fixture is a snapshot: its runs get older with every
+    // day the repository lives).
+    env: async ({ redis }) => {
+      await load(redis.url, fixture);
+      return { QUEUE_PREFIX: fixture.prefix, HISTORY_MAX_AGE: "36500d" };
+    },
   });
 
   const getJson = async <T>(path: string): Promise<T> => {
-    const res = await fetch(`${api.url}${path}`);
+    const res = await fetch(`${stack.api.url}${path}`);
     expect(res.status, path).toBe(200);
     return (await res.json()) as T;
   };
@@ -140,7 +131,7 @@ describe.each(files)("Redis data written by %s", (file) => {
   });
 
   it("hands the undelivered verdict to the next call of that check, without a new run", async () => {
-    const res = await postWebhook(api.url, failed.payload, {
+    const res = await postWebhook(stack.api.url, failed.payload, {
       headers: { accept: "application/json" },
     });
     expect(res.status).toBe(422);
@@ -151,10 +142,10 @@ describe.each(files)("Redis data written by %s", (file) => {
   });
 
   it("runs the queued run on this version's worker; the next call of that check gets its verdict", async () => {
-    worker = await startWorker({ ...env, WORKER_METRICS_PORT: "0" });
+    await stack.gate.startWorker({ WORKER_METRICS_PORT: "0" });
     const payload = queued.payload as { metadata: Record<string, string> };
     const res = await postWebhook(
-      api.url,
+      stack.api.url,
       { ...payload, metadata: { ...payload.metadata, wait_timeout: "50s" } },
       { headers: { accept: "application/json" } },
     );

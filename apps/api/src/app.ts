@@ -1,6 +1,7 @@
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
+import { MAX_BODY_BYTES } from "./config";
 import type { AppDeps, AppEnv } from "./deps";
 import { webhookToken } from "./auth";
 import { isRedisUnavailable } from "./redis-errors";
@@ -48,16 +49,12 @@ export function createApp(deps: AppDeps) {
     "/launch-test",
     webhookToken(deps.config),
     bodyLimit({
-      maxSize: deps.config.MAX_BODY_BYTES,
+      maxSize: MAX_BODY_BYTES,
       onError: (c) => {
         // The rest of the body is never read: close the connection rather than leave the
         // client to reuse a socket the server drops (its next request would hang up).
         c.header("Connection", "close");
-        return problem(
-          c as Context<AppEnv>,
-          413,
-          `body larger than ${deps.config.MAX_BODY_BYTES} bytes`,
-        );
+        return problem(c as Context<AppEnv>, 413, `body larger than ${MAX_BODY_BYTES} bytes`);
       },
     }),
     launchTest(deps, metrics),

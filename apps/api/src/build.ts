@@ -5,8 +5,10 @@ import {
   producerConnection,
   RUN_QUEUE,
   retentionPolicyOf,
+  RunDetailsStore,
   RunStore,
   startReconciler,
+  sweepIntervalOf,
   type Logger,
   type RedisClient,
 } from "@k6-gate/shared";
@@ -73,9 +75,10 @@ export async function buildApi(config: ApiConfig, logger: Logger): Promise<Built
     queue,
     logger,
     prefix: config.QUEUE_PREFIX,
-    intervalMs: config.RECONCILE_INTERVAL,
+    intervalMs: sweepIntervalOf(config),
   });
-  const deps: AppDeps = { config, redis, store, queue, waiter, logger };
+  const details = new RunDetailsStore(redis, config.QUEUE_PREFIX, config.HISTORY_MAX_AGE);
+  const deps: AppDeps = { config, redis, store, details, queue, waiter, logger };
   let closing: Promise<void> | undefined;
   return {
     app: createApp(deps),

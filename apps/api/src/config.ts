@@ -1,10 +1,10 @@
 import { z } from "zod";
 import {
   API_PEER_ALIASES,
+  LIMITS,
   commonConfigShape,
   durationMs,
   flag,
-  optionalDuration,
   optionalText,
   parseConfig,
   positiveInt,
@@ -14,18 +14,30 @@ import {
 } from "@k6-gate/shared";
 import { loadWebhookTokens, tokenDigest } from "./webhook-tokens";
 
+/**
+ * Longest any call is held for its verdict (`wait_timeout` above it is lowered to it):
+ * Flagger's own webhook `timeout` ends a wait first in any sane Canary, and a retry
+ * reattaches to the same run, so this only bounds a call nobody waits for any more.
+ */
+export const LONG_POLL_MAX_MS = 10 * 60_000;
+
+/**
+ * Canaries (most recently run first) with per-canary series on /metrics: bounds the
+ * series count; the dashboard and /api/runs show every canary anyway.
+ */
+export const METRICS_MAX_CANARIES = 200;
+
+/**
+ * Largest webhook body: twice the largest script, room for the script's JSON escaping
+ * and every other metadata key, so each of the payload's own limits is reached (and named
+ * in its 400) before this one.
+ */
+export const MAX_BODY_BYTES = 2 * LIMITS.scriptBytes;
+
 const apiConfigShape = z.object({
   ...commonConfigShape,
   PORT: z.coerce.number().int().min(0).max(65535).default(8000),
   HOST: z.string().default("0.0.0.0"),
-  /**
-   * How long a call without `wait_timeout` waits before answering 503 + Retry-After. Unset
-   * (the default): it holds until the verdict, up to LONG_POLL_MAX, as flagger-k6-webhook
-   * does, and Flagger's own `timeout` decides.
-   */
-  DEFAULT_WAIT_TIMEOUT: optionalDuration,
-  /** Upper bound on any `wait_timeout`. */
-  LONG_POLL_MAX: durationMs("10m"),
   /** Long-polls one API process holds at once; more get 429. */
   MAX_LONG_POLLS: positiveInt(5000),
   /** Runs waiting for a worker beyond which new checks get 429. */
@@ -36,9 +48,6 @@ const apiConfigShape = z.object({
    */
   MAX_CANARIES_PER_OWNER: quota(30),
   MAX_SCRIPTS_PER_OWNER: quota(100),
-  MAX_BODY_BYTES: positiveInt(512 * 1024),
-  /** Canaries (most recently run first) that get per-canary series on /metrics: bounds cardinality. */
-  METRICS_MAX_CANARIES: positiveInt(200),
   SHUTDOWN_GRACE: durationMs("10s"),
   WEBHOOK_TOKEN: optionalText,
   /** JSON file of tokens bound to namespaces (webhook-tokens.ts); read once, at start. */

@@ -1,7 +1,7 @@
 import type { RedisClient } from "@k6-gate/shared";
 import type { Queue } from "bullmq";
 import type { HttpBindings } from "@hono/node-server";
-import type { Logger, RunStore } from "@k6-gate/shared";
+import type { Logger, RunDetailsStore, RunStore } from "@k6-gate/shared";
 import type { ApiConfig } from "./config";
 import type { RunWaiter } from "./run-waiter";
 import type { WebhookCaller } from "./webhook-tokens";
@@ -11,6 +11,8 @@ export interface AppDeps {
   config: ApiConfig;
   redis: RedisClient;
   store: RunStore;
+  /** What each run was given and its k6 plan (the run page's "Inputs"), as workers record them. */
+  details: RunDetailsStore;
   queue: Queue;
   waiter: RunWaiter;
   logger: Logger;

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import { registerBuildInfo, type RunSummary } from "@k6-gate/shared";
+import { METRICS_MAX_CANARIES } from "./config";
 import type { AppDeps, AppEnv } from "./deps";
 import { readQueueJobs } from "./queue-jobs";
 
@@ -24,7 +25,7 @@ export type StoppedOutcome = "superseded" | "cancelled";
  * scrape, so every replica reports the same values (chart them with max, not sum); runs
  * by verdict and their durations come from the workers (see the worker's run-metrics).
  */
-export function createApiMetrics({ config, store, queue, waiter, logger }: AppDeps): ApiMetrics {
+export function createApiMetrics({ store, queue, waiter, logger }: AppDeps): ApiMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   registerBuildInfo(registry);
@@ -122,7 +123,7 @@ export function createApiMetrics({ config, store, queue, waiter, logger }: AppDe
       readQueueJobs(queue),
       store.canaryCount(),
       store
-        .listCanaries(config.METRICS_MAX_CANARIES)
+        .listCanaries(METRICS_MAX_CANARIES)
         // The newest runs may still be in flight; the last verdict is among the next few.
         .then((canaries) => store.summariesOfCanaries(canaries, 5))
         .then((recent) => recent.map((runs) => runs.find((run) => run.result !== null))),

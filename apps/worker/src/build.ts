@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { hostname } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { Queue } from "bullmq";
 import {
   checkRedisAtStart,
@@ -8,12 +8,18 @@ import {
   retentionPolicyOf,
   RunStore,
   startReconciler,
+  sweepIntervalOf,
   workerConnection,
   type Logger,
   type RedisClient,
 } from "@k6-gate/shared";
 import { concurrencyOf, RUNS_PER_CORE } from "./concurrency";
-import type { WorkerConfig } from "./config";
+import {
+  KILL_GRACE_MS,
+  METRICS_MAX_CANARIES,
+  METRICS_MAX_NAMESPACES,
+  type WorkerConfig,
+} from "./config";
 import { sharedCpuSampler } from "./k6/cpu-sampler";
 import { removeDeadRunDirs } from "./k6/run-dirs";
 import { kubernetesSecretsFor } from "./kubernetes-access";
@@ -66,16 +72,16 @@ export async function buildWorker(
   const workerName = `${hostname()}-${process.pid}`;
   const connection = workerConnection(config.redis);
   const store = new RunStore(connection, config.QUEUE_PREFIX, retentionPolicyOf(config));
-  const pdeathsig =
-    config.K6_PDEATHSIG === "on" ||
-    (config.K6_PDEATHSIG === "auto" && existsSync("/usr/bin/setpriv"));
+  // k6 dies with its worker wherever setpriv exists (the image has it); there is no reason
+  // to want an orphaned k6 running on, so this is not a setting.
+  const pdeathsig = existsSync("/usr/bin/setpriv");
   // Runs of a worker that died here (same pod) left their scripts on disk.
-  const removed = await removeDeadRunDirs(config.RUN_TMP_DIR);
+  const removed = await removeDeadRunDirs(tmpdir());
   if (removed.length) logger.warn({ removed }, "removed run directories of dead workers");
 
   const runMetrics = createRunMetrics({
-    maxNamespaces: config.METRICS_MAX_NAMESPACES,
-    maxCanaries: config.METRICS_MAX_CANARIES,
+    maxNamespaces: METRICS_MAX_NAMESPACES,
+    maxCanaries: METRICS_MAX_CANARIES,
   });
   const metricsServer = await serveMetrics(runMetrics.registry, config.WORKER_METRICS_PORT, logger);
   const kubernetesSecrets = kubernetesSecretsFor(config);
@@ -142,7 +148,7 @@ export async function buildWorker(
           queue,
           logger,
           prefix: config.QUEUE_PREFIX,
-          intervalMs: config.RECONCILE_INTERVAL,
+          intervalMs: sweepIntervalOf(config),
         });
       }
       void runWorker.worker.run();
@@ -167,7 +173,7 @@ export async function buildWorker(
     stop() {
       stopping ??= (async () => {
         const graceTimer = setTimeout(() => runWorker.handBack(), config.SHUTDOWN_GRACE);
-        const hardLimit = config.SHUTDOWN_GRACE + config.KILL_GRACE + 5000;
+        const hardLimit = config.SHUTDOWN_GRACE + KILL_GRACE_MS + 5000;
         const bound = new Promise<"timeout">((resolve) =>
           setTimeout(resolve, hardLimit, "timeout").unref(),
         );

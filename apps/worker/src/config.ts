@@ -6,15 +6,36 @@ import {
   flag,
   optionalText,
   parseConfig,
-  positiveInt,
   wholeMatchPattern,
   withRedisTarget,
 } from "@k6-gate/shared";
-import { tmpdir } from "node:os";
 
 const numericId = optionalText.refine((text) => text === undefined || /^\d+$/.test(text), {
   message: "must be a number",
 });
+
+/**
+ * SIGTERM to SIGKILL for a k6 that must stop: k6 writes its summary and exits within a
+ * second of SIGTERM; this only bounds a k6 that hangs.
+ */
+export const KILL_GRACE_MS = 10_000;
+
+/** Bound on each Slack call: Slack never delays or changes a verdict, so a slow one is dropped. */
+export const SLACK_TIMEOUT_MS = 5000;
+
+/**
+ * Series bounds of the worker's /metrics (cardinality): namespaces with their own queue-wait
+ * and saturation series (the first seen; later ones count as "other"), and canaries with
+ * their own k6gate_runs_total series (the most recently judged).
+ */
+export const METRICS_MAX_NAMESPACES = 50;
+export const METRICS_MAX_CANARIES = 200;
+
+/**
+ * k6 output kept per run (its tail), in memory while it runs and in Redis after: enough
+ * for any log worth reading, and the unit of each owner's MAX_OUTPUT_BYTES_PER_OWNER.
+ */
+export const OUTPUT_MAX_BYTES = 1024 * 1024;
 
 const workerConfigShape = z.object({
   ...commonConfigShape,
@@ -40,26 +61,11 @@ const workerConfigShape = z.object({
    * starting worker's). MAX_RUNS_PER_NAMESPACE is its former name (WORKER_PEER_ALIASES).
    */
   MAX_RUNS_PER_OWNER: z.coerce.number().int().positive().optional(),
-  /** Time between SIGTERM and SIGKILL when k6 must stop. */
-  KILL_GRACE: durationMs("10s"),
   /** How long a stopping worker lets running k6 finish before handing the job back. */
   SHUTDOWN_GRACE: durationMs("30s"),
-  /**
-   * A worker that dies loses its job's lock after at most this long (it renews it every
-   * half of it); the next stalled-job check (every STALLED_INTERVAL) hands the job to
-   * another worker. Recovery after kill -9 takes at most their sum.
-   */
-  LOCK_DURATION: durationMs("20s"),
-  STALLED_INTERVAL: durationMs("5s"),
-  RUN_TMP_DIR: z.string().default(tmpdir()),
-  OUTPUT_MAX_BYTES: positiveInt(1024 * 1024),
-  /** Start k6 under `setpriv --pdeathsig KILL` so it dies with its worker ("auto": when setpriv exists). */
-  K6_PDEATHSIG: z.enum(["auto", "on", "off"]).default("auto"),
   SLACK_TOKEN: optionalText,
   /** Slack Web API base URL (a proxy, or a stand-in in tests). */
   SLACK_API_URL: optionalText,
-  /** Bound on each Slack call; Slack never delays or changes a verdict. */
-  SLACK_TIMEOUT: durationMs("5s"),
   K6_CLOUD_TOKEN: optionalText,
   /** Grafana Cloud stack id; k6 v2 needs it to stream a run to the cloud. */
   K6_CLOUD_STACK_ID: numericId,
@@ -76,14 +82,8 @@ const workerConfigShape = z.object({
   KUBERNETES_CLIENT: z.enum(["auto", "in-cluster", "none"]).default("auto"),
   /** Fail a run whose script defines no threshold (k6 then judges nothing). */
   REQUIRE_THRESHOLDS: flag(false),
-  /** Bound on each Kubernetes API call that reads a secret. */
-  KUBERNETES_TIMEOUT: durationMs("10s"),
   /** Port of the worker's Prometheus `/metrics` (run counts and durations); 0 = off. */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
-  /** Namespaces with their own queue-wait series (the first seen); later ones count as "other". */
-  METRICS_MAX_NAMESPACES: positiveInt(50),
-  /** Canaries with their own k6gate_runs_total series (the most recently judged). */
-  METRICS_MAX_CANARIES: positiveInt(200),
   /** Regex of namespaces whose secrets `kubernetes_secrets` may read; unset = any. */
   SECRET_NAMESPACES: wholeMatchPattern,
 });

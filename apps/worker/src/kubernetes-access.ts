@@ -4,6 +4,12 @@ import type { WorkerConfig } from "./config";
 import type { KubeConfigSource } from "./kubernetes-secrets";
 import type { SecretResolver } from "./secrets";
 
+/**
+ * Bound on each Kubernetes API call reading a secret: a healthy API server answers in
+ * milliseconds, and a run waiting longer should fail its attempt and say why.
+ */
+const KUBERNETES_TIMEOUT_MS = 10_000;
+
 const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 /**
@@ -14,16 +20,13 @@ const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/tok
  * by the first run that references a secret.
  */
 export function kubernetesSecretsFor(
-  config: Pick<
-    WorkerConfig,
-    "KUBECONFIG" | "KUBERNETES_CLIENT" | "SECRET_NAMESPACES" | "KUBERNETES_TIMEOUT"
-  >,
+  config: Pick<WorkerConfig, "KUBECONFIG" | "KUBERNETES_CLIENT" | "SECRET_NAMESPACES">,
 ): SecretResolver | undefined {
   const source = kubeConfigSource(config);
   if (!source) return undefined;
   const options = {
     allowedNamespaces: config.SECRET_NAMESPACES,
-    timeoutMs: config.KUBERNETES_TIMEOUT,
+    timeoutMs: KUBERNETES_TIMEOUT_MS,
   };
   let resolver: Promise<SecretResolver> | undefined;
   const load = async () =>

@@ -1,6 +1,7 @@
+import { tmpdir } from "node:os";
 import { UnrecoverableError } from "bullmq";
 import { runJobSchema, type RunJob, type RunResult, type RunSummary } from "@k6-gate/shared";
-import type { WorkerConfig } from "./config";
+import { KILL_GRACE_MS, OUTPUT_MAX_BYTES, type WorkerConfig } from "./config";
 import { buildK6Environment } from "./k6/environment";
 import { prepareCloudRun } from "./k6/cloud";
 import { findCloudUrl } from "./k6/cloud-url";
@@ -25,9 +26,6 @@ export interface ProcessorDeps {
     WorkerConfig,
     | "K6_BIN"
     | "MAX_RUN_DURATION"
-    | "KILL_GRACE"
-    | "RUN_TMP_DIR"
-    | "OUTPUT_MAX_BYTES"
     | "K6_CLOUD_TOKEN"
     | "K6_CLOUD_STACK_ID"
     | "K6_CLOUD_PROJECT_ID"
@@ -52,7 +50,7 @@ export interface RunExecution {
 }
 
 export interface RunOptions {
-  /** Stops k6 (SIGTERM, then SIGKILL after KILL_GRACE): the worker is leaving. */
+  /** Stops k6 (SIGTERM, then SIGKILL after KILL_GRACE_MS): the worker is leaving. */
   signal: AbortSignal;
   /** k6's output so far, each time it grows (for the live tail). */
   onOutput?: (output: TailBuffer) => void;
@@ -111,9 +109,10 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
           ? undefined
           : Math.min(run.maxDurationMs, config.MAX_RUN_DURATION),
       maxRunDurationMs: config.MAX_RUN_DURATION,
-      killGraceMs: config.KILL_GRACE,
-      tmpRoot: config.RUN_TMP_DIR,
-      outputMaxBytes: config.OUTPUT_MAX_BYTES,
+      killGraceMs: KILL_GRACE_MS,
+      // The system's temporary directory (TMPDIR), like any program's: one private dir per run.
+      tmpRoot: tmpdir(),
+      outputMaxBytes: OUTPUT_MAX_BYTES,
       pdeathsig: deps.pdeathsig,
       signal,
       onOutput,

@@ -4,6 +4,7 @@ import {
   failedResult,
   RUN_QUEUE,
   runJobSchema,
+  sweepIntervalOf,
   type FinishInput,
   type FinishOutcome,
   type Logger,
@@ -20,10 +21,7 @@ import type { RunStops } from "./run-stops";
 import { untilLanded } from "./until-landed";
 
 export interface RunWorkerDeps {
-  config: Pick<
-    WorkerConfig,
-    "QUEUE_PREFIX" | "LOCK_DURATION" | "STALLED_INTERVAL" | "MAX_RUNS_PER_OWNER"
-  >;
+  config: Pick<WorkerConfig, "QUEUE_PREFIX" | "LOCK_DURATION" | "MAX_RUNS_PER_OWNER">;
   connection: RedisClient;
   /** k6 runs at once (WORKER_CONCURRENCY, `auto` resolved: concurrency.ts). */
   concurrency: number;
@@ -220,7 +218,7 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
     prefix: deps.config.QUEUE_PREFIX,
     concurrency: deps.concurrency,
     lockDuration: deps.config.LOCK_DURATION,
-    stalledInterval: deps.config.STALLED_INTERVAL,
+    stalledInterval: sweepIntervalOf(deps.config),
     // A run interrupted by a crash is taken up again; twice is bad luck, three times a pattern.
     maxStalledCount: 2,
     autorun: false,

@@ -169,9 +169,9 @@ release's own (RBAC managed elsewhere decides).
 {{- end }}
 {{- end }}
 
-{{/* Seconds a pod that runs k6 needs to stop: SHUTDOWN_GRACE (running k6 may finish) + KILL_GRACE (k6 SIGTERM -> SIGKILL) + 20s (write the summary, hand the job back, close Redis). */}}
+{{/* Seconds a pod that runs k6 needs to stop: SHUTDOWN_GRACE (running k6 may finish) + 10s (the worker's fixed k6 SIGTERM -> SIGKILL) + 20s (write the summary, hand the job back, close Redis). */}}
 {{- define "k6-gate.workerTerminationGrace" -}}
-{{- add .Values.worker.shutdownGraceSeconds .Values.worker.killGraceSeconds 20 }}
+{{- add .Values.worker.shutdownGraceSeconds 30 }}
 {{- end }}
 
 {{/* Pod spreading over nodes. */}}

@@ -1,7 +1,14 @@
 import { z } from "zod";
 import { parseDuration } from "./duration";
+import { foldFormerRedisVariables } from "./former-redis-env";
 import { applyPeerAliases, type PeerAlias } from "./peer-env";
-import { redisTargetOf, type RedisSettings, type RedisTarget } from "./redis-target";
+import { removedVariableNotices } from "./removed-env";
+import {
+  DEFAULT_REDIS_URL,
+  redisTargetOf,
+  type RedisSettings,
+  type RedisTarget,
+} from "./redis-target";
 
 function toMs(text: string, ctx: z.RefinementCtx): number {
   const ms = parseDuration(text);
@@ -63,10 +70,11 @@ export const flag = (fallback: boolean) =>
 /** Settings both processes read. */
 export const commonConfigShape = {
   /**
-   * The Redis server (`rediss://` for TLS); with REDIS_SENTINELS, only its user, password,
-   * database and scheme are used; with REDIS_CLUSTER, it is the seed node.
+   * The Redis server (`rediss://` for TLS, `?ca=<PEM file>` for a private CA); with
+   * REDIS_SENTINELS, only its user, password, database, scheme and `ca` are used; with
+   * `?cluster=true`, it is the seed node of a Redis Cluster (redis-target.ts).
    */
-  REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
+  REDIS_URL: z.string().url().default(DEFAULT_REDIS_URL),
   /**
    * Redis's password when REDIS_URL carries none (Kubernetes: from the Secret, while the
    * URL stays in the ConfigMap). Any characters.
@@ -74,17 +82,12 @@ export const commonConfigShape = {
   REDIS_PASSWORD: optionalText,
   /** Start even when Redis runs commands without a password (see SECURITY.md). */
   REDIS_ALLOW_UNAUTHENTICATED: flag(false),
-  /** `host:port,host:port`: find the primary through these Redis Sentinels. */
+  /**
+   * `[user:password@]host:port,host:port[/name]`: find the primary set `name` (`mymaster`
+   * when left out) through these Redis Sentinels, with their own user and password when
+   * they have one (redis-target.ts).
+   */
   REDIS_SENTINELS: optionalText,
-  /** The primary set's name in Sentinel (`sentinel monitor <name> ...`). */
-  REDIS_SENTINEL_NAME: z.string().min(1).default("mymaster"),
-  REDIS_SENTINEL_USERNAME: optionalText,
-  /** The sentinels' own password (`requirepass` in sentinel.conf), when they have one. */
-  REDIS_SENTINEL_PASSWORD: optionalText,
-  /** REDIS_URL is a node of a Redis Cluster; QUEUE_PREFIX must then hold a hash tag (`{k6gate}`). */
-  REDIS_CLUSTER: flag(false),
-  /** PEM file of the CA(s) that signed Redis's TLS certificate (with `rediss://`). */
-  REDIS_TLS_CA: optionalText,
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_{}-]+$/, "letters, digits, _, - and a {hash tag} only")
@@ -98,16 +101,26 @@ export const commonConfigShape = {
   MAX_RUN_DURATION: durationMs("30m"),
   HISTORY_MAX_RUNS_PER_CANARY: positiveInt(200),
   HISTORY_MAX_AGE: durationMs("30d"),
-  /** Runs per canary whose k6 output is kept: the output budget is this x OUTPUT_MAX_BYTES. */
-  HISTORY_MAX_OUTPUTS_PER_CANARY: positiveInt(20),
   /**
    * Bytes of k6 output one owner (a bound token, else a namespace) keeps across its
    * canaries; an output beyond it is cut to its tail (decision 44). 0: no bound.
    */
   MAX_OUTPUT_BYTES_PER_OWNER: quota(32 * 1024 * 1024),
-  /** How often a queued or running run without a live job is found and re-queued or ended. */
-  RECONCILE_INTERVAL: durationMs("5s"),
+  /**
+   * How fast a crash is recovered from: a dead worker's job lock expires within this (it is
+   * renewed every half of it), and the sweeps that find such jobs and runs without a live
+   * job (BullMQ's stalled check, the reconciler) run every quarter of it, so a dead worker's
+   * run is taken up within 1.25 x this. Set the same on the API and every worker.
+   */
+  LOCK_DURATION: durationMs("20s"),
 };
+
+/**
+ * Every crash-recovery sweep runs this often: a quarter of LOCK_DURATION (5s by default),
+ * often enough that recovery is bounded by the lock, rare enough to cost Redis nothing.
+ */
+export const sweepIntervalOf = (config: { LOCK_DURATION: number }): number =>
+  Math.max(100, Math.round(config.LOCK_DURATION / 4));
 
 /** Adds `redis`, where every connection goes (redis-target.ts); a bad setting is named. */
 export function withRedisTarget<C extends RedisSettings>(
@@ -134,8 +147,11 @@ export function parseConfig<S extends z.ZodType>(
   env: NodeJS.ProcessEnv,
   aliases: PeerAlias[] = [],
 ): z.output<S> & { envNotices: string[] } {
-  const { env: applied, notices } = applyPeerAliases(env, aliases);
-  const result = schema.safeParse(applied);
+  // Names read as others (the peer's, k6-gate's former ones), then names read no more.
+  const aliased = applyPeerAliases(env, aliases);
+  const folded = foldFormerRedisVariables(aliased.env);
+  const notices = [...aliased.notices, ...folded.notices, ...removedVariableNotices(env)];
+  const result = schema.safeParse(folded.env);
   if (result.success)
     return Object.assign(result.data as object, { envNotices: notices }) as z.output<S> & {
       envNotices: string[];

@@ -19,6 +19,7 @@ export * from "./reconciler";
 export * from "./checked";
 export * from "./version";
 export * from "./peer-env";
+export * from "./removed-env";
 export * from "./format";
 export * from "./k6-plan";
 export * from "./k6-progress";

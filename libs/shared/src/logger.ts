@@ -18,7 +18,7 @@ const SECRET_FIELDS = [
   "DASHBOARD_PASSWORD",
   "REDIS_URL",
   "REDIS_PASSWORD",
-  "REDIS_SENTINEL_PASSWORD",
+  "REDIS_SENTINELS",
   "sentinelPassword",
 ];
 

@@ -3,14 +3,14 @@ import { connect as tlsConnect } from "node:tls";
 import { Redis } from "ioredis";
 import type { RedisNode, RedisTarget } from "./redis-target";
 
-/** TLS failures that mean "this CA does not vouch for that server": wrong REDIS_TLS_CA. */
+/** TLS failures that mean "this CA does not vouch for that server": a wrong REDIS_URL ?ca=. */
 const CERTIFICATE_ERROR =
   /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME_INVALID/;
 
 /**
  * Checks, before any real connection, what the real connections would only retry forever:
  * - a TLS certificate the configured CA does not trust stops the start, naming the CA
- *   setting (a wrong REDIS_TLS_CA);
+ *   setting (a wrong `?ca=` of REDIS_URL);
  * - a Redis that runs commands for anyone is refused (SECURITY.md, "Redis and scripts"): a
  *   k6 script can send an HTTP request to any address it reaches, and Redis runs an HTTP
  *   request line as an inline command (`SET /<path> HTTP/1.1`).
@@ -31,7 +31,7 @@ export async function checkRedisAtStart(
   if ("tlsError" in reply)
     throw new Error(
       `Redis at ${where} presented a TLS certificate that is not trusted ` +
-        `(${reply.tlsError}): set REDIS_TLS_CA to the PEM file of the CA that signed it` +
+        `(${reply.tlsError}): add ?ca=<the PEM file of the CA that signed it> to REDIS_URL` +
         (target.tls?.ca ? " (the one set does not)" : ""),
     );
   if (config.REDIS_ALLOW_UNAUTHENTICATED || !/^\+PONG\b/.test(reply.line ?? "")) return;

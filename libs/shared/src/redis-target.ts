@@ -8,8 +8,8 @@ export interface RedisNode {
 
 /**
  * Where k6-gate's data lives, read once from the configuration: one server (`REDIS_URL`), a
- * Sentinel-managed primary (`REDIS_SENTINELS`, `REDIS_SENTINEL_NAME`), or a Redis Cluster
- * (`REDIS_CLUSTER`, `REDIS_URL` as the seed node). Every connection of both processes,
+ * Sentinel-managed primary (`REDIS_SENTINELS`), or a Redis Cluster (`REDIS_URL` with
+ * `?cluster=true`, as the seed node). Every connection of both processes,
  * BullMQ's included, is built from it (redis.ts).
  */
 export interface RedisTarget {
@@ -34,13 +34,17 @@ export interface RedisSettings {
   REDIS_URL: string;
   REDIS_PASSWORD?: string;
   REDIS_SENTINELS?: string;
-  REDIS_SENTINEL_NAME: string;
-  REDIS_SENTINEL_USERNAME?: string;
-  REDIS_SENTINEL_PASSWORD?: string;
-  REDIS_CLUSTER: boolean;
-  REDIS_TLS_CA?: string;
   QUEUE_PREFIX: string;
 }
+
+export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+
+/**
+ * REDIS_URL's parameters: `ca` names the PEM file of the CA(s) that signed Redis's
+ * certificate (with `rediss://`; redis-py reads the same from its URL as `ssl_ca_certs`),
+ * `cluster=true` makes the URL's node the seed of a Redis Cluster.
+ */
+export const REDIS_URL_PARAMETERS = ["ca", "cluster"] as const;
 
 /** `{...}` with something inside: Redis hashes only that part of a key. */
 export const HASH_TAG = /\{[^{}]+\}/;
@@ -51,6 +55,54 @@ function nodeOf(text: string, defaultPort: number): RedisNode | undefined {
   const port = match[2] === undefined ? defaultPort : Number(match[2]);
   if (port < 1 || port > 65535) return undefined;
   return { host: match[1].replace(/^\[(.*)\]$/, "$1"), port };
+}
+
+/** Sentinel's name for the primary set when REDIS_SENTINELS names none (Redis's own example). */
+const DEFAULT_SENTINEL_NAME = "mymaster";
+
+interface SentinelSettings {
+  nodes: RedisNode[];
+  name: string;
+  username?: string;
+  password?: string;
+}
+
+/**
+ * REDIS_SENTINELS: `[user:password@]host:port,host:port[/name]`, the user and password
+ * percent-encoded as in REDIS_URL (the sentinels' own, when they have them), the port 26379
+ * when left out, the name `mymaster`.
+ */
+function sentinelsOf(text: string, issue: (message: string) => void): SentinelSettings {
+  const at = text.lastIndexOf("@");
+  const userinfo = at < 0 ? undefined : text.slice(0, at);
+  const rest = text.slice(at + 1);
+  const slash = rest.indexOf("/");
+  const list = slash < 0 ? rest : rest.slice(0, slash);
+  const name = slash < 0 ? DEFAULT_SENTINEL_NAME : rest.slice(slash + 1).trim();
+  if (!name) issue("names no primary set after its /");
+  const listed = list.split(",").filter((part) => part.trim());
+  const nodes = listed.flatMap((part) => {
+    const node = nodeOf(part, 26379);
+    if (!node) issue(`"${part.trim()}" is not host:port`);
+    return node ? [node] : [];
+  });
+  if (listed.length === 0) issue("names no sentinel (host:port,host:port)");
+  const decode = (part: string | undefined) => {
+    if (!part) return undefined;
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      issue("its user or password is not percent-encoded (write % as %25)");
+      return undefined;
+    }
+  };
+  const colon = userinfo?.indexOf(":") ?? -1;
+  return {
+    nodes,
+    name,
+    username: decode(colon < 0 ? userinfo : userinfo?.slice(0, colon)),
+    password: decode(colon < 0 ? undefined : userinfo?.slice(colon + 1)),
+  };
 }
 
 /**
@@ -74,42 +126,51 @@ export function redisTargetOf(settings: RedisSettings, ctx: z.RefinementCtx): Re
       "REDIS_PASSWORD",
       "REDIS_URL carries a different password; set the password in one place",
     );
+  for (const name of new Set(url.searchParams.keys())) {
+    if (!(REDIS_URL_PARAMETERS as readonly string[]).includes(name))
+      issue(
+        "REDIS_URL",
+        `?${name} is not a parameter k6-gate reads (${REDIS_URL_PARAMETERS.join(", ")})`,
+      );
+  }
+  const clusterParameter = url.searchParams.get("cluster");
+  if (clusterParameter !== null && clusterParameter !== "true" && clusterParameter !== "false")
+    issue("REDIS_URL", `?cluster=${clusterParameter} is not true or false`);
+  const cluster = clusterParameter === "true";
+  const caFile = url.searchParams.get("ca") || undefined;
   const db = Number(url.pathname.slice(1) || 0);
   if (!Number.isInteger(db) || db < 0)
     issue("REDIS_URL", `"${url.pathname}" is not a database number`);
 
   const tlsWanted = url.protocol === "rediss:";
   let ca: string | undefined;
-  if (settings.REDIS_TLS_CA !== undefined) {
-    if (!tlsWanted)
-      issue("REDIS_TLS_CA", "is set, but REDIS_URL is redis:// (use rediss:// for TLS)");
+  if (caFile !== undefined) {
+    if (!tlsWanted) issue("REDIS_URL", "has ?ca= but is redis:// (use rediss:// for TLS)");
     try {
-      ca = readFileSync(settings.REDIS_TLS_CA, "utf8");
+      ca = readFileSync(caFile, "utf8");
       if (!ca.includes("-----BEGIN CERTIFICATE-----"))
-        issue("REDIS_TLS_CA", `${settings.REDIS_TLS_CA} holds no PEM certificate`);
+        issue("REDIS_URL", `?ca=${caFile} holds no PEM certificate`);
     } catch (error) {
-      issue("REDIS_TLS_CA", `cannot read ${settings.REDIS_TLS_CA}: ${(error as Error).message}`);
+      issue("REDIS_URL", `?ca=: cannot read ${caFile}: ${(error as Error).message}`);
     }
   }
 
   const server = nodeOf(url.host, 6379) ?? { host: "127.0.0.1", port: 6379 };
   let mode: RedisTarget["mode"] = "standalone";
   let nodes = [server];
+  let sentinels: SentinelSettings | undefined;
   if (settings.REDIS_SENTINELS !== undefined) {
     mode = "sentinel";
-    const listed = settings.REDIS_SENTINELS.split(",").filter((text) => text.trim());
-    nodes = listed.flatMap((text) => {
-      const node = nodeOf(text, 26379);
-      if (!node) issue("REDIS_SENTINELS", `"${text.trim()}" is not host:port`);
-      return node ? [node] : [];
-    });
-    if (listed.length === 0) issue("REDIS_SENTINELS", "names no sentinel (host:port,host:port)");
-    if (settings.REDIS_CLUSTER)
+    sentinels = sentinelsOf(settings.REDIS_SENTINELS, (message) =>
+      issue("REDIS_SENTINELS", message),
+    );
+    nodes = sentinels.nodes;
+    if (cluster)
       issue(
-        "REDIS_CLUSTER",
-        "a Cluster has no sentinels: set REDIS_SENTINELS or REDIS_CLUSTER, not both",
+        "REDIS_URL",
+        "a Cluster has no sentinels: set REDIS_SENTINELS or ?cluster=true, not both",
       );
-  } else if (settings.REDIS_CLUSTER) {
+  } else if (cluster) {
     mode = "cluster";
     // BullMQ's and k6-gate's scripts touch many keys at once: one slot holds them all.
     if (!HASH_TAG.test(settings.QUEUE_PREFIX))
@@ -123,18 +184,17 @@ export function redisTargetOf(settings: RedisSettings, ctx: z.RefinementCtx): Re
   return {
     mode,
     nodes,
-    sentinelName: mode === "sentinel" ? settings.REDIS_SENTINEL_NAME : undefined,
-    sentinelUsername: settings.REDIS_SENTINEL_USERNAME,
-    sentinelPassword: settings.REDIS_SENTINEL_PASSWORD,
+    sentinelName: sentinels?.name,
+    sentinelUsername: sentinels?.username,
+    sentinelPassword: sentinels?.password,
     username: url.username ? decodeURIComponent(url.username) : undefined,
     password: settings.REDIS_PASSWORD ?? urlPassword,
     db,
     tls: tlsWanted ? { ca } : undefined,
-    label:
-      mode === "sentinel"
-        ? `${settings.REDIS_SENTINEL_NAME} via sentinels ${where}`
-        : mode === "cluster"
-          ? `cluster at ${where}`
-          : where,
+    label: sentinels
+      ? `${sentinels.name} via sentinels ${where}`
+      : mode === "cluster"
+        ? `cluster at ${where}`
+        : where,
   };
 }

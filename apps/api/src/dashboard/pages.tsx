@@ -3,7 +3,7 @@ import { html } from "hono/html";
 import { NONCE, secureHeaders, type SecureHeadersVariables } from "hono/secure-headers";
 import type { JSX } from "hono/jsx/jsx-runtime";
 import type { Queue } from "bullmq";
-import { inputsOf, RunDetailsStore, type RunInputs } from "@k6-gate/shared";
+import { inputsOf, type RunDetailsStore, type RunInputs } from "@k6-gate/shared";
 import { canaryLimit } from "../canary-limit";
 import { k6RunProgress } from "../run-progress";
 import type { AppDeps, AppEnv } from "../deps";
@@ -78,8 +78,7 @@ async function inputsFor(
 }
 
 /** The dashboard's own pages, server-rendered; the JSON behind them is under /api. */
-export function dashboardPages({ store, queue, redis, config }: AppDeps) {
-  const details = new RunDetailsStore(redis, config.QUEUE_PREFIX, config.HISTORY_MAX_AGE);
+export function dashboardPages({ store, details, queue }: AppDeps) {
   return new Hono<PageEnv>()
     .get("/", pageHeaders, async (c) => {
       const limit = canaryLimit(c.req.query("limit"));

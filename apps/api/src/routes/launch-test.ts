@@ -9,6 +9,7 @@ import {
   type RunRecord,
   type WebhookPayload,
 } from "@k6-gate/shared";
+import { LONG_POLL_MAX_MS } from "../config";
 import type { AppDeps, AppEnv } from "../deps";
 import type { ApiMetrics } from "../metrics";
 import {
@@ -199,10 +200,7 @@ export function launchTest(
 
     // No wait_timeout: hold until the verdict, as flagger-k6-webhook does; Flagger's own
     // timeout decides, and a retry (or the next interval) reattaches to the same run.
-    const waitMs = Math.min(
-      payload.metadata.waitTimeoutMs ?? config.DEFAULT_WAIT_TIMEOUT ?? config.LONG_POLL_MAX,
-      config.LONG_POLL_MAX,
-    );
+    const waitMs = Math.min(payload.metadata.waitTimeoutMs ?? LONG_POLL_MAX_MS, LONG_POLL_MAX_MS);
     const outcome = await waiter.wait(run.id, waitMs, clientGone(c));
     switch (outcome.state) {
       case "finished":

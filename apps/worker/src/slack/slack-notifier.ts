@@ -1,6 +1,6 @@
 import type { WebClient } from "@slack/web-api";
 import type { Logger, RunJob, RunRecord, RunResult, RunStore, SlackThread } from "@k6-gate/shared";
-import type { WorkerConfig } from "../config";
+import { SLACK_TIMEOUT_MS, type WorkerConfig } from "../config";
 import type { RunNotifier } from "../notifier";
 import { EarlierPostFinder, LOOKUP_SCOPES, runMessageMetadata } from "./earlier-post";
 import { finishedMessage, startedMessage, type SlackMessage } from "./messages";
@@ -20,7 +20,7 @@ export interface SlackNotifierDeps {
  * (@slack/web-api and its HTTP stack) is never loaded.
  */
 export async function slackNotifierFor(
-  config: Pick<WorkerConfig, "SLACK_TOKEN" | "SLACK_API_URL" | "SLACK_TIMEOUT" | "PUBLIC_URL">,
+  config: Pick<WorkerConfig, "SLACK_TOKEN" | "SLACK_API_URL" | "PUBLIC_URL">,
   store: SlackNotifierDeps["store"],
   logger: Logger,
 ): Promise<SlackNotifier | undefined> {
@@ -30,12 +30,12 @@ export async function slackNotifierFor(
     client: createSlackClient({
       token: config.SLACK_TOKEN,
       apiUrl: config.SLACK_API_URL,
-      timeoutMs: config.SLACK_TIMEOUT,
+      timeoutMs: SLACK_TIMEOUT_MS,
       logger,
     }),
     store,
     logger,
-    timeoutMs: config.SLACK_TIMEOUT,
+    timeoutMs: SLACK_TIMEOUT_MS,
     publicUrl: config.PUBLIC_URL,
   });
 }

@@ -15,17 +15,23 @@ export interface RetentionPolicy {
   maxOutputBytesPerOwner?: number;
 }
 
+/**
+ * Runs per canary whose k6 output is kept: the newest 20 cover a canary's recent revisions,
+ * and with MAX_OUTPUT_BYTES_PER_OWNER bounding an owner's bytes, a setting of its own only
+ * moved a bound nobody watched (issue 32).
+ */
+export const OUTPUTS_KEPT_PER_CANARY = 20;
+
 /** The retention settings both processes read (config.ts), as RunStore takes them. */
 export function retentionPolicyOf(config: {
   HISTORY_MAX_RUNS_PER_CANARY: number;
   HISTORY_MAX_AGE: number;
-  HISTORY_MAX_OUTPUTS_PER_CANARY: number;
   MAX_OUTPUT_BYTES_PER_OWNER: number;
 }): RetentionPolicy {
   return {
     maxRunsPerCanary: config.HISTORY_MAX_RUNS_PER_CANARY,
     maxAgeMs: config.HISTORY_MAX_AGE,
-    maxOutputsPerCanary: config.HISTORY_MAX_OUTPUTS_PER_CANARY,
+    maxOutputsPerCanary: OUTPUTS_KEPT_PER_CANARY,
     maxOutputBytesPerOwner: config.MAX_OUTPUT_BYTES_PER_OWNER,
   };
 }

@@ -23,7 +23,7 @@ export function aclUserLine(prefixPattern = "k6gate"): string {
   return line.trim().replace(/([~&]\{?)k6gate(\}?:\*)/g, `$1${prefixPattern}$2`);
 }
 
-/** Certificate files for a TLS-only server (test/support/redis-tls.ts makes them). */
+/** Certificate files for a TLS-only server (libs/testkit/src/redis-tls.ts makes them). */
 export interface RedisTlsFiles {
   cert: string;
   key: string;
@@ -78,7 +78,7 @@ export async function startRedis({
   aclPrefix = "test-*",
   tls,
 }: RedisOptions = {}): Promise<TestRedis> {
-  const port = await freePort();
+  let port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "k6-gate-redis-"));
   const adminPassword = auth ? randomBytes(24).toString("hex") : undefined;
   const password = auth ? randomBytes(24).toString("hex") : undefined;
@@ -88,29 +88,30 @@ export async function startRedis({
     adminPassword ? `requirepass ${adminPassword}\n${aclUserLine(aclPrefix)} >${password}\n` : "",
     { mode: 0o600 },
   );
-  const listen = tls
-    ? [
-        "--port",
-        "0",
-        "--tls-port",
-        String(port),
-        "--tls-cert-file",
-        tls.cert,
-        "--tls-key-file",
-        tls.key,
-        "--tls-ca-cert-file",
-        tls.ca,
-        "--tls-auth-clients",
-        "no",
-      ]
-    : ["--port", String(port)];
+  const listen = () =>
+    tls
+      ? [
+          "--port",
+          "0",
+          "--tls-port",
+          String(port),
+          "--tls-cert-file",
+          tls.cert,
+          "--tls-key-file",
+          tls.key,
+          "--tls-ca-cert-file",
+          tls.ca,
+          "--tls-auth-clients",
+          "no",
+        ]
+      : ["--port", String(port)];
   let server: ManagedProcess | undefined;
   const start = async () => {
     server = startProcess(
       "redis-server",
       [
         conf,
-        ...listen,
+        ...listen(),
         "--bind",
         "127.0.0.1",
         "--dir",
@@ -128,7 +129,17 @@ export async function startRedis({
     );
     await server.waitForOutput(/Ready to accept connections/);
   };
-  await start();
+  // redis-server cannot listen on port 0 and say which port it got, so the port is probed
+  // first; another process may take it before redis-server binds it: then another port.
+  for (let tries = 1; ; tries++) {
+    try {
+      await start();
+      break;
+    } catch (error) {
+      if (tries >= 5 || !/Address already in use/.test(server?.output() ?? "")) throw error;
+      port = await freePort();
+    }
+  }
   const scheme = tls ? "rediss" : "redis";
   const where = `127.0.0.1:${port}`;
   return {

@@ -81,8 +81,8 @@ export function environOf(pid: number): Record<string, string> | undefined {
 
 /**
  * Every real k6 process (`k6 run` and `k6 inspect`) working in a directory under `dir`:
- * the worker runs k6 in a fresh directory under its RUN_TMP_DIR, so a test that gives its
- * workers a RUN_TMP_DIR of their own finds their k6 here, whichever process is its parent.
+ * the worker runs k6 in a fresh directory under its TMPDIR, so a test that gives its
+ * workers a TMPDIR of their own finds their k6 here, whichever process is its parent.
  */
 export function k6ProcessesUnder(dir: string): number[] {
   return pidsWhere(([argv0]) => argv0 === K6_BIN).filter((pid) =>

@@ -16,6 +16,13 @@ export interface ApiProcess extends ManagedProcess {
  */
 export const NODE_OPTIONS = "--max-semi-space-size=16";
 
+/**
+ * NODE_OPTIONS for a process the harness starts: the image's, then PROFILE_NODE_FLAGS from
+ * the harness's own env (`--cpu-prof --cpu-prof-dir=DIR`: where a benchmark's time goes).
+ */
+export const harnessNodeOptions = (): string =>
+  [NODE_OPTIONS, process.env.PROFILE_NODE_FLAGS ?? ""].join(" ").trim();
+
 /** Env every k6-gate process in a test shares: one Redis, one fresh queue prefix. */
 export function testEnv(
   redisUrl: string,
@@ -57,7 +64,12 @@ function spawnApp(
   return startProcess(command, args, {
     name,
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_OPTIONS, ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_OPTIONS: harnessNodeOptions(),
+      ...env,
+    },
   });
 }
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { stringify } from "yaml";
-import { TOOLS_BIN } from "../support/paths";
+import { TOOLS_BIN } from "./paths";
 
 /** Flagger's own controller on a simulated cluster (test/flagger-sim), built by `make`. */
 export const FLAGGER_SIM = join(TOOLS_BIN, "flagger-sim");
