@@ -10,8 +10,8 @@
 #   prod-deps  npm ci --omit=dev       -> production node_modules only
 #   runtime    node-base + util-linux (setpriv) + tini + CA certs + k6 + the two above
 #
-# Pins: each version lives in one file, and the FROM line repeats it (bump both in one
-# commit; a test fails when they differ):
+# Pins: each version lives in one file, and the default of the build arg below repeats it
+# (bump both in one commit; a test fails when they differ):
 #   grafana/k6:X.Y.Z  = .k6-version, the k6 that `make` builds into .tools/bin
 #                     (test/unit/pins.test.ts). That tag is built from k6's Dockerfile
 #                     `release` target: a CGO_ENABLED=0 static binary at /usr/bin/k6,
@@ -21,10 +21,22 @@
 #                     Same major.minor as .node-version, the Node that `make test`, `make demo`
 #                     and `make bench` install and run on (test/runtime.test.ts).
 #                     package.json engines: node >= 24.
+#
+# Build args for the two base images (defaults: the pins above), for a registry mirror or
+# images built elsewhere; an image given here must be the same k6 / Node release:
+#   K6_IMAGE    an image holding the static k6 at /usr/bin/k6
+#   NODE_IMAGE  Node on Debian trixie slim, laid out as the official node image (Node and
+#               npm in /usr/local, user `node` 1000:1000, apt-get working)
+# e.g. buildah bud --build-arg K6_IMAGE=mirror.example/grafana/k6:2.2.0 \
+#        --build-arg NODE_IMAGE=mirror.example/library/node:24.22.3-trixie-slim -t k6-gate .
+# (make e2e builds this Dockerfile with both set to images it makes itself:
+# scripts/e2e/build-image.sh.)
+ARG K6_IMAGE=grafana/k6:2.2.0
+ARG NODE_IMAGE=node:24.22.3-trixie-slim
 
-FROM grafana/k6:2.2.0 AS k6
+FROM ${K6_IMAGE} AS k6
 
-FROM node:24.22.3-trixie-slim AS node-base
+FROM ${NODE_IMAGE} AS node-base
 # No update check, funding message or audit request from npm during the build (it still
 # downloads packages from the registry).
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
@@ -35,7 +47,7 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 FROM node-base AS build
 WORKDIR /src
 # The whole context (trimmed by .dockerignore) goes in before `npm ci`: npm
-# workspaces (apps/api, apps/worker, libs/shared) must all be present for
+# workspaces (apps/api, apps/worker, libs/shared, libs/testkit) must all be present for
 # `npm ci` to match the lock file. The npm download cache is a BuildKit cache
 # mount, so a rebuild after a source change does not download packages again.
 COPY . .
@@ -56,14 +68,14 @@ COPY . .
 # the slim image has no compiler for node-gyp anyway.
 # /out gets exactly what the runtime image needs: package.json ("type":
 # "module"), node_modules, the workspaces' package.json files (npm links them
-# as node_modules/@k6-gate/* -> ../../apps/*, ../../libs/*; libs/ is small and
-# copied whole so no link dangles) and any node_modules npm nested in a workspace.
+# as node_modules/@k6-gate/* -> ../../apps/*, ../../libs/*, so no link dangles;
+# their sources are in the bundles, and the test harness, libs/testkit, stays out)
+# and any node_modules npm nested in a workspace.
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --ignore-scripts \
  && mkdir -p /out \
  && cp -a package.json node_modules /out/ \
- && if [ -d libs ]; then cp -a libs /out/; fi \
- && for d in apps/*; do \
+ && for d in apps/* libs/*; do \
       [ -f "$d/package.json" ] || continue; \
       mkdir -p "/out/$d"; \
       cp -a "$d/package.json" "/out/$d/"; \
@@ -100,10 +112,10 @@ COPY --chown=root:root --chmod=0755 docker/entrypoint.sh /usr/local/bin/k6-gate
 
 # NODE_OPTIONS: source maps for stack traces; V8's young generation capped at 16 MB per
 # semi-space (holding 1,000 long-polls grows it to 128 MB otherwise: docs/benchmarks.md,
-# "Memory"). The test harness starts processes with the same flag (test/support/k6gate.ts).
-# K6_BIN: the k6 binary the worker runs. RUN_TMP_DIR is left to its default
-# (os.tmpdir() = /tmp): with a read-only root filesystem mount a writable
-# emptyDir/tmpfs at /tmp, or set RUN_TMP_DIR to another writable path.
+# "Memory"). The test harness starts processes with the same flag (libs/testkit/src/k6gate.ts).
+# K6_BIN: the k6 binary the worker runs. Runs are made under the temporary
+# directory (TMPDIR, /tmp when unset): with a read-only root filesystem mount a
+# writable emptyDir/tmpfs at /tmp, or set TMPDIR to another writable path.
 ENV NODE_ENV=production \
     NODE_OPTIONS="--enable-source-maps --max-semi-space-size=16" \
     K6_BIN=/usr/bin/k6

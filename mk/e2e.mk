@@ -17,7 +17,9 @@ E2E_BIN := $(E2E_TOOLS)/bin
 E2E_IMAGES := $(E2E_TOOLS)/images
 E2E_SHELLCHECK := $(CURDIR)/.tools/shellcheck-$(SHELLCHECK_VERSION)/bin/shellcheck
 
-e2e_mod_version = $(shell awk '$$1 == "$(2)" { print $$2; exit }' $(CURDIR)/test/e2e/$(1)/go.mod)
+# The version a wrapper module's go.mod requires of module $(2), in a require block or on a
+# one-line `require module version` (as go mod writes a single direct requirement).
+e2e_mod_version = $(shell awk '$$1 == "require" { $$1 = "" ; $$0 = $$0 } $$1 == "$(2)" { print $$2; exit }' $(CURDIR)/test/e2e/$(1)/go.mod)
 E2E_K8S_VERSION := $(call e2e_mod_version,kube,k8s.io/kubernetes)
 E2E_ETCD_VERSION := $(call e2e_mod_version,etcd,go.etcd.io/etcd/server/v3)
 E2E_COREDNS_VERSION := $(call e2e_mod_version,coredns,github.com/coredns/coredns)
@@ -92,8 +94,9 @@ e2e-teardown-test: e2e-tools e2e-images
 
 # Our image from our Dockerfile, built by buildah without a Docker daemon (issue 29, for
 # the scenarios that install the chart): the two base images the Dockerfile starts FROM,
-# made here (stamp named by the pinned Node and k6), then the Dockerfile itself.
-E2E_BASE_IMAGES := $(E2E_IMAGES)/.built-base-node-$(NODE_VERSION)-k6-$(K6_VERSION)
+# made here as k6gate.local/node and k6gate.local/k6 (stamp named by the pinned Node and k6),
+# then the Dockerfile itself with its build args NODE_IMAGE and K6_IMAGE naming them.
+E2E_BASE_IMAGES := $(E2E_IMAGES)/.built-base-k6gate.local-node-$(NODE_VERSION)-k6-$(K6_VERSION)
 E2E_IMAGE_PACKAGES := buildah debootstrap
 
 .PHONY: e2e-image-packages e2e-base-images e2e-image
@@ -117,15 +120,19 @@ e2e-image: e2e-base-images
 	scripts/e2e/build-image.sh
 
 # What `make e2e` installs and plays (issue 29), also by hand on a cluster from make e2e-up:
-#   make e2e-scenario-tools   podinfo and Flagger built from their Go modules (test/e2e/{podinfo,flagger})
-#   make e2e-scenario-images  Redis (Debian's package), Flagger and podinfo as OCI archives
-#   make e2e-install          on a running cluster (make e2e-up): images, Flagger, k6-gate, podinfo
+#   make e2e-scenario-tools   podinfo, Flagger and KEDA built from their Go modules
+#                             (test/e2e/{podinfo,flagger,keda})
+#   make e2e-scenario-images  Redis (Debian's package), Flagger, podinfo and KEDA as OCI archives
+#   make e2e-install          on a running cluster (make e2e-up): images, KEDA, Flagger, k6-gate, podinfo
 #   make e2e-scenario-N       N = 1..7 on an installed cluster (7 uninstalls k6-gate)
 E2E_PODINFO_VERSION := $(call e2e_mod_version,podinfo,github.com/stefanprodan/podinfo)
 E2E_FLAGGER_VERSION := $(call e2e_mod_version,flagger,github.com/fluxcd/flagger)
+E2E_KEDA_VERSION := $(call e2e_mod_version,keda,github.com/kedacore/keda/v2)
 E2E_PODINFO := $(E2E_TOOLS)/.built-podinfo-$(E2E_PODINFO_VERSION)
 E2E_FLAGGER := $(E2E_TOOLS)/.built-flagger-$(E2E_FLAGGER_VERSION)
+E2E_KEDA := $(E2E_TOOLS)/.built-keda-$(E2E_KEDA_VERSION)
 E2E_SCENARIO_IMAGES := $(E2E_IMAGES)/.built-scenarios-podinfo-$(E2E_PODINFO_VERSION)-flagger-$(E2E_FLAGGER_VERSION)
+E2E_KEDA_IMAGES := $(E2E_IMAGES)/.built-keda-images-$(E2E_KEDA_VERSION)
 
 $(E2E_PODINFO): test/e2e/podinfo/go.mod test/e2e/podinfo/go.sum
 	scripts/e2e/build-tools.sh podinfo $(E2E_BIN)
@@ -137,16 +144,30 @@ $(E2E_FLAGGER): test/e2e/flagger/go.mod test/e2e/flagger/go.sum
 	@rm -f $(E2E_TOOLS)/.built-flagger-*
 	@touch $@
 
+# KEDA's operator and metrics API server: the first build compiles every scaler's cloud SDK
+# (about 300 modules; 13 min here, -trimpath sharing no cache with test/keda-scaler's build),
+# later ones relink (under a minute).
+$(E2E_KEDA): test/e2e/keda/go.mod test/e2e/keda/go.sum
+	scripts/e2e/build-tools.sh keda $(E2E_BIN)
+	@rm -f $(E2E_TOOLS)/.built-keda-*
+	@touch $@
+
 $(E2E_SCENARIO_IMAGES): $(E2E_PODINFO) $(E2E_FLAGGER) $(E2E_OWN) scripts/e2e/scenario-images.sh
 	$(MAKE) --no-print-directory e2e-image-packages
 	scripts/e2e/scenario-images.sh
 	@rm -f $(E2E_IMAGES)/.built-scenarios-*
 	@touch $@
 
-.PHONY: e2e-scenario-tools e2e-scenario-images e2e-install
-e2e-scenario-tools: $(E2E_PODINFO) $(E2E_FLAGGER)
+# KEDA's two images: one static binary each, one layer (no debootstrap).
+$(E2E_KEDA_IMAGES): $(E2E_KEDA) $(E2E_OWN) scripts/e2e/keda-images.sh
+	scripts/e2e/keda-images.sh
+	@rm -f $(E2E_IMAGES)/.built-keda-images-*
+	@touch $@
 
-e2e-scenario-images: $(E2E_SCENARIO_IMAGES)
+.PHONY: e2e-scenario-tools e2e-scenario-images e2e-install
+e2e-scenario-tools: $(E2E_PODINFO) $(E2E_FLAGGER) $(E2E_KEDA)
+
+e2e-scenario-images: $(E2E_SCENARIO_IMAGES) $(E2E_KEDA_IMAGES)
 
 e2e-install: $(HELM)
 	scripts/e2e/install.sh

@@ -1,15 +1,13 @@
 // The runtime we test is the runtime we ship: Node.js 24 LTS, pinned in .node-version.
 // `make` installs that Node into .tools/node (scripts/install-node.sh) and puts it first on
-// PATH, so vitest runs on it, and the API and worker it starts (test/support/k6gate.ts
+// PATH, so vitest runs on it, and the API and worker it starts (libs/testkit/src/k6gate.ts
 // spawns process.execPath) do too. The Dockerfile's base image must be the same major.minor.
 import { execFileSync } from "node:child_process";
 import { readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startWorker, testEnv, type ApiProcess } from "./support/k6gate";
-import { ROOT } from "./support/paths";
-import type { ManagedProcess } from "./support/process";
-import { startRedis, type TestRedis } from "./support/redis";
+import { describe, expect, it } from "vitest";
+import { ROOT } from "@k6-gate/testkit/paths";
+import { useStack } from "@k6-gate/testkit/use-stack";
 
 const SHIPPED_MAJOR = 24;
 const pin = readFileSync(join(ROOT, ".node-version"), "utf8").trim();
@@ -28,16 +26,19 @@ describe("the pin", () => {
     expect(major(pin)).toBe(SHIPPED_MAJOR);
   });
 
-  it("the Dockerfile's node base image has the pin's major.minor", () => {
+  it("the Dockerfile's node base image (the NODE_IMAGE build arg's default) has the pin's major.minor", () => {
     const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8");
-    const froms = [...dockerfile.matchAll(/^FROM\s+node:(\S+)/gim)].map((m) => m[1] ?? "");
-    expect(froms.length, "a FROM node:X.Y.Z-... stage").toBeGreaterThan(0);
-    for (const tag of froms) {
-      expect(tag, "FROM node:<exact version>-<debian>-slim").toMatch(/^\d+\.\d+\.\d+-\w+-slim$/);
-      expect(majorMinor(tag), `Dockerfile FROM node:${tag} vs .node-version ${pin}`).toBe(
+    const tags = [...dockerfile.matchAll(/^ARG\s+NODE_IMAGE=node:(\S+)/gim)].map((m) => m[1] ?? "");
+    expect(tags, "one ARG NODE_IMAGE=node:X.Y.Z-...").toHaveLength(1);
+    for (const tag of tags) {
+      expect(tag, "NODE_IMAGE=node:<exact version>-<debian>-slim").toMatch(
+        /^\d+\.\d+\.\d+-\w+-slim$/,
+      );
+      expect(majorMinor(tag), `Dockerfile NODE_IMAGE=node:${tag} vs .node-version ${pin}`).toBe(
         majorMinor(pin),
       );
     }
+    expect(dockerfile).toMatch(/^FROM\s+\$\{NODE_IMAGE\}\s+AS\s+node-base$/im);
   });
 
   it("package.json says the same: engines node >= 24, @types/node 24", () => {
@@ -51,20 +52,7 @@ describe("the pin", () => {
 });
 
 describe("every process runs Node 24", () => {
-  let redis: TestRedis;
-  let api: ApiProcess;
-  let worker: ManagedProcess;
-
-  beforeAll(async () => {
-    redis = await startRedis();
-    const env = testEnv(redis.url);
-    [api, worker] = await Promise.all([startApi(env), startWorker(env)]);
-  });
-
-  afterAll(async () => {
-    await Promise.allSettled([api?.stop(), worker?.stop()]);
-    await redis?.destroy();
-  });
+  const stack = useStack();
 
   it("vitest itself", () => {
     expect(major(process.versions.node), `vitest runs on ${process.execPath}`).toBe(SHIPPED_MAJOR);
@@ -76,8 +64,8 @@ describe("every process runs Node 24", () => {
   it("the API and the worker: the same node binary as vitest", () => {
     const vitestNode = realpathSync(process.execPath);
     for (const [name, proc] of [
-      ["api", api],
-      ["worker", worker],
+      ["api", stack.api],
+      ["worker", stack.worker],
     ] as const) {
       const { exe, version } = nodeOf(proc.pid);
       expect(exe, `${name} (pid ${proc.pid})`).toBe(vitestNode);

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The base images our Dockerfile starts FROM, made here (no registry is reachable), as OCI
-# archives in $E2E_IMAGES and in buildah's local storage (vfs, under .tools/e2e/buildah):
-#   node:<.node-version>-trixie-slim  Debian trixie minbase (debootstrap, from the mirror
-#       apt uses on this machine), slimmed as debian:trixie-slim is (no docs, man pages or
+# archives in $E2E_IMAGES and in buildah's local storage (vfs, under .tools/e2e/buildah),
+# named k6gate.local/... (lib.sh) and given to the build as its build args NODE_IMAGE and
+# K6_IMAGE (build-image.sh):
+#   k6gate.local/node:<.node-version>-trixie-slim, node:<.node-version>-trixie-slim's
+#       equivalent: Debian trixie minbase (debootstrap, from the mirror apt uses on this
+#       machine), slimmed as debian:trixie-slim is (no docs, man pages or
 #       locales), with the pinned Node and its npm in /usr/local as the official node image
 #       has them (.tools/node, from the npm registry) and its `node` user (uid/gid 1000)
-#   grafana/k6:<.k6-version>  the pinned k6, static (CGO_ENABLED=0, as k6's release build),
-#       at /usr/bin/k6
+#   k6gate.local/k6:<.k6-version>, grafana/k6:<.k6-version>'s equivalent: the pinned k6,
+#       static (CGO_ENABLED=0, as k6's release build), at /usr/bin/k6
 # Usage: base-images.sh (needs root: debootstrap, chroot)
 set -euo pipefail
 # shellcheck source=scripts/e2e/lib.sh
@@ -15,8 +18,8 @@ source "$(dirname "$0")/lib.sh"
 [[ $EUID -eq 0 ]] || die "must run as root (debootstrap)"
 node_version=$(cat "$E2E_ROOT/.node-version")
 k6_version=$(cat "$E2E_ROOT/.k6-version")
-node_image=docker.io/library/node:$node_version-trixie-slim
-k6_image=docker.io/grafana/k6:$k6_version
+node_image=$NODE_BASE_IMAGE
+k6_image=$K6_BASE_IMAGE
 node_dir=$E2E_ROOT/.tools/node
 [[ "$("$node_dir/bin/node" --version)" == "v$node_version" ]] || die "$node_dir is not Node $node_version: run make node"
 mkdir -p "$E2E_IMAGES"
@@ -109,4 +112,7 @@ oci-image -name "$k6_image" -o "$E2E_IMAGES/k6.tar" -file "$E2E_BIN/k6:/usr/bin/
 buildah_ rmi -f "$k6_image" >/dev/null 2>&1 || true
 id=$(buildah_ pull --quiet "oci-archive:$E2E_IMAGES/k6.tar")
 buildah_ tag "$id" "$k6_image"
+# The default names of the Dockerfile's build args, as older versions of this script stored
+# them: removed, so a build that ignored the build args would find no base image.
+buildah_ rmi "docker.io/library/node:$node_version-trixie-slim" "docker.io/grafana/k6:$k6_version" >/dev/null 2>&1 || true
 buildah_ images

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds our Dockerfile, unchanged, without a Docker daemon: buildah (Debian's package),
-# chroot isolation, vfs storage in .tools/e2e/buildah. Its two FROM images are the ones
-# scripts/e2e/base-images.sh made, under the exact names the Dockerfile gives
-# (node:<.node-version>-trixie-slim, grafana/k6:<.k6-version>), and --pull-never makes
-# buildah take them from local storage: no build arguments needed.
+# chroot isolation, vfs storage in .tools/e2e/buildah. Its two base images are the ones
+# scripts/e2e/base-images.sh made, given through the Dockerfile's build args
+# (NODE_IMAGE=k6gate.local/node:<.node-version>-trixie-slim,
+# K6_IMAGE=k6gate.local/k6:<.k6-version>), and --pull-never makes buildah take them from
+# its local storage.
 # Writes $E2E_IMAGES/k6-gate.tar (OCI archive, image k6gate.local/k6-gate:e2e).
 #
 # npm inside the build: this machine reaches the npm registry through a TLS proxy whose CA
@@ -26,6 +27,7 @@ printf 'cafile=/usr/local/etc/build-ca.crt\n' >"$npm_etc/npmrc"
 t=$(date +%s)
 buildah_ bud --isolation chroot --pull-never --layers=false \
   --volume "$npm_etc:/usr/local/etc:ro" \
+  --build-arg "NODE_IMAGE=$NODE_BASE_IMAGE" --build-arg "K6_IMAGE=$K6_BASE_IMAGE" \
   --build-arg "GIT_COMMIT=$(git -C "$E2E_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --tag "$image" --file "$E2E_ROOT/Dockerfile" "$E2E_ROOT"
 build_s=$(($(date +%s) - t))

@@ -8,11 +8,13 @@
 #   build-tools.sh images OUT      pause, e2e-app, oci-image (test/e2e/images, stdlib only)
 #   build-tools.sh podinfo OUT     podinfo (test/e2e/podinfo), the scenarios' app
 #   build-tools.sh flagger OUT     flagger (test/e2e/flagger), the scenarios' controller
+#   build-tools.sh keda OUT        keda (the operator) and keda-adapter (its metrics API
+#                                  server), test/e2e/keda: scenario 5's autoscaler
 # The versions are the ones each go.mod requires (the only place they are written).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-usage="usage: build-tools.sh kubernetes|etcd|coredns|images|podinfo|flagger OUT_DIR"
+usage="usage: build-tools.sh kubernetes|etcd|coredns|images|podinfo|flagger|keda OUT_DIR"
 what=${1:?$usage}
 out=${2:?$usage}
 mkdir -p "$out"
@@ -68,6 +70,16 @@ case "$what" in
     echo "building Flagger $v"
     go build -trimpath -ldflags "-s -w" \
       -o "$out/flagger" github.com/fluxcd/flagger/cmd/flagger
+    ;;
+  keda)
+    cd "$root/test/e2e/keda"
+    v=$(required_version . github.com/kedacore/keda/v2)
+    # What KEDA's Makefile stamps (its log's "KEDA Version"), named as in its images.
+    ldflags="-s -w -X github.com/kedacore/keda/v2/version.Version=${v#v}"
+    ldflags+=" -X github.com/kedacore/keda/v2/version.GitCommit=$v"
+    echo "building KEDA $v (operator and metrics API server)"
+    go build -trimpath -ldflags "$ldflags" -o "$out/keda" github.com/kedacore/keda/v2/cmd/operator
+    go build -trimpath -ldflags "$ldflags" -o "$out/keda-adapter" github.com/kedacore/keda/v2/cmd/adapter
     ;;
   images)
     cd "$root/test/e2e/images"

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the scenarios play on a running e2e cluster (after make e2e-up), the way
 # a user would:
-#   - the images built here imported into containerd (k6-gate, Redis, Flagger, podinfo)
+#   - the images built here imported into containerd (k6-gate, Redis, Flagger, podinfo,
+#     KEDA's two)
+#   - KEDA v2.21.0 (scenario 5's autoscaler): its CRDs from its Go module's
+#     config/crd/bases, then test/e2e/manifests/keda.yaml (operator, metrics API server,
+#     their RBAC, the APIService v1beta1.external.metrics.k8s.io); applied first, waited
+#     for last (the operator makes its certificates while the rest installs)
 #   - a default StorageClass with a local volume for the bundled Redis (the README asks
 #     for a cluster with one; this one has no provisioner)
 #   - Flagger from its upstream manifests at the pinned version (kustomize/base/flagger
@@ -25,12 +30,28 @@ work=$E2E_STATE/scenarios
 mkdir -p "$work"
 
 t=$(date +%s)
-for i in k6-gate redis flagger podinfo; do
+# Imported side by side (each import is mostly waiting on unpacking and fsync).
+imports=()
+for i in k6-gate redis flagger podinfo keda keda-metrics-apiserver; do
   [[ -f "$E2E_IMAGES/$i.tar" ]] || die "$E2E_IMAGES/$i.tar is missing: run make e2e-image e2e-scenario-images"
-  ctr --address "$CONTAINERD_SOCKET" -n k8s.io images import "$E2E_IMAGES/$i.tar" >/dev/null
+  ctr --address "$CONTAINERD_SOCKET" -n k8s.io images import "$E2E_IMAGES/$i.tar" >/dev/null &
+  imports+=("$!")
 done
+for p in "${imports[@]}"; do wait "$p" || die "an image import failed (ctr images import)"; done
 timings="images $(($(date +%s) - t))s"
-log "images imported in $(($(date +%s) - t)) s: $K6GATE_IMAGE $REDIS_IMAGE $FLAGGER_IMAGE $PODINFO_IMAGE"
+log "images imported in $(($(date +%s) - t)) s: $K6GATE_IMAGE $REDIS_IMAGE $FLAGGER_IMAGE $PODINFO_IMAGE $KEDA_IMAGE $KEDA_ADAPTER_IMAGE"
+
+# KEDA: its CRDs (server-side: the ScaledObject CRD is too large for apply's annotation),
+# then our manifests; waited for after the rest.
+t_keda=$(date +%s)
+keda_src=$(cd "$E2E_ROOT/test/e2e/keda" && GOFLAGS=-mod=readonly go list -m -f '{{.Dir}}' github.com/kedacore/keda/v2)
+kubectl_ apply --server-side -f "$keda_src/config/crd/bases/" >/dev/null
+wait_for 60 "KEDA's ScaledObject CRD to be established" \
+  kubectl_ wait --for=condition=Established crd/scaledobjects.keda.sh --timeout=10s ||
+  die "KEDA's ScaledObject CRD not established"
+sed -e "s|@KEDA_IMAGE@|$KEDA_IMAGE|g" -e "s|@KEDA_ADAPTER_IMAGE@|$KEDA_ADAPTER_IMAGE|g" \
+  "$E2E_ROOT/test/e2e/manifests/keda.yaml" | kubectl_ apply -f - >/dev/null
+keda_apply_s=$(($(date +%s) - t_keda))
 
 # The Redis volume: a directory the Redis pod's user (999:1000, the chart's) owns.
 mkdir -p "$work/redis-data"
@@ -107,6 +128,16 @@ kubectl_ apply -f "$work/canary.yaml" >/dev/null
 kubectl_ -n test wait canary/podinfo --for=jsonpath='{.status.phase}'=Initialized --timeout=180s >/dev/null
 timings+=" canary $(($(date +%s) - t))s"
 log "podinfo and its Canary Initialized in $(($(date +%s) - t)) s"
+# KEDA ready: the operator (leader, certificates written), the metrics API server, and the
+# API server serving external.metrics.k8s.io through it (the APIService Available).
+t=$(date +%s)
+kubectl_ -n keda rollout status deployment/keda-operator --timeout=180s >/dev/null
+kubectl_ -n keda rollout status deployment/keda-metrics-apiserver --timeout=180s >/dev/null
+kubectl_ wait --for=condition=Available apiservice/v1beta1.external.metrics.k8s.io --timeout=120s >/dev/null ||
+  die "KEDA's APIService not Available: $(kubectl_ get apiservice v1beta1.external.metrics.k8s.io -o jsonpath='{.status.conditions}')"
+timings+=" keda $((keda_apply_s + $(date +%s) - t))s"
+log "KEDA ready ($((keda_apply_s + $(date +%s) - t)) s of its own): $(kubectl_ -n keda get pods --no-headers | awk '{ printf "%s %s %s; ", $1, $2, $3 }')"
+
 # For make e2e's report (scripts/e2e/report.sh): the stages' times and what runs.
 mkdir -p "$E2E_ROOT/test-artifacts/e2e"
 {
@@ -114,4 +145,5 @@ mkdir -p "$E2E_ROOT/test-artifacts/e2e"
   echo "redis: $(kubectl_ -n k6-gate exec k6-gate-redis-0 -- redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)"
   echo "k6-gate: $(kubectl_ -n k6-gate exec deployment/k6-gate-api -c api -- node -e 'fetch("http://127.0.0.1:8000/version").then((r) => r.text()).then((t) => process.stdout.write(t))')"
   echo "k6: $(kubectl_ -n k6-gate exec deployment/k6-gate-worker -- k6 version | head -1)"
+  echo "keda: $(kubectl_ -n keda logs deployment/keda-operator | grep -m1 -o 'KEDA Version: [^ ]*' | cut -d' ' -f3)"
 } >"$E2E_ROOT/test-artifacts/e2e/install.txt"

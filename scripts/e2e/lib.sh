@@ -46,6 +46,12 @@ K6GATE_IMAGE=k6gate.local/k6-gate:e2e
 REDIS_IMAGE=k6gate.local/redis:trixie
 FLAGGER_IMAGE=k6gate.local/flagger:1.41.0
 PODINFO_IMAGE=k6gate.local/podinfo:6.9.2
+KEDA_IMAGE=k6gate.local/keda:2.21.0
+KEDA_ADAPTER_IMAGE=k6gate.local/keda-metrics-apiserver:2.21.0
+# The Dockerfile's two base images as made here (scripts/e2e/base-images.sh), given to the
+# build through its build args K6_IMAGE and NODE_IMAGE (scripts/e2e/build-image.sh).
+NODE_BASE_IMAGE=k6gate.local/node:$(cat "$E2E_ROOT/.node-version")-trixie-slim
+K6_BASE_IMAGE=k6gate.local/k6:$(cat "$E2E_ROOT/.k6-version")
 
 # Host settings the kubelet, kube-proxy or the bridge plugin may change: up.sh records
 # their values before anything starts and down.sh writes them back.

@@ -15,7 +15,7 @@ begin='<!-- e2e-report:begin'
 end='<!-- e2e-report:end -->'
 { grep -q "^$begin" "$doc" && grep -q "^$end" "$doc"; } || die "$doc has no e2e-report markers"
 
-mod() { awk -v m="$2" '$1 == m { print $2; exit }' "$E2E_ROOT/test/e2e/$1/go.mod"; }
+mod() { awk -v m="$2" '$1 == "require" { $1 = ""; $0 = $0 } $1 == m { print $2; exit }' "$E2E_ROOT/test/e2e/$1/go.mod"; }
 deb() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "not installed"; }
 field() { sed -n "s/^$1: //p" "$artifacts/install.txt" 2>/dev/null | head -1; }
 stage() {
@@ -47,7 +47,7 @@ from \`.tools/e2e\` (built there first when missing: see "Timings" above).
 | our image from our Dockerfile (\`make e2e-image\`, buildah; rebuilt on every run) | $image_build |
 | cluster up (\`up.sh\`) | $(stage up) |
 | smoke check | $(stage smoke) |
-| install: images imported, Flagger, \`helm install\` of k6-gate, podinfo + Canary Initialized | $(stage install) ($(field timings)) |
+| install: images imported, KEDA, Flagger, \`helm install\` of k6-gate, podinfo + Canary Initialized | $(stage install) ($(field timings)) |
 $(for n in 1 2 3 4 6 5 7; do echo "| scenario $n | $(stage "scenario$n") |"; done)
 | down + host diffed | $(stage down) |
 | **run.sh in all** (\`make e2e\` adds the image build and shellcheck) | **$(grep -o 'total=[0-9]*s' <<<"$run" | cut -d= -f2)** |
@@ -65,6 +65,19 @@ $(for n in 1 2 3 4 6 5 7; do
 Phases are Flagger's, \`phase@seconds\` after podinfo's pod template changed, polled each second
 (a phase shorter than a second can be missed). Flagger's analysis: interval 10 s, threshold 2,
 2 iterations; the README's webhook (k6: 2 VUs, 30 s).
+$(if [[ -f "$artifacts/scenario-5-scaling.txt" ]]; then
+    echo
+    echo "Scaling (scenario 5): KEDA's ScaledObject, pollingInterval 5 s, the HPA controller's"
+    echo "15 s sync; each second from the burst (the ScaledObject's Active and HPAActive conditions,"
+    echo "the HPA's external metric and desired replicas, the Deployment's replicas and Ready ones;"
+    echo "a line only when one changed), until 3 were Ready. Active turns Unknown when KEDA"
+    echo "v2.21.0 reconciles the ScaledObject on its HPA's change, until its next poll; a dash:"
+    echo "not set yet."
+    echo
+    echo '```'
+    awk '{ key = $0; sub(/^[0-9]+s /, "", key) } key != last { print; last = key }' "$artifacts/scenario-5-scaling.txt"
+    echo '```'
+  fi)
 
 ### Versions
 
@@ -75,6 +88,7 @@ Phases are Flagger's, \`phase@seconds\` after podinfo's pod template changed, po
 | CoreDNS | $(mod coredns github.com/coredns/coredns) |
 | containerd / runc / CNI plugins (Debian) | $(deb containerd) / $(deb runc) / $(deb containernetworking-plugins) |
 | Flagger | $(mod flagger github.com/fluxcd/flagger) (image \`$FLAGGER_IMAGE\`, kubernetes provider) |
+| KEDA (operator, metrics API server) | $(mod keda github.com/kedacore/keda/v2) (images \`$KEDA_IMAGE\`, \`$KEDA_ADAPTER_IMAGE\`; the operator logs "KEDA Version: $(field keda)") |
 | podinfo | ${PODINFO_IMAGE##*:} (module $(mod podinfo github.com/stefanprodan/podinfo)) |
 | k6-gate (GET /version) | $(field k6-gate | jq -r '"\(.version), commit \(.commit)"' 2>/dev/null) |
 | k6 in the image | $(field k6) |
@@ -88,10 +102,12 @@ Phases are Flagger's, \`phase@seconds\` after podinfo's pod template changed, po
 
 - **NetworkPolicy enforcement**: the bridge CNI has no policy engine, so the chart's
   NetworkPolicies (\`networkPolicy.enabled\`) are not installed or checked here.
-- **KEDA**: the operator is not installed. Scenario 5 scales the workers with \`kubectl scale\`
-  and reads \`GET /queue/depth\`, the ScaledObject's metrics-api trigger input;
-  the rendered ScaledObject is evaluated with KEDA v2.21.0's own scaler code against a live
-  queue by \`test/deploy/keda-scaler.test.ts\` (\`make test\`), not by a KEDA in this cluster.
+- **KEDA**: its admission webhooks (they only validate ScaledObjects) are not installed; the
+  scale-down through the chart's HPA behavior (300 s stabilization, then one pod a minute) is
+  not waited for: scenario 5 sees the queue drained (Active False, the HPA reading 0) and then
+  turns KEDA off with \`helm upgrade\`, which puts the chart's worker count back. The fallback
+  (\`keda.fallback\`, /queue/depth failing) is covered by \`test/deploy/keda-scaler.test.ts\`
+  with KEDA's scaler code, not here.
 - **Flagger's metrics**: no Prometheus, so no builtin metric check (request-success-rate,
   latency); no mesh or traffic split (kubernetes provider); only the \`pre-rollout\` hook is played
   (the README's example has no rollout or post-rollout hook).
@@ -102,7 +118,8 @@ Phases are Flagger's, \`phase@seconds\` after podinfo's pod template changed, po
 - **Images**: the bundled Redis runs Debian trixie's Redis, not the chart's default
   \`redis:7.4.8-alpine\`; no registry, so images are imported into containerd and pulled \`Never\`.
 - **Slack and k6 Cloud** are not configured (\`slack_channels\` is accepted, nothing is posted).
-- NodePort, port-forward and the aggregation layer are configured but not exercised.
+- NodePort and port-forward are configured but not exercised (the aggregation layer is:
+  KEDA's external metrics).
 $end
 MD
 )

@@ -44,6 +44,10 @@ finish() {
       kubectl_ -n flagger-system logs deployment/flagger --tail=200
       kubectl_ -n k6-gate logs deployment/k6-gate-api --tail=100
       kubectl_ -n k6-gate logs deployment/k6-gate-worker --tail=100
+      kubectl_ -n k6-gate get scaledobject,hpa -o yaml
+      kubectl_ get apiservice v1beta1.external.metrics.k8s.io -o yaml
+      kubectl_ -n keda logs deployment/keda-operator --tail=200
+      kubectl_ -n keda logs deployment/keda-metrics-apiserver --tail=100
     } >"$artifacts/scenarios-failure.txt" 2>&1 || true
     log "cluster state at the failure: test-artifacts/e2e/scenarios-failure.txt"
   fi

@@ -24,21 +24,16 @@ canary_replicas=$(kubectl_ -n test get deployment podinfo -o jsonpath='{.spec.re
 [[ "$canary_replicas" == 0 ]] || die "the canary Deployment podinfo has $canary_replicas replicas after promotion, not 0"
 ok "canary Deployment podinfo scaled to 0"
 
-# Flagger's events on the Canary since the new revision; each pre-rollout check is one call.
-canary_events_new | tee "$ARTIFACTS/scenario-1-events.txt" >&2
-checks=$(awk '/Pre-rollout check k6-load-test passed/ { n += substr($2, 2) } END { print n + 0 }' "$ARTIFACTS/scenario-1-events.txt")
-failed_checks=$(awk '/pre-rollout check k6-load-test failed/ { n += substr($2, 2) } END { print n + 0 }' "$ARTIFACTS/scenario-1-events.txt")
-((checks == 1 && failed_checks == 0)) || die "Flagger's events: $checks pre-rollout check(s) passed, $failed_checks failed; want 1 and 0"
+# Flagger's events on the Canary since the new revision (each pre-rollout check is one
+# call) and k6-gate's run records for the canary: the runs this revision made.
+revision_evidence 1 "$before"
+((CHECKS_PASSED == 1 && CHECKS_FAILED == 0)) ||
+  die "Flagger's events: $CHECKS_PASSED pre-rollout check(s) passed, $CHECKS_FAILED failed; want 1 and 0"
 ok "Flagger's events: 1 pre-rollout check passed, none failed"
-
-# k6-gate's run records for the canary: the runs this revision made.
-new_runs "$before" "$(runs_of test podinfo)" >"$ARTIFACTS/scenario-1-runs.json"
-jq -r '.[] | "run \(.id) \(.phase) attempt \(.attempt) \(.status) verdict=\(.verdict) \(.reason) queued \(.queueWaitMs) ms, ran \(.runTimeMs) ms"' "$ARTIFACTS/scenario-1-runs.json" >&2
-runs=$(jq length "$ARTIFACTS/scenario-1-runs.json")
-((runs == checks)) || die "$runs k6 runs recorded for this revision of test/podinfo, but Flagger made $checks check(s)"
-not_passed=$(jq '[.[] | select(.status != "finished" or .verdict != "pass")] | length' "$ARTIFACTS/scenario-1-runs.json")
-((not_passed == 0)) || die "the run did not pass: $(jq -c '[.[] | {id, status, verdict, reason}]' "$ARTIFACTS/scenario-1-runs.json")"
-run_ms=$(jq -r '.[0].runTimeMs' "$ARTIFACTS/scenario-1-runs.json")
-ok "k6-gate recorded 1 run for this revision, passed ($(jq -r '.[0].reason' "$ARTIFACTS/scenario-1-runs.json"); k6 ran ${run_ms} ms)"
+((RUNS == CHECKS_PASSED)) || die "$RUNS k6 runs recorded for this revision of test/podinfo, but Flagger made $CHECKS_PASSED check(s)"
+not_passed=$(jq '[.[] | select(.status != "finished" or .verdict != "pass")] | length' "$RUNS_JSON")
+((not_passed == 0)) || die "the run did not pass: $(jq -c '[.[] | {id, status, verdict, reason}]' "$RUNS_JSON")"
+run_ms=$(jq -r '.[0].runTimeMs' "$RUNS_JSON")
+ok "k6-gate recorded 1 run for this revision, passed ($(jq -r '.[0].reason' "$RUNS_JSON"); k6 ran ${run_ms} ms)"
 
 result 1 "good revision: Succeeded in ${TOTAL}s; phases: $PHASES; 1 check, 1 k6 run, passed, k6 ran ${run_ms} ms"

@@ -28,26 +28,23 @@ canary_replicas=$(kubectl_ -n test get deployment podinfo -o jsonpath='{.spec.re
 [[ "$canary_replicas" == 0 ]] || die "the canary Deployment podinfo has $canary_replicas replicas, not 0"
 ok "canary Deployment podinfo scaled to 0"
 
-canary_events_new | tee "$ARTIFACTS/scenario-2-events.txt" >&2
-failed=$(awk '/pre-rollout check k6-load-test failed/ { n += substr($2, 2) } END { print n + 0 }' "$ARTIFACTS/scenario-2-events.txt")
+revision_evidence 2 "$before"
+failed=$CHECKS_FAILED
 ((failed >= 2)) || die "Flagger's events show $failed failed pre-rollout check(s), want >= 2 (the threshold)"
-grep -q "pre-rollout check k6-load-test failed k6-gate: FAIL test/podinfo (thresholds_failed).*http_req_duration 'p(95)<500' observed" "$ARTIFACTS/scenario-2-events.txt" ||
+grep -q "pre-rollout check k6-load-test failed k6-gate: FAIL test/podinfo (thresholds_failed).*http_req_duration 'p(95)<500' observed" "$EVENTS" ||
   die "no failed-check event naming the threshold http_req_duration p(95)<500"
-grep -q 'Rolling back podinfo.test failed checks threshold reached' "$ARTIFACTS/scenario-2-events.txt" ||
+grep -q 'Rolling back podinfo.test failed checks threshold reached' "$EVENTS" ||
   die "no 'Rolling back ... failed checks threshold reached' event"
 ok "Flagger's events: $failed failed pre-rollout checks naming http_req_duration p(95)<500, rolled back"
 # The verdict as Flagger shows it: k6-gate's first line and the failed threshold's.
-verdict_text=$(grep -m1 -o 'pre-rollout check k6-load-test failed .*' "$ARTIFACTS/scenario-2-events.txt" |
+verdict_text=$(grep -m1 -o 'pre-rollout check k6-load-test failed .*' "$EVENTS" |
   awk -F' [|] ' '{ for (i = 2; i <= NF; i++) if ($i ~ /^- /) t = $i; print $1 " | " t }')
 
-new_runs "$before" "$(runs_of test podinfo)" >"$ARTIFACTS/scenario-2-runs.json"
-jq -r '.[] | "run \(.id) attempt \(.attempt) \(.status) verdict=\(.verdict) \(.reason), ran \(.runTimeMs) ms"' "$ARTIFACTS/scenario-2-runs.json" >&2
-runs=$(jq length "$ARTIFACTS/scenario-2-runs.json")
-((runs == 1)) || die "$runs k6 runs for the bad revision; want 1 (later checks answered from it within min_failure_delay)"
+((RUNS == 1)) || die "$RUNS k6 runs for the bad revision; want 1 (later checks answered from it within min_failure_delay)"
 jq -e '.[0] | .status == "finished" and .verdict == "fail"
   and ([.thresholds[] | select(.ok | not) | "\(.metric) \(.expression)"] == ["http_req_duration p(95)<500"])' \
-  "$ARTIFACTS/scenario-2-runs.json" >/dev/null ||
-  die "the run is not a failed verdict with http_req_duration p(95)<500 failed: $(jq -c '.[0] | {status, verdict, reason, thresholds}' "$ARTIFACTS/scenario-2-runs.json")"
-ok "k6-gate recorded 1 run, failed: $(jq -r '.[0] | "\(.reason): \(.thresholds[] | select(.ok | not) | "\(.metric) \(.expression) observed \(.observed)")"' "$ARTIFACTS/scenario-2-runs.json")"
+  "$RUNS_JSON" >/dev/null ||
+  die "the run is not a failed verdict with http_req_duration p(95)<500 failed: $(jq -c '.[0] | {status, verdict, reason, thresholds}' "$RUNS_JSON")"
+ok "k6-gate recorded 1 run, failed: $(jq -r '.[0] | "\(.reason): \(.thresholds[] | select(.ok | not) | "\(.metric) \(.expression) observed \(.observed)")"' "$RUNS_JSON")"
 
 result 2 "bad revision (podinfo --random-delay 550-750 ms): Failed in ${TOTAL}s; phases: $PHASES; $failed failed checks, 1 k6 run; Flagger's event: \"$verdict_text\""

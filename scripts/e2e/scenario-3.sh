@@ -38,16 +38,13 @@ ok "Canary test/podinfo Succeeded in ${TOTAL}s; phases: $PHASES"
 [[ "$(podinfo_env REVISION podinfo-primary)" == "$REVISION" ]] || die "podinfo-primary not promoted to REVISION=$REVISION"
 ok "podinfo-primary promoted to REVISION=$REVISION"
 
-canary_events_new >"$ARTIFACTS/scenario-3-events.txt"
-failed=$(awk '/pre-rollout check k6-load-test failed/ { n += substr($2, 2) } END { print n + 0 }' "$ARTIFACTS/scenario-3-events.txt")
-new_runs "$before" "$(runs_of test podinfo)" >"$ARTIFACTS/scenario-3-runs.json"
-jq -r '.[] | "run \(.id) attempt \(.attempt) \(.status) verdict=\(.verdict) \(.reason), ran \(.runTimeMs) ms"' "$ARTIFACTS/scenario-3-runs.json" >&2
-runs=$(jq length "$ARTIFACTS/scenario-3-runs.json")
-((runs == 1)) || die "$runs runs for the revision, want 1 (the killed attempt taken up again)"
+revision_evidence 3 "$before"
+failed=$CHECKS_FAILED
+((RUNS == 1)) || die "$RUNS runs for the revision, want 1 (the killed attempt taken up again)"
 jq -e --arg id "$id" '.[0] | .id == $id and .status == "finished" and .verdict == "pass" and .attempt >= 2' \
-  "$ARTIFACTS/scenario-3-runs.json" >/dev/null ||
-  die "want run $id passed on attempt >= 2: $(jq -c '.[0] | {id, status, verdict, attempt, reason}' "$ARTIFACTS/scenario-3-runs.json")"
-attempt=$(jq -r '.[0].attempt' "$ARTIFACTS/scenario-3-runs.json")
+  "$RUNS_JSON" >/dev/null ||
+  die "want run $id passed on attempt >= 2: $(jq -c '.[0] | {id, status, verdict, attempt, reason}' "$RUNS_JSON")"
+attempt=$(jq -r '.[0].attempt' "$RUNS_JSON")
 # Which worker recorded the verdict: its own log line (run-worker.ts, "run finished").
 new_pod=$(worker_logged "$id" | cut -d' ' -f1) || die "no worker pod logged run $id finished"
 [[ "$new_pod" != "$pod" ]] || die "the deleted pod $pod recorded run $id's verdict"

@@ -47,16 +47,13 @@ for p in $old_pods; do
 done
 ok "the old worker pod(s) exited ($(tr '\n' ' ' <<<"${old_pods//pod\//}"))"
 
-canary_events_new >"$ARTIFACTS/scenario-6-events.txt"
-passed=$(awk '/Pre-rollout check k6-load-test passed/ { n += substr($2, 2) } END { print n + 0 }' "$ARTIFACTS/scenario-6-events.txt")
-failed=$(awk '/pre-rollout check k6-load-test failed/ { n += substr($2, 2) } END { print n + 0 }' "$ARTIFACTS/scenario-6-events.txt")
-new_runs "$before" "$(runs_of test podinfo)" >"$ARTIFACTS/scenario-6-runs.json"
-jq -r '.[] | "run \(.id) attempt \(.attempt) \(.status) verdict=\(.verdict) \(.reason), ran \(.runTimeMs) ms"' "$ARTIFACTS/scenario-6-runs.json" >&2
-runs=$(jq length "$ARTIFACTS/scenario-6-runs.json")
-((runs == 1)) || die "$runs runs for the revision, want 1"
+revision_evidence 6 "$before"
+passed=$CHECKS_PASSED
+failed=$CHECKS_FAILED
+((RUNS == 1)) || die "$RUNS runs for the revision, want 1"
 jq -e --arg id "$id" '.[0] | .id == $id and .status == "finished" and .verdict == "pass" and .attempt == 1' \
-  "$ARTIFACTS/scenario-6-runs.json" >/dev/null ||
-  die "want run $id passed on attempt 1: $(jq -c '.[0] | {id, status, verdict, attempt, reason}' "$ARTIFACTS/scenario-6-runs.json")"
+  "$RUNS_JSON" >/dev/null ||
+  die "want run $id passed on attempt 1: $(jq -c '.[0] | {id, status, verdict, attempt, reason}' "$RUNS_JSON")"
 finished_lines=$(grep '"msg":"run finished"' "$old_logs" | grep -c "\"runId\":\"$id\"" || true)
 ((finished_lines == 1)) || die "the old worker logged run $id finished $finished_lines times, want 1"
 ! grep -q "\"runId\":\"$id\".*hand" "$old_logs" || die "the old worker handed run $id back"

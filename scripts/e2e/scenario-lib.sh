@@ -113,6 +113,22 @@ canary_events_new() {
       | "\(.level) x1 \(.msg | gsub("\n"; " | "))"'
 }
 
+# revision_evidence N BEFORE_JSON: what the revision since new_revision (T0) left: Flagger's
+# events on test/podinfo (test-artifacts/e2e/scenario-N-events.txt) and k6-gate's runs of
+# test/podinfo that BEFORE_JSON (runs_of before the revision) has not
+# (scenario-N-runs.json), both also on stderr. Sets EVENTS and RUNS_JSON (the two files),
+# CHECKS_PASSED and CHECKS_FAILED (Flagger's pre-rollout checks) and RUNS (how many runs).
+revision_evidence() {
+  EVENTS=$ARTIFACTS/scenario-$1-events.txt
+  RUNS_JSON=$ARTIFACTS/scenario-$1-runs.json
+  canary_events_new | tee "$EVENTS" >&2
+  CHECKS_PASSED=$(awk '/Pre-rollout check k6-load-test passed/ { n += substr($2, 2) } END { print n + 0 }' "$EVENTS")
+  CHECKS_FAILED=$(awk '/pre-rollout check k6-load-test failed/ { n += substr($2, 2) } END { print n + 0 }' "$EVENTS")
+  new_runs "$2" "$(runs_of test podinfo)" >"$RUNS_JSON"
+  jq -r '.[] | "run \(.id) \(.phase) attempt \(.attempt) \(.status) verdict=\(.verdict) \(.reason), queued \(.queueWaitMs) ms, ran \(.runTimeMs) ms"' "$RUNS_JSON" >&2
+  RUNS=$(jq length "$RUNS_JSON")
+}
+
 # k6_pids: the cluster's k6 processes (every pod's process is one of this machine's, in
 # the kubelet's cgroups under /k6gate-e2e; other k6 on the machine are not the cluster's).
 k6_pids() {

@@ -646,7 +646,17 @@ describe("Dockerfile", () => {
     instructions.filter((l) => l.toUpperCase().startsWith(`${op} `));
 
   it("builds from pinned base images: k6 2.2.0 and a Node LTS slim", () => {
-    const froms = named("FROM").map((l) => l.split(/\s+/));
+    // The base images are build args (K6_IMAGE, NODE_IMAGE) declared before the first FROM;
+    // their defaults are the pins.
+    const args = new Map(
+      named("ARG")
+        .map((l) => /^ARG\s+(\w+)=(\S+)$/i.exec(l))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => [m[1], m[2]] as const),
+    );
+    const froms = named("FROM").map((l) =>
+      l.replace(/\$\{(\w+)\}/g, (_, name: string) => args.get(name) ?? "").split(/\s+/),
+    );
     const stages = new Set(
       froms.map((f) => (f[2]?.toUpperCase() === "AS" ? f[3] : undefined)).filter(Boolean),
     );

@@ -1,11 +1,12 @@
 // Versions live in one place each. The k6 we test is the k6 we ship: `make` builds the
 // version in .k6-version into .tools/bin (Makefile: K6_VERSION), and the image copies k6
-// from `grafana/k6:<.k6-version>`. (Node's pin, .node-version, is checked in
-// test/runtime.test.ts.) package.json's ranges follow docs/decisions.md (24).
+// from `grafana/k6:<.k6-version>`, the default of the Dockerfile's K6_IMAGE build arg.
+// (Node's pin, .node-version, is checked in test/runtime.test.ts.) package.json's ranges
+// follow docs/decisions.md (24).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT } from "../support/paths";
+import { ROOT } from "@k6-gate/testkit/paths";
 
 const read = (file: string): string => readFileSync(join(ROOT, file), "utf8");
 
@@ -16,10 +17,12 @@ describe("the k6 pin", () => {
     expect(pin).toMatch(/^2\.\d+\.\d+$/);
   });
 
-  it("the Dockerfile copies k6 from grafana/k6 at the pin", () => {
-    const tags = [...read("Dockerfile").matchAll(/^FROM\s+grafana\/k6:(\S+)/gim)].map((m) => m[1]);
-    expect(tags, "one FROM grafana/k6:<version> stage").toHaveLength(1);
-    expect(tags[0], `Dockerfile FROM grafana/k6:${tags[0]} vs .k6-version ${pin}`).toBe(pin);
+  it("the Dockerfile copies k6 from grafana/k6 at the pin (the K6_IMAGE build arg's default)", () => {
+    const dockerfile = read("Dockerfile");
+    const tags = [...dockerfile.matchAll(/^ARG\s+K6_IMAGE=grafana\/k6:(\S+)/gim)].map((m) => m[1]);
+    expect(tags, "one ARG K6_IMAGE=grafana/k6:<version>").toHaveLength(1);
+    expect(tags[0], `Dockerfile K6_IMAGE=grafana/k6:${tags[0]} vs .k6-version ${pin}`).toBe(pin);
+    expect(dockerfile).toMatch(/^FROM\s+\$\{K6_IMAGE\}\s+AS\s+k6$/im);
   });
 });
 
