@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Scenario 6 of issue 29: `helm upgrade` to a changed value (worker.outputMaxBytes, in the
-# worker's ConfigMap: the pods' checksum/config changes and they roll) while a pre-rollout check's
+# Scenario 6 of issue 29: `helm upgrade` to a changed value (worker.shutdownGraceSeconds, in
+# the worker's ConfigMap as SHUTDOWN_GRACE: the pods' checksum/config changes and they roll) while a pre-rollout check's
 # k6 runs. The run must finish once: the old worker stops taking jobs, lets its k6 finish
 # (SHUTDOWN_GRACE) and records the verdict; no second attempt, no second run, one passed
 # check; the Canary Succeeded. The old worker pod's log is followed until it exits.
@@ -12,8 +12,8 @@ source "$(dirname "$0")/scenario-lib.sh"
 
 helm=$E2E_ROOT/.tools/bin/helm
 before=$(runs_of test podinfo)
-old_bytes=$("$helm" --kubeconfig "$KUBECONFIG" -n k6-gate get values k6-gate --all -o json | jq -r .worker.outputMaxBytes)
-new_bytes=$((old_bytes + 1048576))
+old_grace=$("$helm" --kubeconfig "$KUBECONFIG" -n k6-gate get values k6-gate --all -o json | jq -r .worker.shutdownGraceSeconds)
+new_grace=$((old_grace + 60))
 new_revision
 wait_for 240 "the revision's k6 run to be under way" run_under_way "$before" || die "no running k6 for the new revision"
 id=$(run_under_way "$before")
@@ -30,10 +30,10 @@ done
 upgraded_at=$(($(date +%s) - T0))
 t=$(date +%s)
 "$helm" --kubeconfig "$KUBECONFIG" upgrade k6-gate "$E2E_ROOT/charts/k6-gate" --namespace k6-gate \
-  --reset-then-reuse-values --set worker.outputMaxBytes="$new_bytes" --wait --timeout 5m >/dev/null
-ok "helm upgrade (worker.outputMaxBytes $old_bytes -> $new_bytes) while run $id's k6 ran, ${upgraded_at}s into the revision; done in $(($(date +%s) - t)) s"
-[[ $(kubectl_ -n k6-gate get configmap k6-gate-worker-config -o jsonpath='{.data.OUTPUT_MAX_BYTES}') == "$new_bytes" ]] ||
-  die "the ConfigMap does not have OUTPUT_MAX_BYTES=$new_bytes"
+  --reset-then-reuse-values --set worker.shutdownGraceSeconds="$new_grace" --wait --timeout 5m >/dev/null
+ok "helm upgrade (worker.shutdownGraceSeconds $old_grace -> $new_grace) while run $id's k6 ran, ${upgraded_at}s into the revision; done in $(($(date +%s) - t)) s"
+[[ $(kubectl_ -n k6-gate get configmap k6-gate-worker-config -o jsonpath='{.data.SHUTDOWN_GRACE}') == "${new_grace}s" ]] ||
+  die "the ConfigMap does not have SHUTDOWN_GRACE=${new_grace}s"
 
 follow_canary Succeeded 600
 ok "Canary test/podinfo Succeeded in ${TOTAL}s; phases: $PHASES"
@@ -60,4 +60,4 @@ finished_lines=$(grep '"msg":"run finished"' "$old_logs" | grep -c "\"runId\":\"
 ((passed == 1 && failed == 0)) || die "Flagger's events: $passed passed, $failed failed checks; want 1 and 0"
 ok "one run, attempt 1, its verdict recorded once by the old worker as it drained; Flagger: 1 passed check, none failed"
 
-result 6 "helm upgrade (worker.outputMaxBytes) ${upgraded_at}s into a revision, its k6 running: the old worker finished the run (attempt 1, once) and exited; Canary Succeeded in ${TOTAL}s; phases: $PHASES"
+result 6 "helm upgrade (worker.shutdownGraceSeconds) ${upgraded_at}s into a revision, its k6 running: the old worker finished the run (attempt 1, once) and exited; Canary Succeeded in ${TOTAL}s; phases: $PHASES"
