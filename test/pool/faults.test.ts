@@ -157,6 +157,21 @@ describe("Redis faults", () => {
     const runs = await runsOf(api.url);
     expect(runs).toHaveLength(1);
   });
+
+  it("lets a worker with no run exit on SIGTERM when Redis is gone, not after its whole grace", async () => {
+    // As `helm uninstall` does: Redis leaves with the workers. Before, BullMQ's close waited
+    // for Redis until SHUTDOWN_GRACE + 15 s had passed (here 75 s; the e2e's worker 375 s).
+    const gate = stack.testGate({ SHUTDOWN_GRACE: "60s" });
+    const worker = await gate.startWorker();
+    await stack.redis.stop();
+    try {
+      // SIGKILL (exit code null) if it is still there 30 s after SIGTERM.
+      expect(await worker.stop("SIGTERM", 30_000)).toBe(0);
+      expect(worker.output()).toContain("worker stopping");
+    } finally {
+      await stack.redis.start();
+    }
+  });
 });
 
 describe("API shutdown", () => {

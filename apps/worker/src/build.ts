@@ -50,6 +50,21 @@ export interface BuiltWorker {
  * runs stop within this even if the stop message was lost) and renews its namespace slot.
  */
 const HEARTBEAT_MS = 1000;
+/** How long a stopping worker with no job left lets BullMQ close before it exits anyway. */
+const IDLE_CLOSE_MS = 5000;
+
+/**
+ * Resolves once no job has run here for `ms`. Then BullMQ's close has nothing left to wait
+ * for but Redis, which may be gone (an uninstall removes it with the workers): it gets this
+ * moment, not the whole grace.
+ */
+async function idleFor(runWorker: RunWorker, ms: number): Promise<"timeout"> {
+  for (;;) {
+    await runWorker.idle();
+    await new Promise((resolve) => setTimeout(resolve, ms).unref());
+    if (runWorker.activeJobs() === 0) return "timeout";
+  }
+}
 
 /**
  * Parts an API in the same process already has (the all-in-one process): its subscribed
@@ -179,11 +194,19 @@ export async function buildWorker(
         );
         const closed = await Promise.race([
           runWorker.worker.close().then(() => "closed" as const),
+          idleFor(runWorker, IDLE_CLOSE_MS),
           bound,
         ]);
         clearTimeout(graceTimer);
-        if (closed === "timeout") logger.error("worker did not close in time; exiting anyway");
         const borrowed = fromApi !== undefined;
+        if (closed === "timeout") {
+          // Redis is gone or hung: a quit would wait for it. Nothing of ours is left running.
+          logger.error("worker did not close in time; exiting anyway");
+          await metricsServer?.close();
+          connection.disconnect();
+          if (!borrowed) subscriber.disconnect();
+          return;
+        }
         await Promise.allSettled([
           stopReconciler(),
           borrowed ? undefined : queue.close(),

@@ -40,6 +40,10 @@ export interface RunWorker {
   worker: Worker;
   /** Stop running k6 now and give its jobs back to the queue for another worker. */
   handBack(): void;
+  /** Jobs being processed here now. */
+  activeJobs(): number;
+  /** Resolves once no job is being processed here (at once when none is). */
+  idle(): Promise<void>;
 }
 
 const OUTPUT_FLUSH_MS = 1000;
@@ -213,7 +217,20 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
     if (record.result) void notifier.runFinished(run, record, record.result, output);
   };
 
-  const worker = new Worker(RUN_QUEUE, processJob, {
+  // Jobs being processed, so a stopping worker knows when none is left to wait for.
+  let active = 0;
+  const becameIdle: (() => void)[] = [];
+  const tracked: typeof processJob = async (job, token, signal) => {
+    active += 1;
+    try {
+      return await processJob(job, token, signal);
+    } finally {
+      active -= 1;
+      if (active === 0) for (const resolve of becameIdle.splice(0)) resolve();
+    }
+  };
+
+  const worker = new Worker(RUN_QUEUE, tracked, {
     connection: deps.connection,
     prefix: deps.config.QUEUE_PREFIX,
     concurrency: deps.concurrency,
@@ -249,6 +266,10 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
     handBack() {
       handingBack = true;
       worker.cancelAllJobs("worker shutting down");
+    },
+    activeJobs: () => active,
+    idle() {
+      return active === 0 ? Promise.resolve() : new Promise((resolve) => becameIdle.push(resolve));
     },
   };
 }
