@@ -62,7 +62,7 @@ function render(results: (LoadResult & { cpu: CpuUse })[]): Section {
   });
   const best = Math.max(...results.map(rate));
   const body = [
-    `K6_BIN is a two-line sh script (\`exit 0\`): it writes no summary file, so the worker judges on the exit code alone (pass). Everything else is the real path: POST, validation, the Lua decision, BullMQ add, worker pickup, markStarted, temp dir + script file, spawn (through \`setpriv --pdeathsig\`), verdict written and PUBLISHed, long-poll woken, text response.`,
+    `K6_BIN is a sh script that writes one completed iteration to the metric stream (the FIFO \`--out json=\` names) and exits 0, so the worker judges a pass with its evidence. Everything else is the real path: POST, validation, the Lua decision, BullMQ add, worker pickup, markStarted, temp dir + script file, spawn (through \`setpriv --pdeathsig\`), verdict written and PUBLISHed, long-poll woken, text response.`,
     `One API process, ${WORKERS} workers x WORKER_CONCURRENCY ${CONCURRENCY}, MAX_QUEUE_DEPTH 1000; each caller POSTs its next call (new checksum, so a new run) as soon as its verdict arrives, for ${DURATION_MS / 1000} s per level after a 2 s warm-up at 10 callers. The load generator shares the 2 cores.`,
     "",
     table(["callers", "verdicts", "verdicts/s", "median", "p95", "p99", "max", "non-200"], rows),

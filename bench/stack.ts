@@ -146,9 +146,20 @@ export async function withStack<T>(
   }
 }
 
+const ITERATION_METRIC = JSON.stringify({
+  type: "Metric",
+  metric: "iterations",
+  data: { type: "counter", thresholds: [] },
+});
+const ITERATION_POINT = JSON.stringify({
+  type: "Point",
+  metric: "iterations",
+  data: { time: "2026-01-01T00:00:00Z", value: 1, tags: null },
+});
+
 /**
  * A K6_BIN that does the least a k6 can for a passing verdict: `inspect` prints a one-second
- * expected duration, `version` a version (read once per worker), `run` writes a summary with one completed iteration and exits 0. What
+ * expected duration, `version` a version (read once per worker), `run` writes one completed iteration to the metric stream and exits 0. What
  * is left to measure is API + Redis + queue + worker + process spawns.
  */
 export function stubK6(): string {
@@ -161,7 +172,9 @@ export function stubK6(): string {
       "#!/bin/sh",
       'if [ "$1" = inspect ]; then echo \'{"totalDuration":"1s","maxVUs":1}\'; exit 0; fi',
       'if [ "$1" = version ]; then echo \'{"version":"v0.0.0-stub"}\'; exit 0; fi',
-      'echo \'{"metrics":{"iterations":{"count":1}}}\' > summary.json',
+      // The verdict reads k6's metric stream, the file `--out json=<path>` names.
+      'for arg; do case "$arg" in json=*) out="${arg#json=}";; esac; done',
+      `printf '%s\\n' '${ITERATION_METRIC}' '${ITERATION_POINT}' > "$out"`,
       "exit 0",
       "",
     ].join("\n"),
