@@ -52,12 +52,15 @@ interface SummaryExport {
   metrics: Record<string, Record<string, number> | undefined>;
 }
 
-/** One `k6 run` as the worker starts it; k6's own http_req_duration from its summary export. */
+/**
+ * One `k6 run` as the worker starts it; k6's own http_req_duration from its summary export
+ * (asked for here only: the worker reads the metric stream, which K6_ARGS discards).
+ */
 async function runK6(script: string): Promise<K6Latency> {
   const runDir = await mkdtemp(join(tmpdir(), "k6-gate-bench-capacity-"));
   try {
     await writeFile(join(runDir, "script.js"), script, { mode: 0o600 });
-    const child = spawn(K6_BIN, [...K6_ARGS, "script.js"], {
+    const child = spawn(K6_BIN, [...K6_ARGS, "--summary-export", "summary.json", "script.js"], {
       cwd: runDir,
       env: buildK6Environment({ runDir, envVars: {}, secrets: {} }),
       stdio: ["ignore", "ignore", "pipe"],
