@@ -55,7 +55,7 @@ RUN --mount=type=cache,target=/root/.npm \
     npm ci \
  && npm run build \
  && test -f dist/api.js && test -f dist/worker.js && test -f dist/all.js \
- && test -f dist/demo-target.js && test -f dist/demo-send.js
+ && test -f dist/demo-target.js && test -f dist/demo-send.js && test -f dist/pod-run.js
 
 # ---------------------------------------------------------------------------
 FROM node-base AS prod-deps

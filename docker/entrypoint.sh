@@ -5,6 +5,8 @@
 #   worker       a BullMQ worker that runs k6                     dist/worker.js
 #   all          the API and a worker in one process (small       dist/all.js
 #                installs: one container, one Node runtime)
+#   pod-run      one run's k6 in a runner pod (K6_RUNNER=job: the   dist/pod-run.js
+#                worker's Jobs start it; it reads /run/k6-gate)
 #   demo-target  the demo HTTP target (/ok healthy, /flaky: one   dist/demo-target.js
 #                request in five is a slow 500)
 #   demo-send    sends the two demo canaries to the api, prints   dist/demo-send.js
@@ -20,11 +22,11 @@ cmd=${1:-api}
 [ "$#" -gt 0 ] && shift
 
 case "$cmd" in
-  api | worker | all | demo-target | demo-send)
+  api | worker | all | pod-run | demo-target | demo-send)
     exec node "$APP_DIR/dist/$cmd.js" "$@"
     ;;
   -h | --help | help)
-    echo "usage: k6-gate api | worker | all | demo-target | demo-send [args...]"
+    echo "usage: k6-gate api | worker | all | pod-run | demo-target | demo-send [args...]"
     echo "       k6-gate <any command> [args...]"
     exit 0
     ;;

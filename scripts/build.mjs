@@ -7,6 +7,8 @@ await build({
     worker: "apps/worker/src/main.ts",
     // The API and a worker in one process, for small installs (apps/all).
     all: "apps/all/src/main.ts",
+    // One run's k6 in a runner pod (K6_RUNNER=job).
+    "pod-run": "apps/worker/src/pod/main.ts",
     "demo-target": "demo/target-main.ts",
     "demo-send": "demo/send.ts",
   },

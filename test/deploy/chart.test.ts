@@ -392,6 +392,41 @@ describe("helm chart values", () => {
     }
   });
 
+  it("with runner.kind job: K6_RUNNER names the PodTemplate; the worker's Role and the runner pods' policy", () => {
+    const { objs } = render("ci/job-runner-values.yaml");
+    const env = containerEnv(objs, container(find(objs, "Deployment", WORKER), "worker"));
+    expect(env.K6_RUNNER).toBe(`job:${NAMESPACE}/k6-gate-runner`);
+    const template = find(objs, "PodTemplate", "k6-gate-runner");
+    const k6 = rec(at(template.raw, "template.spec.containers.0"), "k6 container");
+    expect(k6.name).toBe("k6");
+    expect(at(k6, "securityContext.capabilities")).toEqual({
+      drop: ["ALL"],
+      add: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETUID", "SETGID"],
+    });
+    // No pods/exec, no access beyond the runner namespace's Jobs, pods and one template.
+    const rules = arr(at(find(objs, "Role", "k6-gate-runner").raw, "rules"), "rules");
+    expect(rules.flatMap((r) => arr(at(r, "resources"), "resources"))).toEqual([
+      "jobs",
+      "secrets",
+      "pods",
+      "pods/log",
+      "podtemplates",
+    ]);
+    const policy = find(objs, "NetworkPolicy", "k6-gate-runner");
+    expect(at(policy.raw, "spec.ingress")).toEqual([]);
+    const egress = arr(at(policy.raw, "spec.egress"), "egress");
+    expect(egress).toHaveLength(3);
+    expect(at(egress[1], "to.0.namespaceSelector.matchExpressions.0.values")).toEqual([
+      "test",
+      "staging",
+    ]);
+    // The selector matches the pods the worker makes from the template (its labels win).
+    expect(at(template.raw, "template.metadata.labels")).toMatchObject(
+      rec(at(policy.raw, "spec.podSelector.matchLabels"), "podSelector"),
+    );
+    expect(renderError("--set", "runner.kind=pod")).toMatch(/runner\.kind|runner\/kind/);
+  });
+
   it("refuses a misspelled value, a wrong type, and contradictions (values.schema.json, templates)", () => {
     expect(renderError("--set", "workerConcurency=2")).toContain(
       "additional properties 'workerConcurency' not allowed",

@@ -1,7 +1,8 @@
 // SECURITY.md, "Redis and scripts": Redis never accepts unauthenticated commands. A k6 script can send HTTP to
 // any address it reaches, and Redis runs an HTTP request line as an inline command
 // (`SET /<path> HTTP/1.1` sets a key). The shipped configurations run Redis with a
-// password (the harness does too); the API and worker refuse an open Redis.
+// password (the harness does too); the API and worker refuse an open Redis unless REDIS_URL
+// says `?allow_unauthenticated=true` (or the former REDIS_ALLOW_UNAUTHENTICATED=true does).
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -63,7 +64,9 @@ describe("API and worker against a Redis that takes commands without a password"
       const output = child.output();
       expect(output).toMatch(REFUSAL);
       expect(output).toContain("SECURITY.md");
-      expect(output).toContain("REDIS_ALLOW_UNAUTHENTICATED=true");
+      // The refusal names the current form, not the former variable.
+      expect(output).toContain("add ?allow_unauthenticated=true to REDIS_URL");
+      expect(output).not.toContain("REDIS_ALLOW_UNAUTHENTICATED");
       // A JSON log line at level fatal (60), not a stack trace.
       const line = output.split("\n").find((l) => REFUSAL.test(l)) ?? "";
       expect(JSON.parse(line)).toMatchObject({ level: 60 });
@@ -76,12 +79,45 @@ describe("API and worker against a Redis that takes commands without a password"
   it.each([
     ["api", /api listening/],
     ["worker", /worker started/],
-  ] as const)("%s: starts with REDIS_ALLOW_UNAUTHENTICATED=true", async (app, ready) => {
-    const child = launch(app, { REDIS_ALLOW_UNAUTHENTICATED: "true" });
+  ] as const)("%s: starts with REDIS_URL ?allow_unauthenticated=true", async (app, ready) => {
+    const child = launch(app, { REDIS_URL: `${openRedis.url}?allow_unauthenticated=true` });
     await child.waitForOutput(ready);
     expect(child.output()).not.toMatch(REFUSAL);
+    expect(child.output()).not.toContain("REDIS_ALLOW_UNAUTHENTICATED");
     await child.stop();
   });
+
+  it.each(["api", "worker"] as const)(
+    "%s: still refuses with ?allow_unauthenticated=false",
+    async (app) => {
+      const child = launch(app, { REDIS_URL: `${openRedis.url}?allow_unauthenticated=false` });
+      expect(await child.exited).toBe(1);
+      expect(child.output()).toMatch(REFUSAL);
+    },
+  );
+
+  // The former variable, read into REDIS_URL as ?allow_unauthenticated= (issue 32's fold).
+  it.each([
+    ["api", /api listening/],
+    ["worker", /worker started/],
+  ] as const)(
+    "%s: starts with the former REDIS_ALLOW_UNAUTHENTICATED=true, saying where it belongs",
+    async (app, ready) => {
+      const child = launch(app, { REDIS_ALLOW_UNAUTHENTICATED: "true" });
+      await child.waitForOutput(ready);
+      const output = child.output();
+      expect(output).not.toMatch(REFUSAL);
+      const notice = output
+        .split("\n")
+        .find((line) => line.includes("REDIS_ALLOW_UNAUTHENTICATED is k6-gate's former setting"));
+      expect(notice, output).toBeDefined();
+      expect(JSON.parse(notice ?? "{}")).toMatchObject({
+        level: 40,
+        msg: "REDIS_ALLOW_UNAUTHENTICATED is k6-gate's former setting, read into REDIS_URL (?allow_unauthenticated=true). Move it there: REDIS_ALLOW_UNAUTHENTICATED is deprecated",
+      });
+      await child.stop();
+    },
+  );
 
   it("starts against the password-protected Redis of every shipped configuration", () => {
     // beforeAll started both on `redis` (requirepass); nothing was refused.

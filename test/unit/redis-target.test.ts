@@ -191,7 +191,9 @@ describe("a Redis Cluster", () => {
 
   it("refuses a parameter it does not read, and a cluster= that is not true or false", () => {
     const message = refusal({ REDIS_URL: "redis://:pw@127.0.0.1?cluster=yes&tls=1" });
-    expect(message).toMatch(/REDIS_URL: \?tls is not a parameter k6-gate reads \(ca, cluster\)/);
+    expect(message).toMatch(
+      /REDIS_URL: \?tls is not a parameter k6-gate reads \(ca, cluster, allow_unauthenticated\)/,
+    );
     expect(message).toMatch(/REDIS_URL: \?cluster=yes is not true or false/);
   });
 });
@@ -286,6 +288,100 @@ describe("REDIS_URL", () => {
   it("refuses a database that is not a number", () => {
     expect(refusal({ REDIS_URL: "redis://:pw@127.0.0.1:6379/queue" })).toMatch(
       /REDIS_URL: "\/queue" is not a database number/,
+    );
+  });
+});
+
+describe("?allow_unauthenticated", () => {
+  it("is false unless REDIS_URL says true", () => {
+    expect(target({ REDIS_URL: "redis://:pw@127.0.0.1" }).allowUnauthenticated).toBe(false);
+    expect(
+      target({ REDIS_URL: "redis://127.0.0.1?allow_unauthenticated=false" }).allowUnauthenticated,
+    ).toBe(false);
+    expect(
+      target({ REDIS_URL: "redis://127.0.0.1:6379?allow_unauthenticated=true" }),
+    ).toMatchObject({
+      mode: "standalone",
+      nodes: [{ host: "127.0.0.1", port: 6379 }],
+      allowUnauthenticated: true,
+      label: "127.0.0.1:6379",
+    });
+  });
+
+  it("refuses a value that is not true or false", () => {
+    expect(refusal({ REDIS_URL: "redis://127.0.0.1?allow_unauthenticated=yes" })).toMatch(
+      /REDIS_URL: \?allow_unauthenticated=yes is not true or false/,
+    );
+  });
+
+  it("goes with sentinels, a Cluster and TLS, changing nothing else", () => {
+    const certificate = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    const pem = join(dir, "allow-ca.pem");
+    writeFileSync(pem, certificate);
+    expect(
+      target({
+        REDIS_URL: "redis://:data-pw@ignored.example/1?allow_unauthenticated=true",
+        REDIS_SENTINELS: "sentinel-a:26379/k6gate-primary",
+      }),
+    ).toMatchObject({
+      mode: "sentinel",
+      nodes: [{ host: "sentinel-a", port: 26379 }],
+      sentinelName: "k6gate-primary",
+      password: "data-pw",
+      db: 1,
+      allowUnauthenticated: true,
+    });
+    expect(
+      target({
+        REDIS_URL: "redis://node-1.example:7000?cluster=true&allow_unauthenticated=true",
+        QUEUE_PREFIX: "{k6gate}",
+      }),
+    ).toMatchObject({
+      mode: "cluster",
+      nodes: [{ host: "node-1.example", port: 7000 }],
+      allowUnauthenticated: true,
+      label: "cluster at node-1.example:7000",
+    });
+    expect(
+      target({ REDIS_URL: `rediss://redis.example:6380?allow_unauthenticated=true&ca=${pem}` }),
+    ).toMatchObject({
+      mode: "standalone",
+      nodes: [{ host: "redis.example", port: 6380 }],
+      tls: { ca: certificate },
+      allowUnauthenticated: true,
+    });
+  });
+
+  it("reads the former REDIS_ALLOW_UNAUTHENTICATED into REDIS_URL, saying where it belongs", () => {
+    const config = loadApiConfig({
+      REDIS_URL: "redis://127.0.0.1:6379",
+      REDIS_ALLOW_UNAUTHENTICATED: "true",
+    });
+    expect(config.redis.allowUnauthenticated).toBe(true);
+    expect(config.REDIS_URL).toBe("redis://127.0.0.1:6379?allow_unauthenticated=true");
+    expect(config).not.toHaveProperty("REDIS_ALLOW_UNAUTHENTICATED");
+    expect(config.envNotices).toEqual([
+      "REDIS_ALLOW_UNAUTHENTICATED is k6-gate's former setting, read into REDIS_URL (?allow_unauthenticated=true). Move it there: REDIS_ALLOW_UNAUTHENTICATED is deprecated",
+    ]);
+    // Beside the other parameters; REDIS_URL's own wins, and the notice says so.
+    expect(
+      loadApiConfig({
+        REDIS_URL: "redis://127.0.0.1?cluster=true",
+        QUEUE_PREFIX: "{k6gate}",
+        REDIS_ALLOW_UNAUTHENTICATED: "true",
+      }).redis,
+    ).toMatchObject({ mode: "cluster", allowUnauthenticated: true });
+    const both = loadApiConfig({
+      REDIS_URL: "redis://127.0.0.1?allow_unauthenticated=false",
+      REDIS_ALLOW_UNAUTHENTICATED: "true",
+    });
+    expect(both.redis.allowUnauthenticated).toBe(false);
+    expect(both.envNotices).toEqual([
+      "REDIS_ALLOW_UNAUTHENTICATED is ignored: REDIS_URL has ?allow_unauthenticated=",
+    ]);
+    // A value the former flag refused is still refused, now naming REDIS_URL.
+    expect(refusal({ REDIS_URL: "redis://127.0.0.1", REDIS_ALLOW_UNAUTHENTICATED: "yes" })).toMatch(
+      /REDIS_URL: \?allow_unauthenticated=yes is not true or false/,
     );
   });
 });

@@ -25,6 +25,7 @@ import { removeDeadRunDirs } from "./k6/run-dirs";
 import { kubernetesSecretsFor } from "./kubernetes-access";
 import { serveMetrics } from "./metrics-server";
 import { createProcessor } from "./processor";
+import { k6RunnerFor } from "./runner-choice";
 import { untilLanded } from "./until-landed";
 import { recordingInputs } from "./record-inputs";
 import { createRunMetrics } from "./run-metrics";
@@ -112,7 +113,8 @@ export async function buildWorker(
     leaseMs: config.LOCK_DURATION,
   });
 
-  const concurrency = await concurrencyOf(config.WORKER_CONCURRENCY);
+  const runner = await k6RunnerFor(config, logger);
+  const concurrency = await concurrencyOf(config.WORKER_CONCURRENCY, runner?.kind);
   const runWorker = createRunWorker({
     config,
     connection,
@@ -128,8 +130,9 @@ export async function buildWorker(
       createProcessor({
         config,
         pdeathsig,
+        runner,
         // Several k6 at once share the worker's CPUs: each run is judged by them all.
-        loadSampler: concurrency.runs > 1 ? sharedCpuSampler(process.pid) : undefined,
+        loadSampler: concurrency.runs > 1 && !runner ? sharedCpuSampler(process.pid) : undefined,
         resolveSecrets: kubernetesSecrets ?? noSecrets,
         // Read like a verdict is written: retried while Redis refuses, never skipped.
         history: (run, limit) =>
@@ -170,6 +173,7 @@ export async function buildWorker(
       logger.info(
         {
           workerName,
+          runner: config.K6_RUNNER,
           concurrency: concurrency.runs,
           concurrencyFrom: concurrency.from,
           cpus: concurrency.cpus,

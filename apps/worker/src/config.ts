@@ -37,6 +37,9 @@ export const METRICS_MAX_CANARIES = 200;
  */
 export const OUTPUT_MAX_BYTES = 1024 * 1024;
 
+export type K6RunnerSetting =
+  { kind: "process" } | { kind: "job"; namespace: string; podTemplate: string };
+
 const workerConfigShape = z.object({
   ...commonConfigShape,
   K6_BIN: z.string().min(1).default("k6"),
@@ -50,6 +53,23 @@ const workerConfigShape = z.object({
     const runs = Number(text);
     if (Number.isInteger(runs) && runs > 0) return runs;
     ctx.addIssue({ code: "custom", message: `"${text}" is not auto or a whole number above 0` });
+    return z.NEVER;
+  }),
+  /**
+   * Where k6 runs: `process` (the default), a child of this worker; or
+   * `job:<namespace>/<podtemplate>`, a Kubernetes Job per run in that namespace, its pod
+   * from that PodTemplate (the chart's `runner.job`; docs/decisions.md, "Runners").
+   */
+  K6_RUNNER: optionalText.transform((text, ctx): K6RunnerSetting => {
+    if (text === undefined || text === "process") return { kind: "process" };
+    const job = /^job:([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)$/.exec(
+      text,
+    );
+    if (job?.[1] && job[3]) return { kind: "job", namespace: job[1], podTemplate: job[3] };
+    ctx.addIssue({
+      code: "custom",
+      message: `"${text}" is not process or job:<namespace>/<podtemplate>`,
+    });
     return z.NEVER;
   }),
   /** Runs at once across every worker (BullMQ global concurrency); unset = no global cap. */

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { accepted } from "@k6-gate/shared";
 import type { WorkerConfig } from "./config";
-import type { KubeConfigSource } from "./kubernetes-secrets";
+import type { KubeConfigSource } from "./kubernetes-client";
 import type { SecretResolver } from "./secrets";
 
 /**
@@ -42,7 +42,7 @@ export function kubernetesSecretsFor(
   };
 }
 
-function kubeConfigSource(
+export function kubeConfigSource(
   config: Pick<WorkerConfig, "KUBECONFIG" | "KUBERNETES_CLIENT">,
 ): KubeConfigSource | undefined {
   if (config.KUBERNETES_CLIENT === "none") return undefined;

@@ -1,25 +1,14 @@
-import {
-  ApiException,
-  CoreV1Api,
-  KubeConfig,
-  Observable,
-  type ConfigurationOptions,
-} from "@kubernetes/client-node";
+import { ApiException, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { accepted, refused } from "@k6-gate/shared";
+import { kubeConfigOf, timeoutOptions, type KubeConfigSource } from "./kubernetes-client";
 import type { SecretResolver } from "./secrets";
-
-/** Where the worker's Kubernetes credentials come from (kubernetes-access.ts decides). */
-export type KubeConfigSource = { kind: "in-cluster" } | { kind: "file"; path: string };
 
 /** The resolver for credentials from `source`; loading this module loads the client. */
 export function kubernetesSecretResolverFrom(
   source: KubeConfigSource,
   options: KubernetesSecretsOptions,
 ): SecretResolver {
-  const kubeConfig = new KubeConfig();
-  if (source.kind === "in-cluster") kubeConfig.loadFromCluster();
-  else kubeConfig.loadFromFile(source.path);
-  return kubernetesSecretResolver(kubeConfig, options);
+  return kubernetesSecretResolver(kubeConfigOf(source), options);
 }
 
 export interface KubernetesSecretsOptions {
@@ -81,22 +70,6 @@ export function kubernetesSecretResolver(
       values[env] = Buffer.from(encoded, "base64").toString("utf8");
     }
     return accepted(values);
-  };
-}
-
-/** Aborts the request itself after `timeoutMs`, so a hung API server holds no run. */
-function timeoutOptions(timeoutMs: number): ConfigurationOptions {
-  return {
-    middleware: [
-      {
-        pre: (request) => {
-          request.setSignal(AbortSignal.timeout(timeoutMs));
-          return new Observable(Promise.resolve(request));
-        },
-        post: (response) => new Observable(Promise.resolve(response)),
-      },
-    ],
-    middlewareMergeStrategy: "append",
   };
 }
 

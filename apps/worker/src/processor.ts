@@ -6,7 +6,8 @@ import { buildK6Environment } from "./k6/environment";
 import { prepareCloudRun } from "./k6/cloud";
 import { findCloudUrl } from "./k6/cloud-url";
 import { k6VersionOf } from "./k6/k6-version";
-import { runK6, type RunK6Options } from "./k6/run-k6";
+import type { runK6, RunK6Options } from "./k6/run-k6";
+import { processRunner, type K6Runner } from "./k6/runner";
 import { findingsOf } from "./k6/findings";
 import type { K6ProgressListener } from "./k6/k6-stdout";
 import type { TailBuffer } from "./k6/tail-buffer";
@@ -36,6 +37,8 @@ export interface ProcessorDeps {
   resolveSecrets: SecretResolver;
   /** Runs k6 (the real one; tests may hand in another). */
   runK6?: typeof runK6;
+  /** Where k6 runs (k6/runner.ts); unset: the process runner over `runK6`. */
+  runner?: K6Runner;
   /** Measures the load generator while k6 runs (several k6 at once); unset: each k6 alone. */
   loadSampler?: RunK6Options["loadSampler"];
   /** The canary's newest `limit` runs, newest first, to find the baseline in; none: no baseline. */
@@ -56,6 +59,8 @@ export interface RunOptions {
   onOutput?: (output: TailBuffer) => void;
   /** k6's start (with the scenarios' expected time) and its progress, for the run page. */
   progress?: K6ProgressListener;
+  /** True once `signal` means the worker is leaving (the run is handed back), not a cancel. */
+  handingBack?: () => boolean;
 }
 
 export type RunProcessor = (run: RunJob, options: RunOptions) => Promise<RunExecution>;
@@ -77,8 +82,8 @@ export function parseRunJob(data: unknown): RunJob {
  */
 export function createProcessor(deps: ProcessorDeps): RunProcessor {
   const { config } = deps;
-  const execute = deps.runK6 ?? runK6;
-  return async (run, { signal, onOutput, progress }) => {
+  const runner = deps.runner ?? processRunner(deps.runK6);
+  return async (run, { signal, onOutput, progress, handingBack }) => {
     const cloud = run.uploadToCloud
       ? prepareCloudRun(config, [
           ...Object.keys(run.envVars),
@@ -98,28 +103,32 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
     const history = deps.history?.(run, RECENT_HISTORY) ?? Promise.resolve([]);
     // Its failure is met where it is awaited; until then it must not count as unhandled.
     history.catch(() => undefined);
-    const outcome = await execute({
-      k6Bin: config.K6_BIN,
-      script: run.script,
-      env: (runDir) => buildK6Environment({ runDir, envVars: run.envVars, secrets: secrets.value }),
-      command: cloud?.value.command,
-      files: cloud?.value.files,
-      maxDurationMs:
-        run.maxDurationMs === undefined
-          ? undefined
-          : Math.min(run.maxDurationMs, config.MAX_RUN_DURATION),
-      maxRunDurationMs: config.MAX_RUN_DURATION,
-      killGraceMs: KILL_GRACE_MS,
-      // The system's temporary directory (TMPDIR), like any program's: one private dir per run.
-      tmpRoot: tmpdir(),
-      outputMaxBytes: OUTPUT_MAX_BYTES,
-      pdeathsig: deps.pdeathsig,
-      signal,
-      onOutput,
-      progress,
-      statKeys: Object.keys(limits),
-      loadSampler: deps.loadSampler,
-    });
+    const outcome = await runner.run(
+      {
+        k6Bin: config.K6_BIN,
+        script: run.script,
+        env: (runDir) =>
+          buildK6Environment({ runDir, envVars: run.envVars, secrets: secrets.value }),
+        command: cloud?.value.command,
+        files: cloud?.value.files,
+        maxDurationMs:
+          run.maxDurationMs === undefined
+            ? undefined
+            : Math.min(run.maxDurationMs, config.MAX_RUN_DURATION),
+        maxRunDurationMs: config.MAX_RUN_DURATION,
+        killGraceMs: KILL_GRACE_MS,
+        // The system's temporary directory (TMPDIR), like any program's: one private dir per run.
+        tmpRoot: tmpdir(),
+        outputMaxBytes: OUTPUT_MAX_BYTES,
+        pdeathsig: deps.pdeathsig,
+        signal,
+        onOutput,
+        progress,
+        statKeys: Object.keys(limits),
+        loadSampler: deps.loadSampler,
+      },
+      { runId: run.runId, handingBack: handingBack ?? (() => false) },
+    );
     const output = outcome.output.text();
     if (outcome.spawnError) {
       return {

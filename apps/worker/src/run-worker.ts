@@ -141,6 +141,7 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
         signal: signal ?? new AbortController().signal,
         onOutput: (output) => flushOutput(runId, attemptToken, output),
         progress: progressSaver(store, logger, runId, attemptToken, OUTPUT_FLUSH_MS),
+        handingBack: () => handingBack && stoppedBecause === undefined,
       });
       stopFlushing(runId);
       if (execution.interrupted && handingBack && stoppedBecause === undefined) {

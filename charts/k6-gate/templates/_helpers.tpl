@@ -201,3 +201,8 @@ topologySpreadConstraints:
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* Namespace of the runner Jobs (runner.kind job): runner.job.namespace, else the release's. */}}
+{{- define "k6-gate.runnerNamespace" -}}
+{{- .Values.runner.job.namespace | default .Release.Namespace -}}
+{{- end }}

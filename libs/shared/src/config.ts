@@ -71,8 +71,10 @@ export const flag = (fallback: boolean) =>
 export const commonConfigShape = {
   /**
    * The Redis server (`rediss://` for TLS, `?ca=<PEM file>` for a private CA); with
-   * REDIS_SENTINELS, only its user, password, database, scheme and `ca` are used; with
-   * `?cluster=true`, it is the seed node of a Redis Cluster (redis-target.ts).
+   * REDIS_SENTINELS, only its user, password, database, scheme, `ca` and
+   * `allow_unauthenticated` are used; with `?cluster=true`, it is the seed node of a Redis
+   * Cluster; `?allow_unauthenticated=true` starts even on a Redis that runs commands without
+   * a password (redis-target.ts, redis-preflight.ts).
    */
   REDIS_URL: z.string().url().default(DEFAULT_REDIS_URL),
   /**
@@ -80,8 +82,6 @@ export const commonConfigShape = {
    * URL stays in the ConfigMap). Any characters.
    */
   REDIS_PASSWORD: optionalText,
-  /** Start even when Redis runs commands without a password (see SECURITY.md). */
-  REDIS_ALLOW_UNAUTHENTICATED: flag(false),
   /**
    * `[user:password@]host:port,host:port[/name]`: find the primary set `name` (`mymaster`
    * when left out) through these Redis Sentinels, with their own user and password when

@@ -3,8 +3,9 @@ import { DEFAULT_REDIS_URL } from "./redis-target";
 /**
  * k6-gate's former Redis variables, folded into the two that say where Redis is (issue 32):
  * the sentinels' login and primary set into REDIS_SENTINELS
- * (`[user:password@]host:port,host:port[/name]`), the CA file and Cluster mode into
- * REDIS_URL (`?ca=<file>`, `?cluster=true`). A deployment that still sets one keeps
+ * (`[user:password@]host:port,host:port[/name]`), the CA file, Cluster mode and the consent
+ * to a Redis without a password into REDIS_URL (`?ca=<file>`, `?cluster=true`,
+ * `?allow_unauthenticated=true`). A deployment that still sets one keeps
  * working: its value is written where it belongs now, and a notice at start says so.
  */
 const FORMER_SENTINEL_VARIABLES = [
@@ -46,7 +47,8 @@ function foldSentinels(env: NodeJS.ProcessEnv, notices: string[]): NodeJS.Proces
 function foldIntoUrl(env: NodeJS.ProcessEnv, notices: string[]): NodeJS.ProcessEnv {
   const ca = env.REDIS_TLS_CA?.trim();
   const cluster = env.REDIS_CLUSTER?.trim();
-  if (!isSet(ca) && !isSet(cluster)) return env;
+  const allowUnauthenticated = env.REDIS_ALLOW_UNAUTHENTICATED?.trim();
+  if (!isSet(ca) && !isSet(cluster) && !isSet(allowUnauthenticated)) return env;
   let url: URL;
   try {
     url = new URL(isSet(env.REDIS_URL) ? env.REDIS_URL : DEFAULT_REDIS_URL);
@@ -56,6 +58,7 @@ function foldIntoUrl(env: NodeJS.ProcessEnv, notices: string[]): NodeJS.ProcessE
   for (const [variable, value, parameter] of [
     ["REDIS_TLS_CA", ca, "ca"],
     ["REDIS_CLUSTER", cluster, "cluster"],
+    ["REDIS_ALLOW_UNAUTHENTICATED", allowUnauthenticated, "allow_unauthenticated"],
   ] as const) {
     if (!isSet(value)) continue;
     if (url.searchParams.has(parameter)) {

@@ -13,14 +13,15 @@ const CERTIFICATE_ERROR =
  *   setting (a wrong `?ca=` of REDIS_URL);
  * - a Redis that runs commands for anyone is refused (SECURITY.md, "Redis and scripts"): a
  *   k6 script can send an HTTP request to any address it reaches, and Redis runs an HTTP
- *   request line as an inline command (`SET /<path> HTTP/1.1`).
+ *   request line as an inline command (`SET /<path> HTTP/1.1`), unless REDIS_URL says
+ *   `?allow_unauthenticated=true` (the target's `allowUnauthenticated`).
  * It opens a throwaway connection to the data node (asking the sentinels which one is the
  * primary) with no credentials and sends PING: NOAUTH (or any ACL refusal) is what we want.
  * Unreachable, or an answer that says neither, does not block a start: the normal
  * connection handles (and reports) that.
  */
 export async function checkRedisAtStart(
-  config: { redis: RedisTarget; REDIS_ALLOW_UNAUTHENTICATED: boolean },
+  config: { redis: RedisTarget },
   timeoutMs = 3000,
 ): Promise<void> {
   const target = config.redis;
@@ -34,12 +35,12 @@ export async function checkRedisAtStart(
         `(${reply.tlsError}): add ?ca=<the PEM file of the CA that signed it> to REDIS_URL` +
         (target.tls?.ca ? " (the one set does not)" : ""),
     );
-  if (config.REDIS_ALLOW_UNAUTHENTICATED || !/^\+PONG\b/.test(reply.line ?? "")) return;
+  if (target.allowUnauthenticated || !/^\+PONG\b/.test(reply.line ?? "")) return;
   throw new Error(
     `Redis at ${where} accepts commands without a password: any k6 script that can ` +
       `reach it could write into it (see SECURITY.md). Set a password (requirepass or an ` +
-      `ACL user) and put it in REDIS_URL or REDIS_PASSWORD, or set ` +
-      `REDIS_ALLOW_UNAUTHENTICATED=true`,
+      `ACL user) and put it in REDIS_URL or REDIS_PASSWORD, or add ` +
+      `?allow_unauthenticated=true to REDIS_URL`,
   );
 }
 

@@ -26,6 +26,11 @@ export interface RedisTarget {
   db: number;
   /** Present for `rediss://`: TLS to the data nodes, with this CA bundle (PEM) when given. */
   tls?: { ca?: string };
+  /**
+   * `?allow_unauthenticated=true`: start even when the data node runs commands without a
+   * password (redis-preflight.ts; SECURITY.md, "Redis and scripts"). Not a connection setting.
+   */
+  allowUnauthenticated: boolean;
   /** Where, for logs and errors: never a password. */
   label: string;
 }
@@ -42,9 +47,11 @@ export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 /**
  * REDIS_URL's parameters: `ca` names the PEM file of the CA(s) that signed Redis's
  * certificate (with `rediss://`; redis-py reads the same from its URL as `ssl_ca_certs`),
- * `cluster=true` makes the URL's node the seed of a Redis Cluster.
+ * `cluster=true` makes the URL's node the seed of a Redis Cluster,
+ * `allow_unauthenticated=true` lets the processes start on a Redis that runs commands
+ * without a password. None reaches ioredis: connections are built from the target.
  */
-export const REDIS_URL_PARAMETERS = ["ca", "cluster"] as const;
+export const REDIS_URL_PARAMETERS = ["ca", "cluster", "allow_unauthenticated"] as const;
 
 /** `{...}` with something inside: Redis hashes only that part of a key. */
 export const HASH_TAG = /\{[^{}]+\}/;
@@ -133,10 +140,15 @@ export function redisTargetOf(settings: RedisSettings, ctx: z.RefinementCtx): Re
         `?${name} is not a parameter k6-gate reads (${REDIS_URL_PARAMETERS.join(", ")})`,
       );
   }
-  const clusterParameter = url.searchParams.get("cluster");
-  if (clusterParameter !== null && clusterParameter !== "true" && clusterParameter !== "false")
-    issue("REDIS_URL", `?cluster=${clusterParameter} is not true or false`);
-  const cluster = clusterParameter === "true";
+  /** A true/false parameter: unset is false, anything else is an error, not a guess. */
+  const flagParameter = (name: string): boolean => {
+    const value = url.searchParams.get(name);
+    if (value !== null && value !== "true" && value !== "false")
+      issue("REDIS_URL", `?${name}=${value} is not true or false`);
+    return value === "true";
+  };
+  const cluster = flagParameter("cluster");
+  const allowUnauthenticated = flagParameter("allow_unauthenticated");
   const caFile = url.searchParams.get("ca") || undefined;
   const db = Number(url.pathname.slice(1) || 0);
   if (!Number.isInteger(db) || db < 0)
@@ -191,6 +203,7 @@ export function redisTargetOf(settings: RedisSettings, ctx: z.RefinementCtx): Re
     password: settings.REDIS_PASSWORD ?? urlPassword,
     db,
     tls: tlsWanted ? { ca } : undefined,
+    allowUnauthenticated,
     label: sentinels
       ? `${sentinels.name} via sentinels ${where}`
       : mode === "cluster"

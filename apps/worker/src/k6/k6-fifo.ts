@@ -18,7 +18,7 @@ export interface FifoSink {
  * creates a new, unread file. Bytes are kept until a sink is attached, then replayed.
  */
 export class K6Fifo {
-  private readonly path: string;
+  readonly path: string;
   private readonly early: Buffer[] = [];
   private sink: FifoSink | undefined;
   private socket: Socket | undefined;

@@ -77,6 +77,17 @@ function add(aggregate: Aggregate, value: number): void {
   aggregate.values?.push(value);
 }
 
+export interface MetricStreamSnapshot {
+  types: Record<string, MetricType>;
+  judgedThresholds: Record<string, string[]>;
+  byMetric: Record<string, Aggregate>;
+  selected: { key: string; aggregate: Aggregate }[];
+  firstTime: string | null;
+  lastTime: string | null;
+  http: HttpAnswers;
+  problem: string | null;
+}
+
 /** `http_req_duration{status:200, method:GET}` as k6 parses it: a name and tags to match. */
 export interface Selector {
   key: string;
@@ -175,6 +186,47 @@ export class MetricStream {
     const first = Date.parse(this.firstTime ?? "");
     const last = Date.parse(this.lastTime ?? "");
     return Number.isFinite(first) && Number.isFinite(last) ? (last - first) / 1000 : 0;
+  }
+
+  /**
+   * What was read, as plain data: a pod's runner prints it and the worker judges it
+   * (pod-result.ts). Lines still pending are not part of it: call `end()` first.
+   */
+  snapshot(): MetricStreamSnapshot {
+    return {
+      types: Object.fromEntries(this.types),
+      judgedThresholds: Object.fromEntries(this.judgedThresholds),
+      byMetric: Object.fromEntries(this.byMetric),
+      selected: [...this.selected.values()].flat().map(({ selector, aggregate }) => ({
+        key: selector.key,
+        aggregate,
+      })),
+      firstTime: this.firstTime ?? null,
+      lastTime: this.lastTime ?? null,
+      http: { ...this.http },
+      problem: this.problem ?? null,
+    };
+  }
+
+  /** The stream a snapshot was taken of, as if its lines had been read here. */
+  static fromSnapshot(snapshot: MetricStreamSnapshot): MetricStream {
+    const stream = new MetricStream();
+    for (const [metric, type] of Object.entries(snapshot.types)) stream.types.set(metric, type);
+    for (const [metric, thresholds] of Object.entries(snapshot.judgedThresholds))
+      stream.judgedThresholds.set(metric, thresholds);
+    for (const [metric, aggregate] of Object.entries(snapshot.byMetric))
+      stream.byMetric.set(metric, aggregate);
+    for (const { key, aggregate } of snapshot.selected) {
+      const selector = selectorOf(key);
+      const list = stream.selected.get(selector.metric) ?? [];
+      list.push({ selector, aggregate });
+      stream.selected.set(selector.metric, list);
+    }
+    stream.firstTime = snapshot.firstTime ?? undefined;
+    stream.lastTime = snapshot.lastTime ?? undefined;
+    Object.assign(stream.http, snapshot.http);
+    stream.problem = snapshot.problem ?? undefined;
+    return stream;
   }
 
   private fail(problem: string): void {

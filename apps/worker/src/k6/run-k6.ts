@@ -1,4 +1,4 @@
-import { rm, writeFile } from "node:fs/promises";
+import { chown, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { expectedDurationMs, splitStatKey, STORED_STATS, type Saturation } from "@k6-gate/shared";
@@ -39,6 +39,11 @@ export interface RunK6Options {
   outputMaxBytes: number;
   /** Start k6 under `setpriv --pdeathsig KILL` so it cannot outlive the worker. */
   pdeathsig: boolean;
+  /**
+   * Run k6 (and inspect) as this user, owner of its run directory: the pod runner runs as
+   * root and keeps k6 out of its own /proc and stdout (pod-run.ts).
+   */
+  runAs?: { uid: number; gid: number };
   signal: AbortSignal;
   onOutput?: (output: TailBuffer) => void;
   /** k6's progress (VUs, iterations), kept out of the output. */
@@ -104,12 +109,15 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
     const files = { ...options.files, "script.js": options.script };
     for (const [name, content] of Object.entries(files)) {
       await writeFile(join(runDir, name), content, { mode: 0o600 });
+      await handOver(options, join(runDir, name));
     }
+    await handOver(options, runDir);
     // `k6 cloud run` forces the cloud as its only output: its summary export is all there is.
     const streamed = options.command === undefined;
     fifo = streamed
       ? await K6Fifo.create(runDir, "k6-metrics.fifo", { removeOnOpen: true })
       : await K6Fifo.create(runDir, "summary.json", { removeOnOpen: false });
+    await handOver(options, fifo.path);
     const exported: Buffer[] = [];
     let exportedBytes = 0;
     if (!streamed) {
@@ -243,11 +251,23 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
   }
 }
 
-/** k6 itself, or k6 under setpriv so that it dies with the worker. */
+/** k6 itself, or k6 under setpriv: dying with the worker, as another user, or both. */
 function launch(options: RunK6Options, k6Args: string[]): [string, string[]] {
-  return options.pdeathsig
-    ? ["setpriv", ["--pdeathsig", "KILL", "--", options.k6Bin, ...k6Args]]
+  const { runAs } = options;
+  const setpriv = [
+    ...(options.pdeathsig ? ["--pdeathsig", "KILL"] : []),
+    ...(runAs
+      ? ["--reuid", `${runAs.uid}`, "--regid", `${runAs.gid}`, "--clear-groups", "--no-new-privs"]
+      : []),
+  ];
+  return setpriv.length
+    ? ["setpriv", [...setpriv, "--", options.k6Bin, ...k6Args]]
     : [options.k6Bin, k6Args];
+}
+
+/** What k6 must read or write becomes its user's, when it runs as another one. */
+async function handOver(options: RunK6Options, path: string): Promise<void> {
+  if (options.runAs) await chown(path, options.runAs.uid, options.runAs.gid);
 }
 
 /**

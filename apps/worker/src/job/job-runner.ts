@@ -1,0 +1,259 @@
+import { setTimeout as delay } from "node:timers/promises";
+import {
+  ApiException,
+  BatchV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  type V1Job,
+  type V1Pod,
+  type V1PodTemplateSpec,
+} from "@kubernetes/client-node";
+import type { Logger } from "@k6-gate/shared";
+import { timeoutOptions } from "../kubernetes-client";
+import { K6Log } from "../k6/k6-log";
+import { MetricStream } from "../k6/metric-stream";
+import { outcomeOfPodLog } from "../k6/pod-result";
+import type { RunK6Options, RunK6Outcome } from "../k6/run-k6";
+import type { K6Runner, RunnerRun } from "../k6/runner";
+import { TailBuffer } from "../k6/tail-buffer";
+import { podInputOf } from "../pod/pod-input";
+import { jobManifests, jobNameOf, RUNNER_CONTAINER } from "./job-spec";
+
+/** Bound on each API call; a run waiting longer fails its attempt, which is retried. */
+const API_TIMEOUT_MS = 10_000;
+/**
+ * How often a run's pod is looked at while k6 runs (one list call; the Job is read only
+ * while there is no pod): a verdict waits at most this long.
+ */
+const POLL_MS = 1000;
+/** A container that waits for one of these will not start by waiting longer. */
+const CANNOT_START = new Set([
+  "ErrImagePull",
+  "ImagePullBackOff",
+  "InvalidImageName",
+  "CreateContainerConfigError",
+  "CreateContainerError",
+]);
+
+export interface JobRunnerConfig {
+  namespace: string;
+  /** The chart's PodTemplate for runner pods, in `namespace`. */
+  podTemplate: string;
+}
+
+/**
+ * The Job runner (K6_RUNNER=job:<namespace>/<podtemplate>): each run's k6 in a Job of its
+ * own, from the chart's PodTemplate. Reads the PodTemplate at once, so a worker that
+ * cannot start runner pods fails its start with the reason.
+ */
+export async function createJobRunner(
+  kubeConfig: KubeConfig,
+  config: JobRunnerConfig,
+  logger: Logger,
+): Promise<K6Runner> {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const batch = kubeConfig.makeApiClient(BatchV1Api);
+  const options = timeoutOptions(API_TIMEOUT_MS);
+  const { namespace } = config;
+  let template: V1PodTemplateSpec | undefined;
+  try {
+    const read = await core.readNamespacedPodTemplate(
+      { namespace, name: config.podTemplate },
+      options,
+    );
+    template = read.template;
+  } catch (error) {
+    throw new Error(
+      `K6_RUNNER: PodTemplate ${namespace}/${config.podTemplate} could not be read: ${apiFailure(error)}`,
+    );
+  }
+  if (!template)
+    throw new Error(`K6_RUNNER: PodTemplate ${namespace}/${config.podTemplate} is empty`);
+  const runnerTemplate = template;
+
+  const readJob = async (name: string): Promise<V1Job | undefined> => {
+    try {
+      return await batch.readNamespacedJob({ namespace, name }, options);
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 404) return undefined;
+      throw error;
+    }
+  };
+  const deleteJob = (name: string, gracePeriodSeconds?: number) =>
+    batch
+      .deleteNamespacedJob(
+        { namespace, name, propagationPolicy: "Background", gracePeriodSeconds },
+        options,
+      )
+      .catch((error: unknown) => {
+        if (!(error instanceof ApiException && error.code === 404)) throw error;
+      });
+
+  /**
+   * Creates the run's Job, or finds the one a former attempt created (one k6 per run),
+   * and its Secret when missing (a worker that died between the two left none).
+   */
+  const startOrAdopt = async (k6: RunK6Options, name: string, limitMs: number) => {
+    const { job, secret } = jobManifests({
+      name,
+      namespace,
+      template: runnerTemplate,
+      input: podInputOf(k6),
+      limitSeconds: Math.ceil((limitMs + k6.killGraceMs) / 1000),
+    });
+    let adopted = false;
+    let owner = await readJob(name);
+    if (owner) adopted = true;
+    else {
+      try {
+        owner = await batch.createNamespacedJob({ namespace, body: job }, options);
+      } catch (error) {
+        // Another attempt of the same run created it meanwhile.
+        if (!(error instanceof ApiException && error.code === 409)) throw error;
+        adopted = true;
+        owner = await readJob(name);
+      }
+    }
+    // Owned by the Job, so it goes with it. The pod waits for it to mount its volume.
+    secret.metadata = {
+      ...secret.metadata,
+      ownerReferences: [
+        {
+          apiVersion: "batch/v1",
+          kind: "Job",
+          name,
+          uid: owner?.metadata?.uid ?? "",
+          blockOwnerDeletion: true,
+        },
+      ],
+    };
+    await core
+      .createNamespacedSecret({ namespace, body: secret }, options)
+      .catch((error: unknown) => {
+        if (!(error instanceof ApiException && error.code === 409)) throw error;
+      });
+    return { adopted };
+  };
+
+  const podOf = async (name: string): Promise<V1Pod | undefined> => {
+    const pods = await core.listNamespacedPod(
+      { namespace, labelSelector: `batch.kubernetes.io/job-name=${name}` },
+      options,
+    );
+    return pods.items[0];
+  };
+
+  const run = async (k6: RunK6Options, identity: RunnerRun): Promise<RunK6Outcome> => {
+    const startedAt = performance.now();
+    const limitMs = Math.min(k6.maxDurationMs ?? k6.maxRunDurationMs, k6.maxRunDurationMs);
+    const failed = (problem: string, fields: Partial<RunK6Outcome> = {}) =>
+      noResult(
+        problem,
+        { durationMs: performance.now() - startedAt, maxDurationMs: limitMs },
+        fields,
+      );
+    if (k6.command) return failed("", { spawnError: "k6 Cloud runs need K6_RUNNER=process" });
+    const name = jobNameOf(identity.runId);
+    const { adopted } = await startOrAdopt(k6, name, limitMs);
+    logger.info(
+      { runId: identity.runId, job: `${namespace}/${name}`, adopted },
+      adopted ? "runner Job adopted" : "runner Job created",
+    );
+    let announced = false;
+    for (;;) {
+      if (k6.signal.aborted) {
+        // Leaving: the Job keeps running for the next attempt. Cancelled: it goes.
+        if (!identity.handingBack()) await deleteJob(name, Math.ceil(k6.killGraceMs / 1000));
+        return failed(
+          `the run was stopped (${identity.handingBack() ? "handed back" : "cancelled"})`,
+          {
+            cancelled: true,
+          },
+        );
+      }
+      const pod = await podOf(name);
+      const status = pod?.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER);
+      const terminated = status?.state?.terminated;
+      if (pod && terminated) {
+        const log = await core.readNamespacedPodLog(
+          { namespace, name: pod.metadata?.name ?? "", container: RUNNER_CONTAINER },
+          options,
+        );
+        await deleteJob(name);
+        const read = outcomeOfPodLog(log, k6.outputMaxBytes);
+        if (read.ok) return read.outcome;
+        return failed(
+          `${read.problem} (container ${terminated.reason ?? "ended"}, exit ${terminated.exitCode})`,
+          {
+            exitCode: terminated.exitCode,
+          },
+        );
+      }
+      const waiting = status?.state?.waiting;
+      if (waiting?.reason && CANNOT_START.has(waiting.reason)) {
+        await deleteJob(name);
+        return failed("", {
+          spawnError: `the runner pod cannot start: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}`,
+        });
+      }
+      if (status?.state?.running && !announced) {
+        announced = true;
+        const since = Date.parse(String(status.state.running.startedAt ?? ""));
+        k6.progress?.started(Number.isFinite(since) ? since : Date.now(), null);
+      }
+      if (!pod) {
+        // No pod (yet, or any more): the Job says whether one is still to come.
+        const job = await readJob(name);
+        const failedCondition = job?.status?.conditions?.find(
+          (c) => c.type === "Failed" && c.status === "True",
+        );
+        if (!job || failedCondition) {
+          await deleteJob(name);
+          return failed(
+            job
+              ? `the runner Job failed: ${failedCondition?.reason ?? "no reason given"}`
+              : "the runner Job was deleted by someone else",
+            { timedOut: failedCondition?.reason === "DeadlineExceeded" },
+          );
+        }
+      }
+      await delay(POLL_MS, undefined, { signal: k6.signal }).catch(() => undefined);
+    }
+  };
+  return { kind: "job", run };
+}
+
+/** An outcome with nothing k6 measured: the stream names why, and the output says it too. */
+function noResult(
+  problem: string,
+  times: { durationMs: number; maxDurationMs: number },
+  fields: Partial<RunK6Outcome>,
+): RunK6Outcome {
+  const stream = new MetricStream();
+  stream.problem = problem || undefined;
+  const output = new TailBuffer(64 * 1024);
+  if (problem) output.push(Buffer.from(`[k6-gate: ${problem}]\n`));
+  return {
+    exitCode: null,
+    signal: null,
+    timedOut: false,
+    cancelled: false,
+    measured: { from: "stream", stream },
+    declaredThresholds: null,
+    output,
+    head: "",
+    durationMs: Math.round(times.durationMs),
+    spawnError: null,
+    maxDurationMs: times.maxDurationMs,
+    scriptDurationMs: null,
+    plan: null,
+    log: new K6Log(),
+    ...fields,
+  };
+}
+
+/** An API failure in words, its status only (nothing the API returned is passed on). */
+function apiFailure(error: unknown): string {
+  if (error instanceof ApiException) return `Kubernetes API answered HTTP ${error.code}`;
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,33 @@
+import { runK6, type RunK6Options, type RunK6Outcome } from "./run-k6";
+
+/**
+ * Where a run's k6 runs (K6_RUNNER; docs/decisions.md, "Runners"): `process` is k6 as a
+ * child of this worker (run-k6.ts), `job` a Kubernetes Job per run (job/job-runner.ts).
+ */
+export type RunnerKind = "process" | "job";
+
+/** The run a runner works for: a Job runner names its Job after it and adopts it. */
+export interface RunnerRun {
+  runId: string;
+  /**
+   * True once this worker is leaving and hands the run back (not a cancel): a Job runner
+   * then leaves its Job running for the next attempt to adopt.
+   */
+  handingBack: () => boolean;
+}
+
+/**
+ * One k6 run, wherever it runs. Everything above it (dedup, fencing, the evidence rules,
+ * the baseline, Slack, cancel and supersede) is one path for every runner: a runner fills
+ * a RunK6Outcome from what k6's Go side produced (exit code, JSON log, metric stream;
+ * decision 37), never from a channel the script can write. `options.signal` stops it.
+ */
+export interface K6Runner {
+  readonly kind: RunnerKind;
+  run(options: RunK6Options, run: RunnerRun): Promise<RunK6Outcome>;
+}
+
+/** k6 as a child process of the worker (`runK6`; tests may hand in another). */
+export function processRunner(execute: typeof runK6 = runK6): K6Runner {
+  return { kind: "process", run: (options) => execute(options) };
+}
