@@ -1,7 +1,13 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { V1PodTemplateSpec } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
+import { createLogger } from "@k6-gate/shared";
+import { freePort } from "@k6-gate/testkit/ports";
 import { loadWorkerConfig } from "../../apps/worker/src/config";
 import { jobManifests, jobNameOf, RUN_LABEL } from "../../apps/worker/src/job/job-spec";
+import { k6RunnerFor } from "../../apps/worker/src/runner-choice";
 
 /** The Job runner's objects (issue 33): what a PodTemplate cannot change, and the names. */
 
@@ -112,6 +118,47 @@ describe("K6_RUNNER", () => {
       expect(() => loadWorkerConfig({ K6_RUNNER: value })).toThrow(
         `K6_RUNNER: "${value}" is not process or job:<namespace>/<podtemplate>`,
       );
+    }
+  });
+});
+
+describe("a worker on the Job runner that cannot start runner pods", () => {
+  const logger = createLogger("test", "silent");
+  const setting = { kind: "job", namespace: "runners", podTemplate: "k6-gate-runner" } as const;
+
+  it("fails its start without Kubernetes access, saying so", async () => {
+    await expect(
+      k6RunnerFor({ K6_RUNNER: setting, KUBECONFIG: undefined, KUBERNETES_CLIENT: "none" }, logger),
+    ).rejects.toThrow("K6_RUNNER is a job runner but this worker has no Kubernetes access");
+  });
+
+  it("fails its start when the API server cannot give it the PodTemplate, naming it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "k6-gate-kubeconfig-"));
+    const kubeconfig = join(dir, "config");
+    // An API server address where nothing listens.
+    const server = `https://127.0.0.1:${await freePort()}`;
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "c", cluster: { server, "insecure-skip-tls-verify": true } }],
+        users: [{ name: "u", user: { token: "t" } }],
+        contexts: [{ name: "x", context: { cluster: "c", user: "u" } }],
+        "current-context": "x",
+      }),
+    );
+    try {
+      await expect(
+        k6RunnerFor(
+          { K6_RUNNER: setting, KUBECONFIG: kubeconfig, KUBERNETES_CLIENT: "auto" },
+          logger,
+        ),
+      ).rejects.toThrow(
+        /^K6_RUNNER: PodTemplate runners\/k6-gate-runner could not be read: .*ECONNREFUSED/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
