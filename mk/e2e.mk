@@ -2,15 +2,17 @@
 # built offline from the registries it reaches. Included by the root Makefile.
 #   make e2e-tools   build/install what the cluster runs (cached in .tools/e2e)
 #   make e2e-up      bring the cluster up (scripts/e2e/up.sh); KUBECONFIG is printed
-#   make e2e-smoke   check a running cluster (node Ready, pod IP, ClusterIP, DNS)
+#   make e2e-smoke   check a running cluster (node Ready, pod IP, ClusterIP, DNS,
+#                    NetworkPolicy enforced)
 #   make e2e-down    tear it down and restore the host (also after a failed up)
 #   make e2e         up, smoke, install, scenarios 1-7, down (down always), host diffed,
 #                    report (docs/e2e-cluster.md's generated section)
 # Needs root (containerd, a kubelet, iptables). Docs: docs/e2e-cluster.md.
 #
-# Versions: each wrapper module's go.mod (test/e2e/{kube,etcd,coredns}/go.mod) is the
-# only place they are written; the stamps below are named by them, so a bump rebuilds.
-# containerd, runc, the CNI plugins, iptables and conntrack are Debian's packages.
+# Versions: each wrapper module's go.mod (test/e2e/{kube,etcd,coredns,kube-router}/go.mod)
+# is the only place they are written; the stamps below are named by them, so a bump
+# rebuilds. containerd, runc, the CNI plugins, iptables, ipset and conntrack are Debian's
+# packages.
 
 E2E_TOOLS := $(CURDIR)/.tools/e2e
 E2E_BIN := $(E2E_TOOLS)/bin
@@ -23,13 +25,16 @@ e2e_mod_version = $(shell awk '$$1 == "require" { $$1 = "" ; $$0 = $$0 } $$1 == 
 E2E_K8S_VERSION := $(call e2e_mod_version,kube,k8s.io/kubernetes)
 E2E_ETCD_VERSION := $(call e2e_mod_version,etcd,go.etcd.io/etcd/server/v3)
 E2E_COREDNS_VERSION := $(call e2e_mod_version,coredns,github.com/coredns/coredns)
+E2E_KUBE_ROUTER_VERSION := $(call e2e_mod_version,kube-router,github.com/cloudnativelabs/kube-router/v2)
 
 E2E_K8S := $(E2E_TOOLS)/.built-kubernetes-$(E2E_K8S_VERSION)
 E2E_ETCD := $(E2E_TOOLS)/.built-etcd-$(E2E_ETCD_VERSION)
 E2E_COREDNS := $(E2E_TOOLS)/.built-coredns-$(E2E_COREDNS_VERSION)
+E2E_KUBE_ROUTER := $(E2E_TOOLS)/.built-kube-router-$(E2E_KUBE_ROUTER_VERSION)
 E2E_OWN := $(E2E_TOOLS)/.built-own
 E2E_IMAGES_STAMP := $(E2E_IMAGES)/.built
-E2E_PACKAGES := containerd runc containernetworking-plugins iptables conntrack nftables
+# ipset: kube-router's network policy sets (it runs the ipset command).
+E2E_PACKAGES := containerd runc containernetworking-plugins iptables conntrack nftables ipset
 
 $(E2E_K8S): test/e2e/kube/go.mod test/e2e/kube/go.sum
 	scripts/e2e/build-tools.sh kubernetes $(E2E_BIN)
@@ -44,6 +49,13 @@ $(E2E_ETCD): test/e2e/etcd/go.mod test/e2e/etcd/go.sum
 $(E2E_COREDNS): test/e2e/coredns/go.mod test/e2e/coredns/go.sum
 	scripts/e2e/build-tools.sh coredns $(E2E_BIN)
 	@rm -f $(E2E_TOOLS)/.built-coredns-*
+	@touch $@
+
+# kube-router, the cluster's NetworkPolicy engine (firewall only): first build 142 s with an
+# empty build cache (gobgp, the AWS SDK and client-go 0.29 come with it), relink 4 s.
+$(E2E_KUBE_ROUTER): test/e2e/kube-router/go.mod test/e2e/kube-router/go.sum
+	scripts/e2e/build-tools.sh kube-router $(E2E_BIN)
+	@rm -f $(E2E_TOOLS)/.built-kube-router-*
 	@touch $@
 
 $(E2E_OWN): test/e2e/images/go.mod $(wildcard test/e2e/images/cmd/*/*.go)
@@ -66,7 +78,7 @@ e2e-packages:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-e2e-tools: e2e-packages $(E2E_K8S) $(E2E_ETCD) $(E2E_COREDNS) $(E2E_OWN)
+e2e-tools: e2e-packages $(E2E_K8S) $(E2E_ETCD) $(E2E_COREDNS) $(E2E_KUBE_ROUTER) $(E2E_OWN)
 
 e2e-images: $(E2E_IMAGES_STAMP)
 

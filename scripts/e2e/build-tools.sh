@@ -5,6 +5,8 @@
 #                                  kubelet, kube-proxy, kubectl (test/e2e/kube)
 #   build-tools.sh etcd OUT        etcd, etcdctl (test/e2e/etcd)
 #   build-tools.sh coredns OUT     coredns (test/e2e/coredns)
+#   build-tools.sh kube-router OUT kube-router (test/e2e/kube-router), the NetworkPolicy
+#                                  engine (up.sh runs it firewall-only)
 #   build-tools.sh images OUT      pause, e2e-app, oci-image (test/e2e/images, stdlib only)
 #   build-tools.sh podinfo OUT     podinfo (test/e2e/podinfo), the scenarios' app
 #   build-tools.sh flagger OUT     flagger (test/e2e/flagger), the scenarios' controller
@@ -14,7 +16,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-usage="usage: build-tools.sh kubernetes|etcd|coredns|images|podinfo|flagger|keda OUT_DIR"
+usage="usage: build-tools.sh kubernetes|etcd|coredns|kube-router|images|podinfo|flagger|keda OUT_DIR"
 what=${1:?$usage}
 out=${2:?$usage}
 mkdir -p "$out"
@@ -57,6 +59,15 @@ case "$what" in
     v=$(required_version . github.com/coredns/coredns)
     echo "building CoreDNS $v"
     go build -trimpath -ldflags "-s -w" -o "$out/coredns" github.com/coredns/coredns
+    ;;
+  kube-router)
+    cd "$root/test/e2e/kube-router"
+    v=$(required_version . github.com/cloudnativelabs/kube-router/v2)
+    # What kube-router's Makefile stamps (its log's "Running kube-router version ...").
+    ldflags="-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$v"
+    ldflags+=" -X github.com/cloudnativelabs/kube-router/v2/pkg/version.BuildDate=1970-01-01T00:00:00Z"
+    echo "building kube-router $v"
+    go build -trimpath -ldflags "$ldflags" -o "$out/kube-router" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
     ;;
   podinfo)
     cd "$root/test/e2e/podinfo"

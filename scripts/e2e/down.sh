@@ -6,8 +6,9 @@
 #      tasks, the shims, and anything left in the kubelet's cgroups
 #   2. unmount everything under the state dir, /run/containerd and /run/netns
 #   3. delete the pods' veths and the bridge (with its route)
-#   4. remove the iptables rules and chains (KUBE-*, CNI-*, ours) in IPv4 and IPv6, and
-#      nft tables that were not there before
+#   4. remove the iptables rules and chains (KUBE-*, CNI-*, ours; kube-router's are
+#      KUBE-ROUTER-*, KUBE-POD-FW-*, KUBE-NWPLCY-*) in IPv4 and IPv6, then kube-router's
+#      ipsets, and nft tables that were not there before
 #   5. write back each sysctl up.sh recorded, remove the kubelet's cgroups
 #   6. remove the fixed paths that did not exist before, then the state dir
 set -uo pipefail
@@ -171,6 +172,22 @@ clean_iptables() {
   return "$ok"
 }
 
+# kube-router's ipsets that were not there before up, once no rule uses them (after
+# clean_iptables). It leaves them when stopped (only `kube-router --cleanup-config` removes
+# them, and it also runs its service proxy's and router's cleanups, not ours to run).
+clean_ipsets() {
+  local set ok=0 n=0
+  command -v ipset >/dev/null || return 0
+  for set in $(ipset list -n 2>/dev/null | grep -E "$KUBE_ROUTER_IPSETS" || true); do
+    if [[ -f "$E2E_HOST/ipsets" ]] && grep -qxF "$set" "$E2E_HOST/ipsets"; then
+      continue
+    fi
+    if ipset destroy "$set"; then n=$((n + 1)); else ok=1; fi
+  done
+  if ((n > 0)); then log "destroyed $n ipsets of kube-router"; fi
+  return "$ok"
+}
+
 # nft tables that appeared while the cluster ran (kube-proxy's, or the iptables-nft
 # tables its rules needed), deleted once empty of rules.
 clean_nft() {
@@ -251,6 +268,7 @@ step kill_leftovers
 step unmount_all
 step delete_links
 step clean_iptables
+step clean_ipsets
 step clean_nft
 step restore_sysctls
 step remove_cgroups

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prints what the e2e cluster may change on the host, normalised for `diff`: run.sh
 # compares it before `up` and after `down`. The cluster's processes, mounts under the
-# paths it uses, network links and routes, iptables rules (IPv4, IPv6) and nft tables,
-# the sysctls it may change, its fixed paths and cgroups.
+# paths it uses, network links and routes, iptables rules (IPv4, IPv6), nft tables and
+# ipsets (kube-router's), the sysctls it may change, its fixed paths and cgroups.
 set -euo pipefail
 # shellcheck source=scripts/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -28,6 +28,8 @@ for save in iptables-save ip6tables-save; do
 done
 echo "## nft tables"
 if command -v nft >/dev/null; then nft list tables; fi
+echo "## ipsets"
+if command -v ipset >/dev/null; then ipset list -n | sort; fi
 echo "## sysctls"
 for key in "${HOST_SYSCTLS[@]}"; do
   printf '%s = %s\n' "$key" "$(sysctl -n "$key" 2>/dev/null || echo '(none)')"

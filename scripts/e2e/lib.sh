@@ -33,9 +33,14 @@ CLUSTER_DOMAIN=cluster.local
 API_PORT=6443
 API_SERVER=https://$NODE_IP:$API_PORT
 CONTAINERD_SOCKET=/run/containerd/containerd.sock
-# Our own iptables chains (filter table; this prefix + -FWD, -IN) keeping the cluster's
-# traffic inside the machine.
+# Our own iptables chains (mangle table; this prefix + -FWD, -IN) keeping the cluster's
+# traffic inside the machine. In mangle, not filter: kube-router keeps its own jumps first in
+# filter's INPUT, FORWARD and OUTPUT and ACCEPTs there what the NetworkPolicies allow, so a
+# guard in filter would never see that traffic; mangle's hooks run before filter's.
 GUARD_CHAIN=K6GATE-E2E
+# kube-router's ipsets (the network policies' pod and ipBlock sets; TMP- while it swaps one
+# in; inet6: the IPv6 ones): down.sh destroys those that up.sh did not find on the host.
+KUBE_ROUTER_IPSETS='^(inet6:)?(KUBE-SRC-|KUBE-DST-|TMP-)'
 
 # Images built here (scripts/e2e/images.sh); no registry is reachable.
 PAUSE_IMAGE=k6gate.local/pause:3.10
@@ -70,7 +75,7 @@ HOST_PATHS=(
   /etc/cni /opt/cni /var/lib/containerd /run/netns
 )
 # The processes up.sh starts, in start order (down.sh stops them in reverse).
-COMPONENTS=(containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
+COMPONENTS=(containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kube-router)
 
 export PATH=$E2E_BIN:$PATH
 export KUBECONFIG=$E2E_STATE/kubeconfig/admin.conf

@@ -12,7 +12,14 @@
 #   kubelet     cgroup v1 (this machine's cgroups are v1 hybrid): failCgroupV1: false,
 #               cgroupfs driver, cgroups under /k6gate-e2e in each hierarchy
 #   kube-proxy  iptables mode, no conntrack sysctl changes, NodePorts on 10.244.0.1 only
-#   CNI         bridge k6g-br0 + host-local (10.244.0.0/24) + portmap + loopback
+#   kube-router v2.1.0 firewall only (--run-firewall, no router, no service proxy): the
+#               NetworkPolicy engine, iptables (nft backend, as kube-proxy) + ipset; its
+#               own client certificate (user kube-router) and ClusterRole; listens on
+#               nothing (health and metrics ports off)
+#   CNI         bridge k6g-br0 + host-local (10.244.0.0/24) + portmap + loopback; it
+#               enforces no NetworkPolicy itself, kube-router does (ingress and egress)
+#   guard       our chains in the mangle table (before kube-router's filter rules): pods'
+#               packets leave only through the bridge, nothing reaches them from eth0
 #   CoreDNS     a Deployment serving cluster.local only (no upstream: nothing leaves)
 set -euo pipefail
 # shellcheck source=scripts/e2e/lib.sh
@@ -20,13 +27,13 @@ source "$(dirname "$0")/lib.sh"
 
 started=$(date +%s)
 [[ $EUID -eq 0 ]] || die "must run as root (it starts containerd and a kubelet)"
-for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
+for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kube-router kubectl; do
   [[ -x "$E2E_BIN/$b" ]] || die "$E2E_BIN/$b is missing: run make e2e-tools"
 done
 for i in pause coredns e2e-app; do
   [[ -f "$E2E_IMAGES/$i.tar" ]] || die "$E2E_IMAGES/$i.tar is missing: run make e2e-images"
 done
-for b in containerd containerd-shim-runc-v2 ctr runc iptables conntrack openssl; do
+for b in containerd containerd-shim-runc-v2 ctr runc iptables ipset conntrack openssl; do
   command -v "$b" >/dev/null || die "$b is missing: run make e2e-packages"
 done
 [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/portmap && -x /usr/lib/cni/loopback ]] ||
@@ -57,6 +64,7 @@ for p in "${HOST_PATHS[@]}"; do
   if [[ -e "$p" ]]; then echo "$p"; fi
 done >"$E2E_HOST/existing-paths"
 nft list tables 2>/dev/null >"$E2E_HOST/nft-tables" || true
+ipset list -n >"$E2E_HOST/ipsets"
 touch "$E2E_HOST/recorded"
 log "host settings recorded in $E2E_HOST"
 
@@ -65,6 +73,34 @@ mkdir -p "$E2E_STATE"/{etc,log,run,etcd,containerd,kubelet,cni/net.d,cni/ipam}
 "$E2E_ROOT/scripts/e2e/pki.sh"
 pki=$E2E_STATE/pki
 etc=$E2E_STATE/etc
+
+# kube-router's client certificate (user kube-router, in no group: the ClusterRole below
+# is all it may do) and kubeconfig, signed by the cluster CA as pki.sh signs the others.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/kube-router.key" 2>/dev/null
+printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' >"$pki/kube-router.ext"
+openssl req -new -key "$pki/kube-router.key" -subj "/CN=kube-router" |
+  openssl x509 -req -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -set_serial "0x$(openssl rand -hex 16)" \
+    -days 365 -sha256 -extfile "$pki/kube-router.ext" -out "$pki/kube-router.crt" 2>/dev/null
+rm -f "$pki/kube-router.ext"
+cat >"$E2E_STATE/kubeconfig/kube-router.conf" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: $NODE_NAME
+  cluster:
+    server: $API_SERVER
+    certificate-authority-data: $(base64 -w0 "$pki/ca.crt")
+users:
+- name: kube-router
+  user:
+    client-certificate-data: $(base64 -w0 "$pki/kube-router.crt")
+    client-key-data: $(base64 -w0 "$pki/kube-router.key")
+contexts:
+- name: kube-router@$NODE_NAME
+  context: {cluster: $NODE_NAME, user: kube-router}
+current-context: kube-router@$NODE_NAME
+EOF
+chmod 600 "$pki/kube-router.key" "$E2E_STATE/kubeconfig/kube-router.conf"
 
 cat >"$etc/containerd.toml" <<EOF
 version = 2
@@ -193,17 +229,20 @@ ip route add "$SERVICE_CIDR" dev "$BRIDGE" src "$NODE_IP"
 # The cluster stays in the machine. Forwarded: a pod's packets leave only through the
 # bridge, and packets reach pods only from it. Input: the node's address (the API server,
 # the kubelet) answers only the host itself (lo) and the pods (the bridge), whatever
-# another machine on eth0 routes to it.
-iptables -w -N "$GUARD_CHAIN-FWD"
-iptables -w -A "$GUARD_CHAIN-FWD" -s "$POD_CIDR" ! -o "$BRIDGE" -j DROP
-iptables -w -A "$GUARD_CHAIN-FWD" -d "$POD_CIDR" ! -i "$BRIDGE" -j DROP
-iptables -w -I FORWARD 1 -j "$GUARD_CHAIN-FWD"
-iptables -w -N "$GUARD_CHAIN-IN"
-iptables -w -A "$GUARD_CHAIN-IN" -i lo -j RETURN
-iptables -w -A "$GUARD_CHAIN-IN" -i "$BRIDGE" -j RETURN
-iptables -w -A "$GUARD_CHAIN-IN" -d "$POD_CIDR" -j DROP
-iptables -w -A "$GUARD_CHAIN-IN" -d "$SERVICE_CIDR" -j DROP
-iptables -w -I INPUT 1 -j "$GUARD_CHAIN-IN"
+# another machine on eth0 routes to it. In the mangle table, whose hooks run before the
+# filter table's: kube-router puts its own jumps first in filter's INPUT, FORWARD and
+# OUTPUT (and moves them back there) and ACCEPTs what the NetworkPolicies allow, so a
+# guard in filter would not see that traffic.
+iptables -w -t mangle -N "$GUARD_CHAIN-FWD"
+iptables -w -t mangle -A "$GUARD_CHAIN-FWD" -s "$POD_CIDR" ! -o "$BRIDGE" -j DROP
+iptables -w -t mangle -A "$GUARD_CHAIN-FWD" -d "$POD_CIDR" ! -i "$BRIDGE" -j DROP
+iptables -w -t mangle -I FORWARD 1 -j "$GUARD_CHAIN-FWD"
+iptables -w -t mangle -N "$GUARD_CHAIN-IN"
+iptables -w -t mangle -A "$GUARD_CHAIN-IN" -i lo -j RETURN
+iptables -w -t mangle -A "$GUARD_CHAIN-IN" -i "$BRIDGE" -j RETURN
+iptables -w -t mangle -A "$GUARD_CHAIN-IN" -d "$POD_CIDR" -j DROP
+iptables -w -t mangle -A "$GUARD_CHAIN-IN" -d "$SERVICE_CIDR" -j DROP
+iptables -w -t mangle -I INPUT 1 -j "$GUARD_CHAIN-IN"
 # The kubelet's cgroups (cgroupRoot) in every hierarchy (v1 controllers, the named
 # systemd one and the hybrid's cgroup2 mount): down.sh removes the whole tree.
 for h in /sys/fs/cgroup/*/; do
@@ -283,6 +322,34 @@ start kube-apiserver kube-apiserver \
   --profiling=false --event-ttl 1h
 wait_up 90 kube-apiserver "API server ready" kubectl_ get --raw /readyz
 
+# What kube-router reads: its firewall watches pods, namespaces and NetworkPolicies and
+# reads its Node (the node's address tells which pods are local); its informer factory
+# also starts Services, Endpoints and EndpointSlices informers and waits for all to sync.
+kubectl_ apply -f - >/dev/null <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: k6gate-e2e:kube-router
+rules:
+  - apiGroups: [""]
+    resources: [pods, namespaces, nodes, services, endpoints]
+    verbs: [get, list, watch]
+  - apiGroups: [networking.k8s.io]
+    resources: [networkpolicies]
+    verbs: [get, list, watch]
+  - apiGroups: [discovery.k8s.io]
+    resources: [endpointslices]
+    verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: k6gate-e2e:kube-router
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: k6gate-e2e:kube-router }
+subjects:
+  - { apiGroup: rbac.authorization.k8s.io, kind: User, name: kube-router }
+EOF
+
 start kube-controller-manager kube-controller-manager \
   --kubeconfig "$E2E_STATE/kubeconfig/controller-manager.conf" \
   --authentication-kubeconfig "$E2E_STATE/kubeconfig/controller-manager.conf" \
@@ -304,6 +371,21 @@ wait_up 60 kube-controller-manager "controller manager healthy" curl -fsSk https
 wait_up 60 kube-scheduler "scheduler healthy" curl -fsSk https://127.0.0.1:10259/healthz
 wait_up 60 kube-proxy "kube-proxy healthy" curl -fsS http://127.0.0.1:10256/healthz
 wait_up 90 kubelet "node $NODE_NAME Ready" kubectl_ wait --for=condition=Ready "node/$NODE_NAME" --timeout=1s
+
+# kube-router, once the node exists (it reads its address from the Node object): the
+# NetworkPolicy firewall only, IPv4 only (the pods have no IPv6), no health or metrics
+# server (its health port would listen on every address). Ready when its first full sync
+# has programmed the filter table: that sync ends its top-level chains with the ACCEPT of
+# the traffic the policies allow (mark 0x20000).
+start kube-router kube-router --kubeconfig "$E2E_STATE/kubeconfig/kube-router.conf" \
+  --run-firewall=true --run-router=false --run-service-proxy=false --run-loadbalancer=false \
+  --hostname-override "$NODE_NAME" --service-cluster-ip-range "$SERVICE_CIDR" \
+  --enable-ipv4=true --enable-ipv6=false --health-port 0 --metrics-port 0
+kube_router_synced() {
+  iptables -w -S FORWARD | grep -qF -- '-j KUBE-ROUTER-FORWARD' &&
+    iptables -w -S KUBE-ROUTER-FORWARD | grep -qF -- '--mark 0x20000/0x20000 -j ACCEPT'
+}
+wait_up 60 kube-router "kube-router's NetworkPolicy firewall synced" kube_router_synced
 
 # --- 5. CoreDNS -------------------------------------------------------------------------
 sed -e "s|@DNS_SERVICE_IP@|$DNS_SERVICE_IP|g" -e "s|@COREDNS_IMAGE@|$COREDNS_IMAGE|g" \
