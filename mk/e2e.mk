@@ -5,7 +5,7 @@
 #   make e2e-smoke   check a running cluster (node Ready, pod IP, ClusterIP, DNS,
 #                    NetworkPolicy enforced)
 #   make e2e-down    tear it down and restore the host (also after a failed up)
-#   make e2e         up, smoke, install, scenarios 1-7, down (down always), host diffed,
+#   make e2e         up, smoke, install, scenarios 1-8, down (down always), host diffed,
 #                    report (docs/e2e-cluster.md's generated section)
 # Needs root (containerd, a kubelet, iptables). Docs: docs/e2e-cluster.md.
 #
@@ -136,7 +136,7 @@ e2e-image: e2e-base-images
 #                             (test/e2e/{podinfo,flagger,keda})
 #   make e2e-scenario-images  Redis (Debian's package), Flagger, podinfo and KEDA as OCI archives
 #   make e2e-install          on a running cluster (make e2e-up): images, KEDA, Flagger, k6-gate, podinfo
-#   make e2e-scenario-N       N = 1..7 on an installed cluster (7 uninstalls k6-gate)
+#   make e2e-scenario-N       N = 1..8 on an installed cluster (7 uninstalls k6-gate)
 E2E_PODINFO_VERSION := $(call e2e_mod_version,podinfo,github.com/stefanprodan/podinfo)
 E2E_FLAGGER_VERSION := $(call e2e_mod_version,flagger,github.com/fluxcd/flagger)
 E2E_KEDA_VERSION := $(call e2e_mod_version,keda,github.com/kedacore/keda/v2)
@@ -184,7 +184,7 @@ e2e-scenario-images: $(E2E_SCENARIO_IMAGES) $(E2E_KEDA_IMAGES)
 e2e-install: $(HELM)
 	scripts/e2e/install.sh
 
-E2E_SCENARIO_TARGETS := $(addprefix e2e-scenario-,1 2 3 4 5 6 7)
+E2E_SCENARIO_TARGETS := $(addprefix e2e-scenario-,1 2 3 4 5 6 7 8)
 .PHONY: $(E2E_SCENARIO_TARGETS)
 $(E2E_SCENARIO_TARGETS): e2e-scenario-%:
 	scripts/e2e/scenario-$*.sh
