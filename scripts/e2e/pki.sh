@@ -9,7 +9,7 @@
 # Client identities follow kubeadm's: system:masters for the admin and the API server's
 # kubelet client, system:node:<node> in system:nodes for the kubelet (what
 # NodeRestriction and the Node authorizer check), system:kube-proxy, and the controller
-# manager's and scheduler's system users.
+# manager's and scheduler's system users; kube-router's own user (NetworkPolicy).
 set -euo pipefail
 # shellcheck source=scripts/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -61,6 +61,8 @@ cert controller-manager ca "/CN=system:kube-controller-manager" clientAuth
 cert scheduler ca "/CN=system:kube-scheduler" clientAuth
 cert kubelet-client ca "/O=system:nodes/CN=system:node:$NODE_NAME" clientAuth
 cert kube-proxy ca "/CN=system:kube-proxy" clientAuth
+# kube-router (NetworkPolicy): in no group, the ClusterRole up.sh binds is all it may do.
+cert kube-router ca "/CN=kube-router" clientAuth
 
 newkey sa
 openssl pkey -in sa.key -pubout -out sa.pub 2>/dev/null
@@ -91,4 +93,5 @@ kubeconfig controller-manager system:kube-controller-manager controller-manager
 kubeconfig scheduler system:kube-scheduler scheduler
 kubeconfig kubelet "system:node:$NODE_NAME" kubelet-client
 kubeconfig kube-proxy system:kube-proxy kube-proxy
+kubeconfig kube-router kube-router kube-router
 chmod 600 "$pki"/*.key "$kc"/*.conf

@@ -74,34 +74,6 @@ mkdir -p "$E2E_STATE"/{etc,log,run,etcd,containerd,kubelet,cni/net.d,cni/ipam}
 pki=$E2E_STATE/pki
 etc=$E2E_STATE/etc
 
-# kube-router's client certificate (user kube-router, in no group: the ClusterRole below
-# is all it may do) and kubeconfig, signed by the cluster CA as pki.sh signs the others.
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/kube-router.key" 2>/dev/null
-printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' >"$pki/kube-router.ext"
-openssl req -new -key "$pki/kube-router.key" -subj "/CN=kube-router" |
-  openssl x509 -req -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -set_serial "0x$(openssl rand -hex 16)" \
-    -days 365 -sha256 -extfile "$pki/kube-router.ext" -out "$pki/kube-router.crt" 2>/dev/null
-rm -f "$pki/kube-router.ext"
-cat >"$E2E_STATE/kubeconfig/kube-router.conf" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: $NODE_NAME
-  cluster:
-    server: $API_SERVER
-    certificate-authority-data: $(base64 -w0 "$pki/ca.crt")
-users:
-- name: kube-router
-  user:
-    client-certificate-data: $(base64 -w0 "$pki/kube-router.crt")
-    client-key-data: $(base64 -w0 "$pki/kube-router.key")
-contexts:
-- name: kube-router@$NODE_NAME
-  context: {cluster: $NODE_NAME, user: kube-router}
-current-context: kube-router@$NODE_NAME
-EOF
-chmod 600 "$pki/kube-router.key" "$E2E_STATE/kubeconfig/kube-router.conf"
-
 cat >"$etc/containerd.toml" <<EOF
 version = 2
 root = "$E2E_STATE/containerd"
