@@ -42,6 +42,7 @@ describe("a runner Job", () => {
     template: careless,
     input,
     limitSeconds: 70,
+    stopGraceSeconds: 15,
   });
   const pod = job.spec?.template.spec;
 
@@ -56,6 +57,7 @@ describe("a runner Job", () => {
     expect(job.spec).toMatchObject({ backoffLimit: 0, activeDeadlineSeconds: 190 });
     expect(pod).toMatchObject({
       restartPolicy: "Never",
+      terminationGracePeriodSeconds: 15,
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       hostNetwork: false,
@@ -94,6 +96,7 @@ describe("a runner Job", () => {
         template: { spec: { containers: [{ name: "main" }] } },
         input,
         limitSeconds: 70,
+        stopGraceSeconds: 15,
       }),
     ).toThrow('the runner PodTemplate has no container named "k6"');
   });

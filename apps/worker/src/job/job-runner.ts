@@ -26,6 +26,8 @@ const API_TIMEOUT_MS = 10_000;
  * while there is no pod): a verdict waits at most this long.
  */
 const POLL_MS = 1000;
+/** After k6's kill grace, time for pod-run to print its result before it is killed. */
+const STOP_MARGIN_S = 5;
 /** A container that waits for one of these will not start by waiting longer. */
 const CANNOT_START = new Set([
   "ErrImagePull",
@@ -79,12 +81,9 @@ export async function createJobRunner(
       throw error;
     }
   };
-  const deleteJob = (name: string, gracePeriodSeconds?: number) =>
+  const deleteJob = (name: string) =>
     batch
-      .deleteNamespacedJob(
-        { namespace, name, propagationPolicy: "Background", gracePeriodSeconds },
-        options,
-      )
+      .deleteNamespacedJob({ namespace, name, propagationPolicy: "Background" }, options)
       .catch((error: unknown) => {
         if (!(error instanceof ApiException && error.code === 404)) throw error;
       });
@@ -100,6 +99,7 @@ export async function createJobRunner(
       template: runnerTemplate,
       input: podInputOf(k6),
       limitSeconds: Math.ceil((limitMs + k6.killGraceMs) / 1000),
+      stopGraceSeconds: Math.ceil(k6.killGraceMs / 1000) + STOP_MARGIN_S,
     });
     let adopted = false;
     let owner = await readJob(name);
@@ -163,7 +163,7 @@ export async function createJobRunner(
     for (;;) {
       if (k6.signal.aborted) {
         // Leaving: the Job keeps running for the next attempt. Cancelled: it goes.
-        if (!identity.handingBack()) await deleteJob(name, Math.ceil(k6.killGraceMs / 1000));
+        if (!identity.handingBack()) await deleteJob(name);
         return failed(
           `the run was stopped (${identity.handingBack() ? "handed back" : "cancelled"})`,
           {

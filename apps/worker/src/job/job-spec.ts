@@ -31,6 +31,8 @@ export interface JobSpecInput {
   input: PodInput;
   /** The limit k6 runs under plus its kill grace, in seconds. */
   limitSeconds: number;
+  /** SIGTERM to SIGKILL of a deleted pod: pod-run stops k6 (its kill grace) and prints. */
+  stopGraceSeconds: number;
 }
 
 /**
@@ -64,6 +66,7 @@ export function jobManifests(spec: JobSpecInput): { job: V1Job; secret: V1Secret
         spec: {
           ...podSpec,
           restartPolicy: "Never",
+          terminationGracePeriodSeconds: spec.stopGraceSeconds,
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           hostNetwork: false,
