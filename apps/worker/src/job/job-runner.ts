@@ -163,13 +163,10 @@ export async function createJobRunner(
     for (;;) {
       if (k6.signal.aborted) {
         // Leaving: the Job keeps running for the next attempt. Cancelled: it goes.
-        if (!identity.handingBack()) await deleteJob(name);
-        return failed(
-          `the run was stopped (${identity.handingBack() ? "handed back" : "cancelled"})`,
-          {
-            cancelled: true,
-          },
-        );
+        const leaving = identity.handingBack();
+        if (!leaving) await deleteJob(name);
+        const why = leaving ? "handed back" : "cancelled";
+        return failed(`the run was stopped (${why})`, { cancelled: true });
       }
       const pod = await podOf(name);
       const status = pod?.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER);
@@ -182,12 +179,8 @@ export async function createJobRunner(
         await deleteJob(name);
         const read = outcomeOfPodLog(log, k6.outputMaxBytes);
         if (read.ok) return read.outcome;
-        return failed(
-          `${read.problem} (container ${terminated.reason ?? "ended"}, exit ${terminated.exitCode})`,
-          {
-            exitCode: terminated.exitCode,
-          },
-        );
+        const how = `container ${terminated.reason ?? "ended"}, exit ${terminated.exitCode}`;
+        return failed(`${read.problem} (${how})`, { exitCode: terminated.exitCode });
       }
       const waiting = status?.state?.waiting;
       if (waiting?.reason && CANNOT_START.has(waiting.reason)) {
