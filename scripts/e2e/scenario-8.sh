@@ -95,11 +95,18 @@ good_run=$(run_of burst-1 "good-$sum")
 wait_for 60 "the good check's runner pod" pod_running_for "$good_run" || die "no running runner pod for $good_run"
 pod=$(pod_running_for "$good_run")
 pod_uid=$(kubectl_ -n k6-gate get pod "$pod" -o jsonpath='{.metadata.uid}')
-in_pod=0
-for p in $(k6_pids); do
-  if grep -q "pod${pod_uid//-/_}\|pod$pod_uid" "/proc/$p/cgroup"; then in_pod=$((in_pod + 1)); fi
-done
-((in_pod == 1)) || die "$in_pod k6 processes in runner pod $pod's cgroup, want 1"
+# k6_in_pod UID: how many of the cluster's k6 processes are in that pod's cgroup.
+k6_in_pod() {
+  local p n=0
+  for p in $(k6_pids); do
+    if grep -q "pod${1//-/_}\|pod$1" "/proc/$p/cgroup"; then n=$((n + 1)); fi
+  done
+  echo "$n"
+}
+one_k6_in_pod() { [[ $(k6_in_pod "$pod_uid") == 1 ]]; }
+# pod-run starts k6 a moment after the pod is Running.
+wait_for 30 "k6 in runner pod $pod" one_k6_in_pod ||
+  die "$(k6_in_pod "$pod_uid") k6 processes in runner pod $pod's cgroup, want 1"
 ok "the good check's k6 runs in runner pod $pod (its cgroup), not in a worker"
 wait "$calls" || die "the calls failed"
 statuses=$(jq -r .status "$ARTIFACTS/scenario-8-answers.jsonl" | tr '\n' ' ')
