@@ -109,6 +109,8 @@ COPY --from=build --chown=root:root /src/dist ./dist
 # The k6 pin, read by GET /version and k6gate_build_info (the same version as the k6 above).
 COPY --chown=root:root .k6-version ./
 COPY --chown=root:root --chmod=0755 docker/entrypoint.sh /usr/local/bin/k6-gate
+# k6 for k6-operator's runner pods, on their PATH only (the worker sets it in the TestRun).
+COPY --chown=root:root --chmod=0755 docker/k6-operator/k6 /usr/local/lib/k6-gate/k6-operator/k6
 
 # NODE_OPTIONS: source maps for stack traces; V8's young generation capped at 16 MB per
 # semi-space (holding 1,000 long-polls grows it to 128 MB otherwise: docs/benchmarks.md,

@@ -116,10 +116,16 @@ describe("K6_RUNNER", () => {
     });
   });
 
+  it("names the namespace and PodTemplate of the k6-operator runner", () => {
+    expect(loadWorkerConfig({ K6_RUNNER: "k6-operator:runners/k6-gate-runner" }).K6_RUNNER).toEqual(
+      { kind: "k6-operator", namespace: "runners", podTemplate: "k6-gate-runner" },
+    );
+  });
+
   it("refuses anything else, saying what it takes", () => {
-    for (const value of ["job", "job:Runners/x", "pod", "job:ns/"]) {
+    for (const value of ["job", "job:Runners/x", "pod", "job:ns/", "k6-operator", "operator:a/b"]) {
       expect(() => loadWorkerConfig({ K6_RUNNER: value })).toThrow(
-        `K6_RUNNER: "${value}" is not process or job:<namespace>/<podtemplate>`,
+        `K6_RUNNER: "${value}" is not process, job:<namespace>/<podtemplate> or k6-operator:<namespace>/<podtemplate>`,
       );
     }
   });
@@ -132,7 +138,7 @@ describe("a worker on the Job runner that cannot start runner pods", () => {
   it("fails its start without Kubernetes access, saying so", async () => {
     await expect(
       k6RunnerFor({ K6_RUNNER: setting, KUBECONFIG: undefined, KUBERNETES_CLIENT: "none" }, logger),
-    ).rejects.toThrow("K6_RUNNER is a job runner but this worker has no Kubernetes access");
+    ).rejects.toThrow("K6_RUNNER is job but this worker has no Kubernetes access");
   });
 
   it("fails its start when the API server cannot give it the PodTemplate, naming it", async () => {

@@ -55,6 +55,7 @@ describe("defaults (Flagger's minimal Canary: a script only)", () => {
       maxRegression: {},
       baselineRuns: 5,
       failOnSaturation: false,
+      parallelism: 1,
       allowFailedRequests: false,
       warnings: [],
     });
@@ -218,6 +219,9 @@ describe("more bad values, each named with its key", () => {
       "1234567890",
       'must be a whole number, 0 or more, got "1234567890"',
     ],
+    ["parallelism", "0", "must be between 1 and 20, got 0"],
+    ["parallelism", "21", "must be between 1 and 20, got 21"],
+    ["parallelism", "3 pods", 'must be a whole number, 0 or more, got "3 pods"'],
   ];
 
   it.each(more)("%s = %j", (key, value, problem) => {

@@ -8,8 +8,8 @@ import type { RunnerKind } from "./k6/runner";
  */
 export const RUNS_PER_CORE = 6;
 /**
- * Runs at once of a worker whose k6 run in pods of their own (K6_RUNNER=job): it only
- * creates Jobs and reads their pods, a poll a second each.
+ * Runs at once of a worker whose k6 run in pods of their own (K6_RUNNER=job or
+ * k6-operator): it only creates Jobs (or TestRuns) and reads their pods, a poll a second each.
  */
 export const JOB_RUNS_AUTO = 50;
 
@@ -35,6 +35,7 @@ export async function concurrencyOf(
   const cpus = limited ?? availableParallelism();
   const cpusFrom = limited === undefined ? "host cores" : "cgroup quota or affinity";
   if (setting !== "auto") return { runs: setting, from: "setting", cpus, cpusFrom };
-  if (runner === "job") return { runs: JOB_RUNS_AUTO, from: "auto, k6 in Jobs", cpus, cpusFrom };
+  if (runner !== "process")
+    return { runs: JOB_RUNS_AUTO, from: "auto, k6 in Jobs", cpus, cpusFrom };
   return { runs: Math.max(1, Math.floor(cpus * RUNS_PER_CORE)), from: "auto", cpus, cpusFrom };
 }

@@ -38,7 +38,7 @@ export const METRICS_MAX_CANARIES = 200;
 export const OUTPUT_MAX_BYTES = 1024 * 1024;
 
 export type K6RunnerSetting =
-  { kind: "process" } | { kind: "job"; namespace: string; podTemplate: string };
+  { kind: "process" } | { kind: "job" | "k6-operator"; namespace: string; podTemplate: string };
 
 const workerConfigShape = z.object({
   ...commonConfigShape,
@@ -58,17 +58,23 @@ const workerConfigShape = z.object({
   /**
    * Where k6 runs: `process` (the default), a child of this worker; or
    * `job:<namespace>/<podtemplate>`, a Kubernetes Job per run in that namespace, its pod
-   * from that PodTemplate (the chart's `runner.job`; docs/decisions.md, "Runners").
+   * from that PodTemplate (the chart's `runner.job`; docs/decisions.md, "Runners"); or
+   * `k6-operator:<namespace>/<podtemplate>`, the same for a one-pod check and a k6-operator
+   * TestRun of N such pods for a check with `parallelism: N`.
    */
   K6_RUNNER: optionalText.transform((text, ctx): K6RunnerSetting => {
     if (text === undefined || text === "process") return { kind: "process" };
-    const job = /^job:([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)$/.exec(
-      text,
-    );
-    if (job?.[1] && job[3]) return { kind: "job", namespace: job[1], podTemplate: job[3] };
+    const pods =
+      /^(job|k6-operator):([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)$/.exec(
+        text,
+      );
+    if (pods?.[2] && pods[4]) {
+      const kind = pods[1] === "job" ? "job" : "k6-operator";
+      return { kind, namespace: pods[2], podTemplate: pods[4] };
+    }
     ctx.addIssue({
       code: "custom",
-      message: `"${text}" is not process or job:<namespace>/<podtemplate>`,
+      message: `"${text}" is not process, job:<namespace>/<podtemplate> or k6-operator:<namespace>/<podtemplate>`,
     });
     return z.NEVER;
   }),

@@ -93,6 +93,16 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
     if (cloud && !cloud.ok) {
       return { result: setupFailure(cloud.problem), output: "", interrupted: false };
     }
+    const parallelism = run.parallelism ?? 1;
+    if (parallelism > 1 && runner.kind !== "k6-operator") {
+      return {
+        result: setupFailure(
+          `metadata parallelism "${parallelism}" needs the k6-operator runner (K6_RUNNER=k6-operator:<namespace>/<podtemplate>, the chart's runner.kind k6-operator); this worker's runner is ${runner.kind}`,
+        ),
+        output: "",
+        interrupted: false,
+      };
+    }
     const secrets = await deps.resolveSecrets(run.kubernetesSecrets, run.namespace);
     if (!secrets.ok) {
       return { result: setupFailure(secrets.problem), output: "", interrupted: false };
@@ -127,7 +137,7 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
         statKeys: Object.keys(limits),
         loadSampler: deps.loadSampler,
       },
-      { runId: run.runId, handingBack: handingBack ?? (() => false) },
+      { runId: run.runId, handingBack: handingBack ?? (() => false), parallelism },
     );
     const output = outcome.output.text();
     if (outcome.spawnError) {

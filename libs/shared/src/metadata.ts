@@ -192,6 +192,16 @@ const baselineRuns: Reader<number> = (value, problem, raw) => {
   return DEFAULT_BASELINE_RUNS;
 };
 
+/** Most runner pods one check may ask k6-operator for. */
+export const MAX_PARALLELISM = 20;
+
+const parallelism: Reader<number> = (value, problem, raw) => {
+  const pods = wholeNumber(1)(value, problem, raw);
+  if (pods >= 1 && pods <= MAX_PARALLELISM) return pods;
+  problem(`must be between 1 and ${MAX_PARALLELISM}, got ${pods}`);
+  return 1;
+};
+
 const maxDuration: Reader<number | undefined> = (value, problem, raw) => {
   const ms = duration(value, problem, raw);
   if (ms === 0) problem("must be more than 0");
@@ -280,6 +290,14 @@ export const METADATA = {
   fail_on_saturation: key("failOnSaturation", flag(false), {
     schema: z.boolean().optional(),
     keep: keptIf(Boolean),
+  }),
+  /**
+   * Runner pods the test is split over (k6-operator's TestRun `parallelism`, execution
+   * segments); more than 1 needs K6_RUNNER=k6-operator. Kept in the spec only above 1.
+   */
+  parallelism: key("parallelism", parallelism, {
+    schema: z.number().int().positive().optional(),
+    keep: keptIf((pods) => pods > 1),
   }),
   /** A test that expects every HTTP request to fail (a blocked route) may pass. */
   allow_failed_requests: key("allowFailedRequests", flag(false), {

@@ -6,42 +6,23 @@ import {
   type KubeConfig,
   type V1Job,
   type V1Pod,
-  type V1PodTemplateSpec,
 } from "@kubernetes/client-node";
 import type { Logger } from "@k6-gate/shared";
-import { timeoutOptions } from "../kubernetes-client";
-import { K6Log } from "../k6/k6-log";
-import { MetricStream } from "../k6/metric-stream";
 import { outcomeOfPodLog } from "../k6/pod-result";
 import type { RunK6Options, RunK6Outcome } from "../k6/run-k6";
 import type { K6Runner, RunnerRun } from "../k6/runner";
-import { TailBuffer } from "../k6/tail-buffer";
 import { podInputOf } from "../pod/pod-input";
 import { jobManifests, jobNameOf, RUNNER_CONTAINER } from "./job-spec";
-
-/** Bound on each API call; a run waiting longer fails its attempt, which is retried. */
-const API_TIMEOUT_MS = 10_000;
-/**
- * How often a run's pod is looked at while k6 runs (one list call; the Job is read only
- * while there is no pod): a verdict waits at most this long.
- */
-const POLL_MS = 1000;
-/** After k6's kill grace, time for pod-run to print its result before it is killed. */
-const STOP_MARGIN_S = 5;
-/** A container that waits for one of these will not start by waiting longer. */
-const CANNOT_START = new Set([
-  "ErrImagePull",
-  "ImagePullBackOff",
-  "InvalidImageName",
-  "CreateContainerConfigError",
-  "CreateContainerError",
-]);
-
-export interface JobRunnerConfig {
-  namespace: string;
-  /** The chart's PodTemplate for runner pods, in `namespace`. */
-  podTemplate: string;
-}
+import {
+  apiOptions as options,
+  cannotStart,
+  noResult,
+  POLL_MS,
+  readRunnerTemplate,
+  STOP_MARGIN_S,
+  unlessAlready,
+  type RunnerPodsConfig,
+} from "./runner-pod";
 
 /**
  * The Job runner (K6_RUNNER=job:<namespace>/<podtemplate>): each run's k6 in a Job of its
@@ -50,28 +31,13 @@ export interface JobRunnerConfig {
  */
 export async function createJobRunner(
   kubeConfig: KubeConfig,
-  config: JobRunnerConfig,
+  config: RunnerPodsConfig,
   logger: Logger,
 ): Promise<K6Runner> {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const batch = kubeConfig.makeApiClient(BatchV1Api);
-  const options = timeoutOptions(API_TIMEOUT_MS);
   const { namespace } = config;
-  let template: V1PodTemplateSpec | undefined;
-  try {
-    const read = await core.readNamespacedPodTemplate(
-      { namespace, name: config.podTemplate },
-      options,
-    );
-    template = read.template;
-  } catch (error) {
-    throw new Error(
-      `K6_RUNNER: PodTemplate ${namespace}/${config.podTemplate} could not be read: ${apiFailure(error)}`,
-    );
-  }
-  if (!template)
-    throw new Error(`K6_RUNNER: PodTemplate ${namespace}/${config.podTemplate} is empty`);
-  const runnerTemplate = template;
+  const { template: runnerTemplate } = await readRunnerTemplate(kubeConfig, config);
 
   const readJob = async (name: string): Promise<V1Job | undefined> => {
     try {
@@ -84,9 +50,7 @@ export async function createJobRunner(
   const deleteJob = (name: string) =>
     batch
       .deleteNamespacedJob({ namespace, name, propagationPolicy: "Background" }, options)
-      .catch((error: unknown) => {
-        if (!(error instanceof ApiException && error.code === 404)) throw error;
-      });
+      .catch(unlessAlready(404));
 
   /**
    * Creates the run's Job, or finds the one a former attempt created (one k6 per run),
@@ -129,9 +93,7 @@ export async function createJobRunner(
     };
     await core
       .createNamespacedSecret({ namespace, body: secret }, options)
-      .catch((error: unknown) => {
-        if (!(error instanceof ApiException && error.code === 409)) throw error;
-      });
+      .catch(unlessAlready(409));
     return { adopted };
   };
 
@@ -182,12 +144,10 @@ export async function createJobRunner(
         const how = `container ${terminated.reason ?? "ended"}, exit ${terminated.exitCode}`;
         return failed(`${read.problem} (${how})`, { exitCode: terminated.exitCode });
       }
-      const waiting = status?.state?.waiting;
-      if (waiting?.reason && CANNOT_START.has(waiting.reason)) {
+      const never = cannotStart(status);
+      if (never) {
         await deleteJob(name);
-        return failed("", {
-          spawnError: `the runner pod cannot start: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}`,
-        });
+        return failed("", { spawnError: never });
       }
       if (status?.state?.running && !announced) {
         announced = true;
@@ -214,39 +174,4 @@ export async function createJobRunner(
     }
   };
   return { kind: "job", run };
-}
-
-/** An outcome with nothing k6 measured: the stream names why, and the output says it too. */
-function noResult(
-  problem: string,
-  times: { durationMs: number; maxDurationMs: number },
-  fields: Partial<RunK6Outcome>,
-): RunK6Outcome {
-  const stream = new MetricStream();
-  stream.problem = problem || undefined;
-  const output = new TailBuffer(64 * 1024);
-  if (problem) output.push(Buffer.from(`[k6-gate: ${problem}]\n`));
-  return {
-    exitCode: null,
-    signal: null,
-    timedOut: false,
-    cancelled: false,
-    measured: { from: "stream", stream },
-    declaredThresholds: null,
-    output,
-    head: "",
-    durationMs: Math.round(times.durationMs),
-    spawnError: null,
-    maxDurationMs: times.maxDurationMs,
-    scriptDurationMs: null,
-    plan: null,
-    log: new K6Log(),
-    ...fields,
-  };
-}
-
-/** An API failure in words, its status only (nothing the API returned is passed on). */
-function apiFailure(error: unknown): string {
-  if (error instanceof ApiException) return `Kubernetes API answered HTTP ${error.code}`;
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { V1Job, V1PodTemplateSpec, V1Secret } from "@kubernetes/client-node";
 import { POD_INPUT_DIR, POD_INPUT_FILE, type PodInput } from "../pod/pod-input";
+import { START_MARGIN_S } from "./runner-pod";
 
 /** Labels of every runner pod, its Job and its Secret, unless the PodTemplate has its own. */
 export const RUNNER_LABELS = {
@@ -11,8 +12,6 @@ export const RUNNER_LABELS = {
 export const RUN_LABEL = "k6-gate.io/run";
 /** The container of the PodTemplate that runs k6 (`k6-gate pod-run`). */
 export const RUNNER_CONTAINER = "k6";
-/** Time for the pod to be scheduled and started, beyond the run's own limit. */
-const START_MARGIN_S = 120;
 
 /**
  * One Job per run, named after the run: a second attempt (a worker died, a job handed

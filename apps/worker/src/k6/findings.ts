@@ -15,7 +15,7 @@ export const SUMMARY_EXPORT_WARNING =
  * not one document of k6's.
  */
 export function findingsOf(
-  outcome: Pick<RunK6Outcome, "measured" | "declaredThresholds" | "exitCode">,
+  outcome: Pick<RunK6Outcome, "measured" | "declaredThresholds" | "exitCode" | "runners">,
   statKeys: string[],
 ): SummaryFindings | undefined {
   const { measured } = outcome;
@@ -30,7 +30,8 @@ export function findingsOf(
     stream,
     outcome.declaredThresholds ?? [],
     statKeys,
-    outcome.exitCode === 0,
+    // k6's own pass confirms what the stream approximates, when one k6 judged the whole test.
+    outcome.exitCode === 0 && (outcome.runners ?? 1) === 1,
   );
   return {
     ...readSummary(summary, statKeys),

@@ -28,6 +28,11 @@ export interface RunK6Options {
   env: (runDir: string) => Record<string, string>;
   /** The k6 command and its mode flags; `run` unless told otherwise. */
   command?: string[];
+  /**
+   * Flags of the engine this k6 is one part of (k6-operator's execution segment, REST
+   * address, `--paused`, tags), before the script.
+   */
+  engineArgs?: string[];
   /** Extra files for the run directory (k6's cwd), written private like the script. */
   files?: Record<string, string>;
   /** The run's limit from its metadata (`max_duration`); undefined: derived from the script. */
@@ -84,6 +89,8 @@ export interface RunK6Outcome {
   log: K6Log;
   /** k6's CPU use against the CPUs it could use; absent when not measured. */
   saturation?: Saturation;
+  /** The k6 processes whose streams were merged (a k6-operator TestRun); absent: one. */
+  runners?: number;
 }
 
 /**
@@ -147,6 +154,7 @@ export async function runK6(options: RunK6Options): Promise<RunK6Outcome> {
       // What k6 measured comes from its Go side, never from a file the script can write:
       // handleSummary() may write any path, the summary export's among them.
       ...(streamed ? ["--out", `json=${fifo.name}`] : ["--summary-export", fifo.name]),
+      ...(options.engineArgs ?? []),
       "script.js",
     ]);
     // Stops k6 at the limit derived from the script, once inspect has derived it.

@@ -2,9 +2,10 @@ import { runK6, type RunK6Options, type RunK6Outcome } from "./run-k6";
 
 /**
  * Where a run's k6 runs (K6_RUNNER; docs/decisions.md, "Runners"): `process` is k6 as a
- * child of this worker (run-k6.ts), `job` a Kubernetes Job per run (job/job-runner.ts).
+ * child of this worker (run-k6.ts), `job` a Kubernetes Job per run (job/job-runner.ts),
+ * `k6-operator` that Job for one pod and a TestRun for several (operator/).
  */
-export type RunnerKind = "process" | "job";
+export type RunnerKind = "process" | "job" | "k6-operator";
 
 /** The run a runner works for: a Job runner names its Job after it and adopts it. */
 export interface RunnerRun {
@@ -14,6 +15,8 @@ export interface RunnerRun {
    * then leaves its Job running for the next attempt to adopt.
    */
   handingBack: () => boolean;
+  /** Pods the test is split over (metadata `parallelism`); only k6-operator runs more than 1. */
+  parallelism: number;
 }
 
 /**

@@ -16,7 +16,7 @@ export const K6_POD_USER = { uid: 65534, gid: 65534 };
 export async function runInPod(
   input: PodInput,
   signal: AbortSignal,
-  options: { k6Bin: string; runAs: typeof K6_POD_USER | undefined },
+  options: { k6Bin: string; runAs: typeof K6_POD_USER | undefined; engineArgs?: string[] },
 ): Promise<string> {
   const outcome = await runK6({
     k6Bin: options.k6Bin,
@@ -31,6 +31,7 @@ export async function runInPod(
     runAs: options.runAs,
     signal,
     statKeys: input.statKeys,
+    engineArgs: options.engineArgs,
   });
   return podResultLine(outcome);
 }
