@@ -132,19 +132,25 @@ e2e-image: e2e-base-images
 	scripts/e2e/build-image.sh
 
 # What `make e2e` installs and plays (issue 29), also by hand on a cluster from make e2e-up:
-#   make e2e-scenario-tools   podinfo, Flagger and KEDA built from their Go modules
-#                             (test/e2e/{podinfo,flagger,keda})
-#   make e2e-scenario-images  Redis (Debian's package), Flagger, podinfo and KEDA as OCI archives
+#   make e2e-scenario-tools   podinfo, Flagger, KEDA and k6-operator built from their Go
+#                             modules (test/e2e/{podinfo,flagger,keda,k6-operator})
+#   make e2e-scenario-images  Redis (Debian's package), Flagger, podinfo, KEDA and k6-operator
+#                             (manager, starter) as OCI archives
 #   make e2e-install          on a running cluster (make e2e-up): images, KEDA, Flagger, k6-gate, podinfo
-#   make e2e-scenario-N       N = 1..8 on an installed cluster (7 uninstalls k6-gate)
+#   make e2e-k6-operator      on a running cluster: k6-operator v1.5.0 (images, CRDs, RBAC,
+#                             manager); scenario 9 runs the same script
+#   make e2e-scenario-N       N = 1..9 on an installed cluster (7 uninstalls k6-gate)
 E2E_PODINFO_VERSION := $(call e2e_mod_version,podinfo,github.com/stefanprodan/podinfo)
 E2E_FLAGGER_VERSION := $(call e2e_mod_version,flagger,github.com/fluxcd/flagger)
 E2E_KEDA_VERSION := $(call e2e_mod_version,keda,github.com/kedacore/keda/v2)
+E2E_K6_OPERATOR_VERSION := $(call e2e_mod_version,k6-operator,github.com/grafana/k6-operator)
 E2E_PODINFO := $(E2E_TOOLS)/.built-podinfo-$(E2E_PODINFO_VERSION)
 E2E_FLAGGER := $(E2E_TOOLS)/.built-flagger-$(E2E_FLAGGER_VERSION)
 E2E_KEDA := $(E2E_TOOLS)/.built-keda-$(E2E_KEDA_VERSION)
+E2E_K6_OPERATOR := $(E2E_TOOLS)/.built-k6-operator-$(E2E_K6_OPERATOR_VERSION)
 E2E_SCENARIO_IMAGES := $(E2E_IMAGES)/.built-scenarios-podinfo-$(E2E_PODINFO_VERSION)-flagger-$(E2E_FLAGGER_VERSION)
 E2E_KEDA_IMAGES := $(E2E_IMAGES)/.built-keda-images-$(E2E_KEDA_VERSION)
+E2E_K6_OPERATOR_IMAGES := $(E2E_IMAGES)/.built-k6-operator-images-$(E2E_K6_OPERATOR_VERSION)
 
 $(E2E_PODINFO): test/e2e/podinfo/go.mod test/e2e/podinfo/go.sum
 	scripts/e2e/build-tools.sh podinfo $(E2E_BIN)
@@ -164,6 +170,13 @@ $(E2E_KEDA): test/e2e/keda/go.mod test/e2e/keda/go.sum
 	@rm -f $(E2E_TOOLS)/.built-keda-*
 	@touch $@
 
+# k6-operator's manager (its main package, cmd): 2 min here with Kubernetes' modules already
+# in the build cache, a relink in seconds.
+$(E2E_K6_OPERATOR): test/e2e/k6-operator/go.mod test/e2e/k6-operator/go.sum
+	scripts/e2e/build-tools.sh k6-operator $(E2E_BIN)
+	@rm -f $(E2E_TOOLS)/.built-k6-operator-*
+	@touch $@
+
 $(E2E_SCENARIO_IMAGES): $(E2E_PODINFO) $(E2E_FLAGGER) $(E2E_OWN) scripts/e2e/scenario-images.sh
 	$(MAKE) --no-print-directory e2e-image-packages
 	scripts/e2e/scenario-images.sh
@@ -176,15 +189,26 @@ $(E2E_KEDA_IMAGES): $(E2E_KEDA) $(E2E_OWN) scripts/e2e/keda-images.sh
 	@rm -f $(E2E_IMAGES)/.built-keda-images-*
 	@touch $@
 
-.PHONY: e2e-scenario-tools e2e-scenario-images e2e-install
-e2e-scenario-tools: $(E2E_PODINFO) $(E2E_FLAGGER) $(E2E_KEDA)
+# k6-operator's manager (one static binary, one layer) and its starter (our Debian base with
+# Debian's curl, buildah; about 10 s).
+$(E2E_K6_OPERATOR_IMAGES): $(E2E_K6_OPERATOR) $(E2E_OWN) $(E2E_BASE_IMAGES) scripts/e2e/k6-operator-images.sh
+	$(MAKE) --no-print-directory e2e-image-packages
+	scripts/e2e/k6-operator-images.sh
+	@rm -f $(E2E_IMAGES)/.built-k6-operator-images-*
+	@touch $@
 
-e2e-scenario-images: $(E2E_SCENARIO_IMAGES) $(E2E_KEDA_IMAGES)
+.PHONY: e2e-scenario-tools e2e-scenario-images e2e-install e2e-k6-operator
+e2e-scenario-tools: $(E2E_PODINFO) $(E2E_FLAGGER) $(E2E_KEDA) $(E2E_K6_OPERATOR)
+
+e2e-scenario-images: $(E2E_SCENARIO_IMAGES) $(E2E_KEDA_IMAGES) $(E2E_K6_OPERATOR_IMAGES)
 
 e2e-install: $(HELM)
 	scripts/e2e/install.sh
 
-E2E_SCENARIO_TARGETS := $(addprefix e2e-scenario-,1 2 3 4 5 6 7 8)
+e2e-k6-operator: $(E2E_K6_OPERATOR_IMAGES)
+	scripts/e2e/k6-operator-install.sh
+
+E2E_SCENARIO_TARGETS := $(addprefix e2e-scenario-,1 2 3 4 5 6 7 8 9)
 .PHONY: $(E2E_SCENARIO_TARGETS)
 $(E2E_SCENARIO_TARGETS): e2e-scenario-%:
 	scripts/e2e/scenario-$*.sh

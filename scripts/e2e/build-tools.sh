@@ -12,11 +12,13 @@
 #   build-tools.sh flagger OUT     flagger (test/e2e/flagger), the scenarios' controller
 #   build-tools.sh keda OUT        keda (the operator) and keda-adapter (its metrics API
 #                                  server), test/e2e/keda: scenario 5's autoscaler
+#   build-tools.sh k6-operator OUT k6-operator (test/e2e/k6-operator), the TestRun
+#                                  controller (k6 over several runner pods)
 # The versions are the ones each go.mod requires (the only place they are written).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-usage="usage: build-tools.sh kubernetes|etcd|coredns|kube-router|images|podinfo|flagger|keda OUT_DIR"
+usage="usage: build-tools.sh kubernetes|etcd|coredns|kube-router|images|podinfo|flagger|keda|k6-operator OUT_DIR"
 what=${1:?$usage}
 out=${2:?$usage}
 mkdir -p "$out"
@@ -91,6 +93,14 @@ case "$what" in
     echo "building KEDA $v (operator and metrics API server)"
     go build -trimpath -ldflags "$ldflags" -o "$out/keda" github.com/kedacore/keda/v2/cmd/operator
     go build -trimpath -ldflags "$ldflags" -o "$out/keda-adapter" github.com/kedacore/keda/v2/cmd/adapter
+    ;;
+  k6-operator)
+    cd "$root/test/e2e/k6-operator"
+    v=$(required_version . github.com/grafana/k6-operator)
+    # Its main package is cmd (the Makefile's `go build -o bin/manager cmd/main.go`); it
+    # stamps no version.
+    echo "building k6-operator $v"
+    go build -trimpath -ldflags "-s -w" -o "$out/k6-operator" github.com/grafana/k6-operator/cmd
     ;;
   images)
     cd "$root/test/e2e/images"

@@ -53,6 +53,9 @@ FLAGGER_IMAGE=k6gate.local/flagger:1.41.0
 PODINFO_IMAGE=k6gate.local/podinfo:6.9.2
 KEDA_IMAGE=k6gate.local/keda:2.21.0
 KEDA_ADAPTER_IMAGE=k6gate.local/keda-metrics-apiserver:2.21.0
+# k6-operator's manager and the image its starter Job runs (scripts/e2e/k6-operator-images.sh).
+K6_OPERATOR_IMAGE=k6gate.local/k6-operator:v1.5.0
+K6_OPERATOR_STARTER_IMAGE=k6gate.local/k6-operator-starter:e2e
 # The Dockerfile's two base images as made here (scripts/e2e/base-images.sh), given to the
 # build through its build args K6_IMAGE and NODE_IMAGE (scripts/e2e/build-image.sh).
 NODE_BASE_IMAGE=k6gate.local/node:$(cat "$E2E_ROOT/.node-version")-trixie-slim

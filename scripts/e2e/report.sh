@@ -48,13 +48,13 @@ from \`.tools/e2e\` (built there first when missing: see "Timings" above).
 | cluster up (\`up.sh\`) | $(stage up) |
 | smoke check | $(stage smoke) |
 | install: images imported, KEDA, Flagger, \`helm install\` of k6-gate, podinfo + Canary Initialized | $(stage install) ($(field timings)) |
-$(for n in 1 2 3 4 6 5 8 7; do echo "| scenario $n | $(stage "scenario$n") |"; done)
+$(for n in 1 2 3 4 6 5 8 9 7; do echo "| scenario $n | $(stage "scenario$n") |"; done)
 | down + host diffed | $(stage down) |
 | **run.sh in all** (\`make e2e\` adds the image build and shellcheck) | **$(grep -o 'total=[0-9]*s' <<<"$run" | cut -d= -f2)** |
 
 ### Scenarios (asserted from the Canary's status, Flagger's events, the Deployments and k6-gate's run records)
 
-$(for n in 1 2 3 4 6 5 8 7; do
+$(for n in 1 2 3 4 6 5 8 9 7; do
     if [[ -f "$artifacts/scenario-$n.txt" ]]; then
       echo "- **$n.** $(cut -d' ' -f4- "$artifacts/scenario-$n.txt")"
     else
@@ -89,6 +89,7 @@ $(if [[ -f "$artifacts/scenario-5-scaling.txt" ]]; then
 | containerd / runc / CNI plugins (Debian) | $(deb containerd) / $(deb runc) / $(deb containernetworking-plugins) |
 | Flagger | $(mod flagger github.com/fluxcd/flagger) (image \`$FLAGGER_IMAGE\`, kubernetes provider) |
 | KEDA (operator, metrics API server) | $(mod keda github.com/kedacore/keda/v2) (images \`$KEDA_IMAGE\`, \`$KEDA_ADAPTER_IMAGE\`; the operator logs "KEDA Version: $(field keda)") |
+| k6-operator (scenario 9) | $(mod k6-operator github.com/grafana/k6-operator) (images \`$K6_OPERATOR_IMAGE\`, \`$K6_OPERATOR_STARTER_IMAGE\`: curl from Debian) |
 | podinfo | ${PODINFO_IMAGE##*:} (module $(mod podinfo github.com/stefanprodan/podinfo)) |
 | k6-gate (GET /version) | $(field k6-gate | jq -r '"\(.version), commit \(.commit)"' 2>/dev/null) |
 | k6 in the image | $(field k6) |
@@ -101,10 +102,11 @@ $(if [[ -f "$artifacts/scenario-5-scaling.txt" ]]; then
 ### Not covered by this run
 
 - **NetworkPolicy** is enforced (kube-router, firewall only) and the chart's policies are on
-  in scenario 8 only; scenarios 1-7 run with \`networkPolicy.enabled=false\`, as installed.
-- **k6-operator** (\`parallelism\` over several pods) is not installed: the Job runner is
-  (scenario 8); the k6-operator runner is not built (issue 33).
-- **Scenario 8 calls the webhook directly** too (Flagger's payload from an API pod), not
+  in scenarios 8 and 9 only; scenarios 1-7 run with \`networkPolicy.enabled=false\`, as installed.
+- **k6-operator** runs only scenario 9's TestRuns (\`parallelism: "3"\`, one node: the three
+  runner pods share its 2 cores); a worker killed mid-TestRun (adoption) is scenario 8's Job
+  case, not repeated for a TestRun here.
+- **Scenarios 8 and 9 call the webhook directly** too (Flagger's payload from an API pod), not
   through a Canary: its checks run at once, and one is killed or superseded mid-run.
 - **KEDA**: its admission webhooks (they only validate ScaledObjects) are not installed; the
   scale-down through the chart's HPA behavior (300 s stabilization, then one pod a minute) is

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # make e2e: up, smoke check, install (images, Flagger, k6-gate by helm as the README says,
-# podinfo and its Canary), issue 29's scenarios 1-7 and issue 33's 8 (7 last: uninstall is the end), down
+# podinfo and its Canary), issue 29's scenarios 1-7 and issue 33's 8 and 9 (7 last: uninstall is the end), down
 # (always, through a trap), a check that the host is as it was before (host-state.sh before
 # and after, diffed), and the report: docs/e2e-cluster.md's generated section (report.sh).
 # Timings go to stdout and to test-artifacts/e2e/timings.txt.
-# E2E_SCENARIOS (default "1 2 3 4 6 5 8 7") picks scenarios; any other set writes no report.
+# E2E_SCENARIOS (default "1 2 3 4 6 5 8 9 7") picks scenarios; any other set writes no report.
 set -euo pipefail
 # shellcheck source=scripts/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -13,7 +13,7 @@ source "$(dirname "$0")/lib.sh"
 # Never tear down a cluster this run did not bring up.
 [[ ! -e "$E2E_STATE" ]] || die "$E2E_STATE exists: a cluster is up here (make e2e-down first)"
 
-all="1 2 3 4 6 5 8 7"
+all="1 2 3 4 6 5 8 9 7"
 scenarios=${E2E_SCENARIOS:-$all}
 artifacts=$E2E_ROOT/test-artifacts/e2e
 mkdir -p "$artifacts"
@@ -48,6 +48,8 @@ finish() {
       kubectl_ get apiservice v1beta1.external.metrics.k8s.io -o yaml
       kubectl_ -n keda logs deployment/keda-operator --tail=200
       kubectl_ -n keda logs deployment/keda-metrics-apiserver --tail=100
+      kubectl_ get testruns -A -o yaml
+      kubectl_ -n k6-operator-system logs deployment/k6-operator-controller-manager --tail=200
     } >"$artifacts/scenarios-failure.txt" 2>&1 || true
     log "cluster state at the failure: test-artifacts/e2e/scenarios-failure.txt"
   fi

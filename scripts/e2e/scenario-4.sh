@@ -44,8 +44,8 @@ export default function () {
 }
 JS
 )
-# payload NAME SECRET_REF: a webhook payload as Flagger sends it, a fresh checksum each time.
-payload() {
+# secret_payload NAME SECRET_REF: a webhook payload as Flagger sends it, a fresh checksum each time.
+secret_payload() {
   jq -nc --arg name "$1" --arg ref "$2" --arg script "$script" --arg sha "$sha" --arg sum "$(openssl rand -hex 8)" '{
     name: $name, namespace: "test", phase: "Progressing", checksum: $sum,
     metadata: { script: $script, kubernetes_secrets: ({API_TOKEN: $ref} | tojson),
@@ -54,8 +54,8 @@ payload() {
 
 # a. and b.
 calls=$({
-  payload secrets-allowed k6-target/token
-  payload secrets-outside staging/k6-target/token
+  secret_payload secrets-allowed k6-target/token
+  secret_payload secrets-outside staging/k6-target/token
 } | gate_calls)
 echo "$calls" >"$ARTIFACTS/scenario-4-calls.jsonl"
 jq -e 'select(.status == 200)' <<<"$(sed -n 1p <<<"$calls")" >/dev/null ||
@@ -70,7 +70,7 @@ t=$(date +%s)
 "$helm" --kubeconfig "$KUBECONFIG" upgrade k6-gate "$E2E_ROOT/charts/k6-gate" --namespace k6-gate --reset-then-reuse-values \
   --set-json 'worker.extraEnv=[{"name":"SECRET_NAMESPACES","value":"test|staging"}]' --wait --timeout 5m >/dev/null
 log "helm upgrade (worker.extraEnv SECRET_NAMESPACES=test|staging) in $(($(date +%s) - t)) s"
-call=$(payload secrets-rbac staging/k6-target/token | gate_calls)
+call=$(secret_payload secrets-rbac staging/k6-target/token | gate_calls)
 echo "$call" >>"$ARTIFACTS/scenario-4-calls.jsonl"
 jq -e 'select(.status == 422 and (.body | test("staging/k6-target/token\\): the worker may not read it \\(HTTP 403\\)")))' <<<"$call" >/dev/null ||
   die "staging/k6-target not refused by the API server: $call"

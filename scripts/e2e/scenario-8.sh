@@ -39,21 +39,10 @@ t=$(date +%s)
 kubectl_ -n k6-gate rollout status deployment/k6-gate-worker --timeout=120s >/dev/null
 ok "helm upgrade runner.kind=job: 2 workers on the Job runner, PodTemplate $(kubectl_ -n k6-gate get podtemplate -o name) in $(($(date +%s) - t)) s"
 
-# payload NAME CHECKSUM SCRIPT [TARGET [METADATA_JSON]]: Flagger's webhook payload for
-# test/NAME, with more metadata when given.
-payload() {
-  jq -nc --arg name "$1" --arg sum "$2" --arg script "$3" --arg target "${4:-http://podinfo-primary.test:9898/}" \
-    --argjson more "${5:-{\}}" '{
-    name: $name, namespace: "test", phase: "Progressing", checksum: $sum,
-    metadata: ({ script: $script, env_vars: ({TARGET: $target} | tojson), wait_timeout: "5m" } + $more) }'
-}
 # job_of RUN_ID: the name of the run's Job (apps/worker/src/job/job-spec.ts: jobNameOf).
 job_of() { echo "k6-gate-run-$(printf %s "$1" | sha256sum | cut -c1-20)"; }
 runner_pods() { kubectl_ -n k6-gate get pods -l "$runner_selector" -o name; }
 no_runner_pods() { [[ -z "$(runner_pods)" ]]; }
-# run_of NAME CHECKSUM: the id of test/NAME's run for that revision.
-run_of() { runs_of test "$1" | jq -r --arg sum "$2" '[.runs[] | select(.checksum == $sum)][0].id // empty'; }
-run_field() { gate_api "/api/runs/$1" | jq -r "$2"; }
 # pod_running_for RUN_ID: the name of the run's runner pod once its k6 container runs.
 pod_running_for() {
   kubectl_ -n k6-gate get pods -l "batch.kubernetes.io/job-name=$(job_of "$1")" \

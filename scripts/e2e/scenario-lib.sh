@@ -86,6 +86,18 @@ gate_calls() {
 # runs_of NAMESPACE NAME: k6-gate's run records of a canary (GET /api/runs), newest first.
 runs_of() { gate_api "/api/runs?namespace=$1&name=$2"; }
 
+# payload NAME CHECKSUM SCRIPT [TARGET [METADATA_JSON]]: Flagger's webhook payload for
+# test/NAME, with more metadata when given.
+payload() {
+  jq -nc --arg name "$1" --arg sum "$2" --arg script "$3" --arg target "${4:-http://podinfo-primary.test:9898/}" \
+    --argjson more "${5:-{\}}" '{
+    name: $name, namespace: "test", phase: "Progressing", checksum: $sum,
+    metadata: ({ script: $script, env_vars: ({TARGET: $target} | tojson), wait_timeout: "5m" } + $more) }'
+}
+# run_of NAME CHECKSUM: the id of test/NAME's run for that revision.
+run_of() { runs_of test "$1" | jq -r --arg sum "$2" '[.runs[] | select(.checksum == $sum)][0].id // empty'; }
+run_field() { gate_api "/api/runs/$1" | jq -r "$2"; }
+
 # new_runs BEFORE_JSON AFTER_JSON: the runs in AFTER that BEFORE has not (by id).
 new_runs() {
   jq -n --argjson before "$1" --argjson after "$2" \

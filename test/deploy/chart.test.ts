@@ -427,6 +427,95 @@ describe("helm chart values", () => {
     expect(renderError("--set", "runner.kind=pod")).toMatch(/runner\.kind|runner\/kind/);
   });
 
+  it("with runner.kind k6-operator: what job renders, the starter image, TestRuns in the Role, k6's REST API open to the operator and the starters", () => {
+    const { objs } = render("ci/k6-operator-runner-values.yaml");
+    const { objs: jobObjs } = render(
+      "ci/k6-operator-runner-values.yaml",
+      "--set",
+      "runner.kind=job",
+    );
+    const env = containerEnv(objs, container(find(objs, "Deployment", WORKER), "worker"));
+    expect(env.K6_RUNNER).toBe(`k6-operator:${NAMESPACE}/k6-gate-runner`);
+    // The same PodTemplate as job (the runner pods of a TestRun are made from it), plus the
+    // starter image on the PodTemplate object itself.
+    const template = find(objs, "PodTemplate", "k6-gate-runner");
+    expect(at(template.raw, "template")).toEqual(
+      at(find(jobObjs, "PodTemplate", "k6-gate-runner").raw, "template"),
+    );
+    expect(at(template.raw, "metadata.annotations")).toEqual({
+      "k6-gate.io/starter-image": "registry.example.com/k6-operator:v1.5.0-starter",
+    });
+    expect(
+      at(
+        render(undefined, "--set", "runner.kind=k6-operator").objs.find(
+          (o) => o.kind === "PodTemplate",
+        )?.raw,
+        "metadata.annotations",
+      ),
+    ).toEqual({ "k6-gate.io/starter-image": "ghcr.io/grafana/k6-operator:latest-starter" });
+    expect(
+      at(find(jobObjs, "PodTemplate", "k6-gate-runner").raw, "metadata.annotations"),
+    ).toBeUndefined();
+    // job's rules, then TestRuns (no update or patch) and creating ConfigMaps (the scripts).
+    const rules = arr(at(find(objs, "Role", "k6-gate-runner").raw, "rules"), "rules");
+    const jobRules = arr(at(find(jobObjs, "Role", "k6-gate-runner").raw, "rules"), "rules");
+    expect(rules.slice(0, jobRules.length)).toEqual(jobRules);
+    expect(rules.slice(jobRules.length)).toEqual([
+      {
+        apiGroups: ["k6.io"],
+        resources: ["testruns"],
+        verbs: ["create", "get", "list", "watch", "delete"],
+      },
+      { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] },
+    ]);
+    // Runner pods: k6's REST API (6565) from the operator's namespace and the starter pods
+    // only; their egress as with job.
+    const policy = find(objs, "NetworkPolicy", "k6-gate-runner");
+    const jobPolicy = find(jobObjs, "NetworkPolicy", "k6-gate-runner");
+    expect(at(policy.raw, "spec.egress")).toEqual(at(jobPolicy.raw, "spec.egress"));
+    expect(at(jobPolicy.raw, "spec.ingress")).toEqual([]);
+    const starterLabels = {
+      "app.kubernetes.io/name": "k6-gate",
+      "app.kubernetes.io/instance": RELEASE,
+      "app.kubernetes.io/component": "k6-starter",
+    };
+    expect(at(policy.raw, "spec.ingress")).toEqual([
+      {
+        from: [
+          { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "k6-operator" } } },
+          { podSelector: { matchLabels: starterLabels } },
+        ],
+        ports: [{ port: 6565, protocol: "TCP" }],
+      },
+    ]);
+    // Starter pods: nothing in; out, DNS and the runner pods' 6565 only.
+    const starter = find(objs, "NetworkPolicy", "k6-gate-starter");
+    expect(at(starter.raw, "spec.podSelector.matchLabels")).toEqual(starterLabels);
+    expect(at(starter.raw, "spec.policyTypes")).toEqual(["Ingress", "Egress"]);
+    expect(at(starter.raw, "spec.ingress")).toEqual([]);
+    expect(at(starter.raw, "spec.egress")).toEqual([
+      {
+        ports: [
+          { port: 53, protocol: "UDP" },
+          { port: 53, protocol: "TCP" },
+        ],
+      },
+      {
+        to: [{ podSelector: { matchLabels: at(policy.raw, "spec.podSelector.matchLabels") } }],
+        ports: [{ port: 6565, protocol: "TCP" }],
+      },
+    ]);
+    // The runner pods the operator makes carry the template's labels: the policies select them.
+    expect(at(template.raw, "template.metadata.labels")).toMatchObject(
+      rec(at(policy.raw, "spec.podSelector.matchLabels"), "podSelector"),
+    );
+    expect(jobObjs.find((o) => o.name === "k6-gate-starter")).toBeUndefined();
+    expect(renderError("--set", "runner.k6Operator.starterImage=")).toMatch(/starterImage/);
+    expect(renderError("--set", "runner.k6Operator.namespace=Not_A_Namespace")).toMatch(
+      /namespace/,
+    );
+  });
+
   it("refuses a misspelled value, a wrong type, and contradictions (values.schema.json, templates)", () => {
     expect(renderError("--set", "workerConcurency=2")).toContain(
       "additional properties 'workerConcurency' not allowed",

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import {
   ApiException,
+  BatchV1Api,
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
@@ -47,6 +48,7 @@ export async function createTestRunRunner(
 ): Promise<K6Runner> {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const batch = kubeConfig.makeApiClient(BatchV1Api);
   const { namespace } = config;
   const { metadata, template } = await readRunnerTemplate(kubeConfig, config);
   const starterImage = metadata?.annotations?.[STARTER_IMAGE_ANNOTATION];
@@ -120,6 +122,20 @@ export async function createTestRunRunner(
     );
     return pods.items;
   };
+  /**
+   * Whether the operator's starter Job failed: the operator never looks at it again, and
+   * its paused runners would wait for ever (its `curl` gives up on a refused connection,
+   * as when a NetworkPolicy is not in force yet for the new pod).
+   */
+  const starterFailed = async (name: string): Promise<boolean> => {
+    try {
+      const job = await batch.readNamespacedJob({ namespace, name: `${name}-starter` }, options);
+      return (job.status?.failed ?? 0) > 0;
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 404) return false;
+      throw error;
+    }
+  };
   const statusOf = (pod: V1Pod) =>
     pod.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER);
 
@@ -177,15 +193,18 @@ export async function createTestRunRunner(
       }
       const never = pods.map((pod) => cannotStart(statusOf(pod))).find(Boolean);
       const testRun = never ? undefined : await readTestRun(name);
+      const stage = testRun?.status?.stage;
       const problem = never
         ? { spawnError: never }
         : !testRun
           ? { problem: "the TestRun was deleted by someone else" }
-          : testRun.status?.stage === "error"
+          : stage === "error"
             ? { problem: "k6-operator put the TestRun in stage error (see its events)" }
-            : Date.now() > giveUpAt
-              ? { problem: "the TestRun's runners did not end in time", timedOut: true }
-              : undefined;
+            : stage === "started" && ended.length === 0 && (await starterFailed(name))
+              ? { spawnError: "k6-operator's starter could not resume the runner pods" }
+              : Date.now() > giveUpAt
+                ? { problem: "the TestRun's runners did not end in time", timedOut: true }
+                : undefined;
       if (problem) {
         await deleteTestRun(name);
         const { problem: text = "", ...fields } = problem;

@@ -92,6 +92,13 @@ export function testRunManifests(spec: TestRunSpecInput): {
         tolerations: podSpec.tolerations,
         affinity: podSpec.affinity,
         automountServiceAccountToken: noToken,
+        // Ready once k6's REST API answers: the operator starts the runners when all are
+        // (a 10 s default period would add up to 10 s to every start).
+        readinessProbe: {
+          httpGet: { path: "/v1/status", port: 6565 },
+          periodSeconds: 1,
+          failureThreshold: 300,
+        },
         env: [{ name: "PATH", value: `${OPERATOR_SHIM_DIR}:${IMAGE_PATH}` }],
         volumes: [{ name: "run", secret: { secretName: spec.name, defaultMode: 0o400 } }, tmp],
         volumeMounts: [
