@@ -35,7 +35,7 @@ help:
 	@echo "make bench  - run the benchmarks and rewrite docs/benchmarks.md"
 	@echo "make bench-peer - build flagger-k6-webhook (Go module proxy), rerun the side by side, rewrite docs/peer-comparison.md (root)"
 	@echo "make soak   - kill APIs, workers and the Redis primary while canaries run; rewrite docs/soak.md"
-	@echo "make e2e    - a real single-node Kubernetes cluster built here: our image and chart, Flagger, podinfo; scenarios 1-7; down (root)"
+	@echo "make e2e    - a real single-node Kubernetes cluster built here: our image and chart, Flagger, podinfo, KEDA, k6-operator; scenarios 1-9; down (root)"
 
 $(NODE):
 	scripts/install-node.sh $(NODE_VERSION) $(NPM_VERSION) $(NODE_DIR)

@@ -5,7 +5,7 @@
 #   make e2e-smoke   check a running cluster (node Ready, pod IP, ClusterIP, DNS,
 #                    NetworkPolicy enforced)
 #   make e2e-down    tear it down and restore the host (also after a failed up)
-#   make e2e         up, smoke, install, scenarios 1-8, down (down always), host diffed,
+#   make e2e         up, smoke, install, scenarios 1-9, down (down always), host diffed,
 #                    report (docs/e2e-cluster.md's generated section)
 # Needs root (containerd, a kubelet, iptables). Docs: docs/e2e-cluster.md.
 #
