@@ -6,7 +6,7 @@ import { buildK6Environment } from "./k6/environment";
 import { prepareCloudRun } from "./k6/cloud";
 import { findCloudUrl } from "./k6/cloud-url";
 import { k6VersionOf } from "./k6/k6-version";
-import type { runK6, RunK6Options } from "./k6/run-k6";
+import type { RunK6Options } from "./k6/run-k6";
 import { processRunner, type K6Runner } from "./k6/runner";
 import { findingsOf } from "./k6/findings";
 import type { K6ProgressListener } from "./k6/k6-stdout";
@@ -35,9 +35,7 @@ export interface ProcessorDeps {
   >;
   pdeathsig: boolean;
   resolveSecrets: SecretResolver;
-  /** Runs k6 (the real one; tests may hand in another). */
-  runK6?: typeof runK6;
-  /** Where k6 runs (k6/runner.ts); unset: the process runner over `runK6`. */
+  /** Where k6 runs (k6/runner.ts); unset: the process runner (`runK6`). */
   runner?: K6Runner;
   /** Measures the load generator while k6 runs (several k6 at once); unset: each k6 alone. */
   loadSampler?: RunK6Options["loadSampler"];
@@ -82,7 +80,7 @@ export function parseRunJob(data: unknown): RunJob {
  */
 export function createProcessor(deps: ProcessorDeps): RunProcessor {
   const { config } = deps;
-  const runner = deps.runner ?? processRunner(deps.runK6);
+  const runner = deps.runner ?? processRunner;
   return async (run, { signal, onOutput, progress, handingBack }) => {
     const cloud = run.uploadToCloud
       ? prepareCloudRun(config, [

@@ -30,7 +30,5 @@ export interface K6Runner {
   run(options: RunK6Options, run: RunnerRun): Promise<RunK6Outcome>;
 }
 
-/** k6 as a child process of the worker (`runK6`; tests may hand in another). */
-export function processRunner(execute: typeof runK6 = runK6): K6Runner {
-  return { kind: "process", run: (options) => execute(options) };
-}
+/** k6 as a child process of the worker (`runK6`). */
+export const processRunner: K6Runner = { kind: "process", run: (options) => runK6(options) };
