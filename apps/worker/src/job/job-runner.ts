@@ -1,6 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
 import {
-  ApiException,
   BatchV1Api,
   CoreV1Api,
   type KubeConfig,
@@ -8,19 +7,23 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import type { Logger } from "@k6-gate/shared";
-import { outcomeOfPodLog } from "../k6/pod-result";
 import type { RunK6Options, RunK6Outcome } from "../k6/run-k6";
 import type { K6Runner, RunnerRun } from "../k6/runner";
 import { podInputOf } from "../pod/pod-input";
-import { jobManifests, jobNameOf, RUNNER_CONTAINER } from "./job-spec";
+import { jobManifests, jobNameOf } from "./job-spec";
 import {
   apiOptions as options,
+  createOrAdopt,
   cannotStart,
-  noResult,
+  podRunOf,
+  podOutcome,
   POLL_MS,
   readRunnerTemplate,
+  runnerStatusOf,
   STOP_MARGIN_S,
+  stoppedRun,
   unlessAlready,
+  unlessMissing,
   type RunnerPodsConfig,
 } from "./runner-pod";
 
@@ -39,14 +42,8 @@ export async function createJobRunner(
   const { namespace } = config;
   const { template: runnerTemplate } = await readRunnerTemplate(kubeConfig, config);
 
-  const readJob = async (name: string): Promise<V1Job | undefined> => {
-    try {
-      return await batch.readNamespacedJob({ namespace, name }, options);
-    } catch (error) {
-      if (error instanceof ApiException && error.code === 404) return undefined;
-      throw error;
-    }
-  };
+  const readJob = (name: string): Promise<V1Job | undefined> =>
+    unlessMissing(batch.readNamespacedJob({ namespace, name }, options));
   const deleteJob = (name: string) =>
     batch
       .deleteNamespacedJob({ namespace, name, propagationPolicy: "Background" }, options)
@@ -65,19 +62,10 @@ export async function createJobRunner(
       limitSeconds: Math.ceil((limitMs + k6.killGraceMs) / 1000),
       stopGraceSeconds: Math.ceil(k6.killGraceMs / 1000) + STOP_MARGIN_S,
     });
-    let adopted = false;
-    let owner = await readJob(name);
-    if (owner) adopted = true;
-    else {
-      try {
-        owner = await batch.createNamespacedJob({ namespace, body: job }, options);
-      } catch (error) {
-        // Another attempt of the same run created it meanwhile.
-        if (!(error instanceof ApiException && error.code === 409)) throw error;
-        adopted = true;
-        owner = await readJob(name);
-      }
-    }
+    const { owner, adopted } = await createOrAdopt(
+      () => readJob(name),
+      () => batch.createNamespacedJob({ namespace, body: job }, options),
+    );
     // Owned by the Job, so it goes with it. The pod waits for it to mount its volume.
     secret.metadata = {
       ...secret.metadata,
@@ -106,15 +94,8 @@ export async function createJobRunner(
   };
 
   const run = async (k6: RunK6Options, identity: RunnerRun): Promise<RunK6Outcome> => {
-    const startedAt = performance.now();
-    const limitMs = Math.min(k6.maxDurationMs ?? k6.maxRunDurationMs, k6.maxRunDurationMs);
-    const failed = (problem: string, fields: Partial<RunK6Outcome> = {}) =>
-      noResult(
-        problem,
-        { durationMs: performance.now() - startedAt, maxDurationMs: limitMs },
-        fields,
-      );
-    if (k6.command) return failed("", { spawnError: "k6 Cloud runs need K6_RUNNER=process" });
+    const { limitMs, failed, refused } = podRunOf(k6);
+    if (refused) return refused;
     const name = jobNameOf(identity.runId);
     const { adopted } = await startOrAdopt(k6, name, limitMs);
     logger.info(
@@ -123,26 +104,13 @@ export async function createJobRunner(
     );
     let announced = false;
     for (;;) {
-      if (k6.signal.aborted) {
-        // Leaving: the Job keeps running for the next attempt. Cancelled: it goes.
-        const leaving = identity.handingBack();
-        if (!leaving) await deleteJob(name);
-        const why = leaving ? "handed back" : "cancelled";
-        return failed(`the run was stopped (${why})`, { cancelled: true });
-      }
+      if (k6.signal.aborted) return stoppedRun(identity, () => deleteJob(name), failed);
       const pod = await podOf(name);
-      const status = pod?.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER);
-      const terminated = status?.state?.terminated;
-      if (pod && terminated) {
-        const log = await core.readNamespacedPodLog(
-          { namespace, name: pod.metadata?.name ?? "", container: RUNNER_CONTAINER },
-          options,
-        );
+      const status = runnerStatusOf(pod);
+      if (pod && status?.state?.terminated) {
+        const outcome = await podOutcome(core, pod, k6.outputMaxBytes, failed);
         await deleteJob(name);
-        const read = outcomeOfPodLog(log, k6.outputMaxBytes);
-        if (read.ok) return read.outcome;
-        const how = `container ${terminated.reason ?? "ended"}, exit ${terminated.exitCode}`;
-        return failed(`${read.problem} (${how})`, { exitCode: terminated.exitCode });
+        return outcome;
       }
       const never = cannotStart(status);
       if (never) {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { V1Job, V1PodTemplateSpec, V1Secret } from "@kubernetes/client-node";
 import { POD_INPUT_DIR, POD_INPUT_FILE, type PodInput } from "../pod/pod-input";
-import { START_MARGIN_S } from "./runner-pod";
+import { RUNNER_CONTAINER, START_MARGIN_S } from "./runner-pod";
 
 /** Labels of every runner pod, its Job and its Secret, unless the PodTemplate has its own. */
 export const RUNNER_LABELS = {
@@ -10,8 +10,6 @@ export const RUNNER_LABELS = {
 };
 /** The run a Job belongs to (a digest of the run id: label values are short). */
 export const RUN_LABEL = "k6-gate.io/run";
-/** The container of the PodTemplate that runs k6 (`k6-gate pod-run`). */
-export const RUNNER_CONTAINER = "k6";
 
 /**
  * One Job per run, named after the run: a second attempt (a worker died, a job handed
@@ -95,12 +93,19 @@ export function jobManifests(spec: JobSpecInput): { job: V1Job; secret: V1Secret
       },
     },
   };
-  const secret: V1Secret = {
+  return { job, secret: podInputSecret(spec, labels) };
+}
+
+/** The Secret a run's pods read their input from (at POD_INPUT_DIR), named as its owner. */
+export function podInputSecret(
+  spec: { name: string; namespace: string; input: PodInput },
+  labels: Record<string, string>,
+): V1Secret {
+  return {
     apiVersion: "v1",
     kind: "Secret",
     metadata: { name: spec.name, namespace: spec.namespace, labels },
     type: "Opaque",
     stringData: { [POD_INPUT_FILE]: JSON.stringify(spec.input) },
   };
-  return { job, secret };
 }

@@ -3,12 +3,15 @@ import {
   CoreV1Api,
   type KubeConfig,
   type V1ContainerStatus,
+  type V1Pod,
   type V1PodTemplateSpec,
 } from "@kubernetes/client-node";
 import { timeoutOptions } from "../kubernetes-client";
 import { K6Log } from "../k6/k6-log";
+import { outcomeOfPodLog } from "../k6/pod-result";
 import { MetricStream } from "../k6/metric-stream";
-import type { RunK6Outcome } from "../k6/run-k6";
+import type { RunnerRun } from "../k6/runner";
+import type { RunK6Options, RunK6Outcome } from "../k6/run-k6";
 import { TailBuffer } from "../k6/tail-buffer";
 
 /** Bound on each API call; a run waiting longer fails its attempt, which is retried. */
@@ -61,6 +64,34 @@ export async function readRunnerTemplate(
   return { metadata: { annotations: read.metadata?.annotations }, template: read.template };
 }
 
+/** The container of a runner pod that runs k6 (`k6-gate pod-run`). */
+export const RUNNER_CONTAINER = "k6";
+
+export const runnerStatusOf = (pod: V1Pod | undefined) =>
+  pod?.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER);
+
+/**
+ * What an ended runner pod printed: its log's last line, the result pod-run writes, read
+ * through the API server; `failed` names why there is none.
+ */
+export async function podOutcome(
+  core: CoreV1Api,
+  pod: V1Pod,
+  outputMaxBytes: number,
+  failed: ReturnType<typeof podRunOf>["failed"],
+): Promise<RunK6Outcome> {
+  const { name = "", namespace = "" } = pod.metadata ?? {};
+  const log = await core.readNamespacedPodLog(
+    { namespace, name, container: RUNNER_CONTAINER },
+    apiOptions,
+  );
+  const read = outcomeOfPodLog(log, outputMaxBytes);
+  if (read.ok) return read.outcome;
+  const terminated = runnerStatusOf(pod)?.state?.terminated;
+  const how = `container ${terminated?.reason ?? "ended"}, exit ${terminated?.exitCode}`;
+  return failed(`${name}: ${read.problem} (${how})`, { exitCode: terminated?.exitCode ?? null });
+}
+
 /** Why a runner container will never start, or undefined while it may. */
 export function cannotStart(status: V1ContainerStatus | undefined): string | undefined {
   const waiting = status?.state?.waiting;
@@ -68,11 +99,75 @@ export function cannotStart(status: V1ContainerStatus | undefined): string | und
   return `the runner pod cannot start: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}`;
 }
 
+/** What a read answers, or undefined when the object is not there (404). */
+export async function unlessMissing<T>(read: Promise<T>): Promise<T | undefined> {
+  try {
+    return await read;
+  } catch (error) {
+    if (error instanceof ApiException && error.code === 404) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * A run's object (its Job, its TestRun) created, or the one a former attempt created found
+ * (`adopted`): one per run, even when two attempts create it at once (409).
+ */
+export async function createOrAdopt<T>(
+  read: () => Promise<T | undefined>,
+  create: () => Promise<T>,
+): Promise<{ owner: T | undefined; adopted: boolean }> {
+  const found = await read();
+  if (found) return { owner: found, adopted: true };
+  try {
+    return { owner: await create(), adopted: false };
+  } catch (error) {
+    if (!(error instanceof ApiException && error.code === 409)) throw error;
+    return { owner: await read(), adopted: true };
+  }
+}
+
 /** A call whose object is already gone (404) or already there (409) has done its work. */
 export function unlessAlready(code: 404 | 409) {
   return (error: unknown) => {
     if (!(error instanceof ApiException && error.code === code)) throw error;
   };
+}
+
+/**
+ * A run in runner pods, from its start: its limit, and the outcome it ends with when k6
+ * measured nothing (`failed`). k6 Cloud runs are refused (`refused`): they stay on the
+ * process runner.
+ */
+export function podRunOf(k6: RunK6Options) {
+  const startedAt = performance.now();
+  const limitMs = Math.min(k6.maxDurationMs ?? k6.maxRunDurationMs, k6.maxRunDurationMs);
+  const failed = (problem: string, fields: Partial<RunK6Outcome> = {}) =>
+    noResult(
+      problem,
+      { durationMs: performance.now() - startedAt, maxDurationMs: limitMs },
+      fields,
+    );
+  const refused = k6.command
+    ? failed("", { spawnError: "k6 Cloud runs need K6_RUNNER=process" })
+    : undefined;
+  return { limitMs, failed, refused };
+}
+
+/**
+ * A run stopped by its signal: cancelled, its pods go (`remove`); handed back by a worker
+ * that is leaving, they keep running for the next attempt to adopt.
+ */
+export async function stoppedRun(
+  identity: RunnerRun,
+  remove: () => Promise<unknown>,
+  failed: ReturnType<typeof podRunOf>["failed"],
+): Promise<RunK6Outcome> {
+  const leaving = identity.handingBack();
+  if (!leaving) await remove();
+  return failed(`the run was stopped (${leaving ? "handed back" : "cancelled"})`, {
+    cancelled: true,
+  });
 }
 
 /** An outcome with nothing k6 measured: the stream names why, and the output says it too. */

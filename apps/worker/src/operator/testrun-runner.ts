@@ -1,6 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
 import {
-  ApiException,
   BatchV1Api,
   CoreV1Api,
   CustomObjectsApi,
@@ -9,19 +8,22 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import type { Logger } from "@k6-gate/shared";
-import { RUNNER_CONTAINER } from "../job/job-spec";
 import {
   apiOptions as options,
+  createOrAdopt,
   cannotStart,
-  noResult,
+  podRunOf,
+  podOutcome,
   POLL_MS,
   readRunnerTemplate,
+  runnerStatusOf,
   START_MARGIN_S,
+  stoppedRun,
   unlessAlready,
+  unlessMissing,
   type RunnerPodsConfig,
 } from "../job/runner-pod";
 import { mergeOutcomes } from "../k6/merge-outcomes";
-import { outcomeOfPodLog } from "../k6/pod-result";
 import type { RunK6Options, RunK6Outcome } from "../k6/run-k6";
 import type { K6Runner, RunnerRun } from "../k6/runner";
 import { podInputOf } from "../pod/pod-input";
@@ -54,14 +56,8 @@ export async function createTestRunRunner(
   const starterImage = metadata?.annotations?.[STARTER_IMAGE_ANNOTATION];
   const at = { ...TESTRUN, namespace };
 
-  const readTestRun = async (name: string): Promise<TestRun | undefined> => {
-    try {
-      return (await custom.getNamespacedCustomObject({ ...at, name }, options)) as TestRun;
-    } catch (error) {
-      if (error instanceof ApiException && error.code === 404) return undefined;
-      throw error;
-    }
-  };
+  const readTestRun = (name: string) =>
+    unlessMissing(custom.getNamespacedCustomObject({ ...at, name }, options) as Promise<TestRun>);
   // Its runner Jobs (and their pods, Services, the starter) are owned by it and follow.
   const deleteTestRun = (name: string) =>
     custom
@@ -78,22 +74,11 @@ export async function createTestRunRunner(
       input: podInputOf(k6),
       parallelism,
     });
-    let adopted = false;
-    let owner = await readTestRun(name);
-    if (owner) adopted = true;
-    else {
-      try {
-        owner = (await custom.createNamespacedCustomObject(
-          { ...at, body: testRun },
-          options,
-        )) as TestRun;
-      } catch (error) {
-        // Another attempt of the same run created it meanwhile.
-        if (!(error instanceof ApiException && error.code === 409)) throw error;
-        adopted = true;
-        owner = await readTestRun(name);
-      }
-    }
+    const { owner, adopted } = await createOrAdopt(
+      () => readTestRun(name),
+      () =>
+        custom.createNamespacedCustomObject({ ...at, body: testRun }, options) as Promise<TestRun>,
+    );
     // Owned by the TestRun, so they go with it. Its pods wait for them to mount.
     const ownerReferences: V1OwnerReference[] = [
       {
@@ -128,27 +113,15 @@ export async function createTestRunRunner(
    * as when a NetworkPolicy is not in force yet for the new pod).
    */
   const starterFailed = async (name: string): Promise<boolean> => {
-    try {
-      const job = await batch.readNamespacedJob({ namespace, name: `${name}-starter` }, options);
-      return (job.status?.failed ?? 0) > 0;
-    } catch (error) {
-      if (error instanceof ApiException && error.code === 404) return false;
-      throw error;
-    }
+    const starter = await unlessMissing(
+      batch.readNamespacedJob({ namespace, name: `${name}-starter` }, options),
+    );
+    return (starter?.status?.failed ?? 0) > 0;
   };
-  const statusOf = (pod: V1Pod) =>
-    pod.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER);
 
   const run = async (k6: RunK6Options, identity: RunnerRun): Promise<RunK6Outcome> => {
-    const startedAt = performance.now();
-    const limitMs = Math.min(k6.maxDurationMs ?? k6.maxRunDurationMs, k6.maxRunDurationMs);
-    const failed = (problem: string, fields: Partial<RunK6Outcome> = {}) =>
-      noResult(
-        problem,
-        { durationMs: performance.now() - startedAt, maxDurationMs: limitMs },
-        fields,
-      );
-    if (k6.command) return failed("", { spawnError: "k6 Cloud runs need K6_RUNNER=process" });
+    const { limitMs, failed, refused } = podRunOf(k6);
+    if (refused) return refused;
     const name = testRunNameOf(identity.runId);
     const { parallelism } = identity;
     const { adopted } = await startOrAdopt(k6, name, parallelism);
@@ -160,38 +133,17 @@ export async function createTestRunRunner(
     const giveUpAt = Date.now() + limitMs + k6.killGraceMs + START_MARGIN_S * 1000;
     let announced = false;
     for (;;) {
-      if (k6.signal.aborted) {
-        // Leaving: the TestRun keeps running for the next attempt. Cancelled: it goes.
-        const leaving = identity.handingBack();
-        if (!leaving) await deleteTestRun(name);
-        const why = leaving ? "handed back" : "cancelled";
-        return failed(`the run was stopped (${why})`, { cancelled: true });
-      }
+      if (k6.signal.aborted) return stoppedRun(identity, () => deleteTestRun(name), failed);
       const pods = await runnerPodsOf(name);
-      const ended = pods.filter((pod) => statusOf(pod)?.state?.terminated);
+      const ended = pods.filter((pod) => runnerStatusOf(pod)?.state?.terminated);
       if (pods.length === parallelism && ended.length === parallelism) {
         const outcomes: RunK6Outcome[] = [];
-        for (const pod of pods) {
-          const podName = pod.metadata?.name ?? "";
-          const log = await core.readNamespacedPodLog(
-            { namespace, name: podName, container: RUNNER_CONTAINER },
-            options,
-          );
-          const read = outcomeOfPodLog(log, k6.outputMaxBytes);
-          const terminated = statusOf(pod)?.state?.terminated;
-          outcomes.push(
-            read.ok
-              ? read.outcome
-              : failed(
-                  `runner ${podName}: ${read.problem} (container ${terminated?.reason ?? "ended"}, exit ${terminated?.exitCode})`,
-                  { exitCode: terminated?.exitCode ?? null },
-                ),
-          );
-        }
+        for (const pod of pods)
+          outcomes.push(await podOutcome(core, pod, k6.outputMaxBytes, failed));
         await deleteTestRun(name);
         return mergeOutcomes(outcomes, k6.outputMaxBytes);
       }
-      const never = pods.map((pod) => cannotStart(statusOf(pod))).find(Boolean);
+      const never = pods.map((pod) => cannotStart(runnerStatusOf(pod))).find(Boolean);
       const testRun = never ? undefined : await readTestRun(name);
       const stage = testRun?.status?.stage;
       const problem = never
@@ -210,7 +162,7 @@ export async function createTestRunRunner(
         const { problem: text = "", ...fields } = problem;
         return failed(text, fields);
       }
-      const running = pods.filter((pod) => statusOf(pod)?.state?.running);
+      const running = pods.filter((pod) => runnerStatusOf(pod)?.state?.running);
       if (!announced && running.length === parallelism) {
         announced = true;
         k6.progress?.started(Date.now(), null);

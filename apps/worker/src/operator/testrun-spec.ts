@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import type { V1ConfigMap, V1PodTemplateSpec, V1Secret } from "@kubernetes/client-node";
-import { RUN_LABEL, RUNNER_CONTAINER, RUNNER_LABELS } from "../job/job-spec";
+import { podInputSecret, RUN_LABEL, RUNNER_LABELS } from "../job/job-spec";
+import { RUNNER_CONTAINER } from "../job/runner-pod";
 import { OPERATOR_SHIM_DIR } from "../pod/operator-flags";
-import { POD_INPUT_DIR, POD_INPUT_FILE, type PodInput } from "../pod/pod-input";
+import { POD_INPUT_DIR, type PodInput } from "../pod/pod-input";
 
 /** k6-operator's TestRun resource (k6.io/v1alpha1; k6-operator v1.5.0). */
 export const TESTRUN = { group: "k6.io", version: "v1alpha1", plural: "testruns" } as const;
@@ -123,12 +124,5 @@ export function testRunManifests(spec: TestRunSpecInput): {
     metadata: { name: spec.name, namespace: spec.namespace, labels },
     data: { "script.js": spec.input.script },
   };
-  const secret: V1Secret = {
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: { name: spec.name, namespace: spec.namespace, labels },
-    type: "Opaque",
-    stringData: { [POD_INPUT_FILE]: JSON.stringify(spec.input) },
-  };
-  return { testRun, configMap, secret };
+  return { testRun, configMap, secret: podInputSecret(spec, labels) };
 }
