@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunJob } from "@k6-gate/shared";
 import { K6_BIN } from "@k6-gate/testkit/paths";
 import { freePort } from "@k6-gate/testkit/ports";
+import { specOf } from "@k6-gate/testkit/run-fixtures";
 import { startTarget, type Target } from "@k6-gate/testkit/target";
 import { waitFor } from "@k6-gate/testkit/wait";
 import { loadWorkerConfig, OUTPUT_MAX_BYTES } from "../apps/worker/src/config";
@@ -108,18 +108,10 @@ const judge = (runner: K6Runner | undefined, script: string, url: string, parall
   createProcessor({ config, pdeathsig: true, resolveSecrets: noSecrets, runner })(
     {
       runId: `operator-${++runs}`,
-      runKey: "koperator",
-      namespace: "test",
-      name: "podinfo",
-      checksum: `rev-${runs}`,
-      phase: "Progressing",
-      script,
+      ...specOf({ namespace: "test", name: "podinfo", checksum: `rev-${runs}`, script }),
       envVars: { TARGET: url },
-      kubernetesSecrets: {},
-      uploadToCloud: false,
-      slackChannels: [],
       parallelism,
-    } satisfies RunJob,
+    },
     { signal: new AbortController().signal },
   );
 

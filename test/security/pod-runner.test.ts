@@ -13,9 +13,9 @@ import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunJob } from "@k6-gate/shared";
 import { K6_BIN, ROOT, TOOLS_BIN } from "@k6-gate/testkit/paths";
 import { freePort } from "@k6-gate/testkit/ports";
+import { specOf } from "@k6-gate/testkit/run-fixtures";
 import { startTarget, type Target } from "@k6-gate/testkit/target";
 import { loadWorkerConfig, OUTPUT_MAX_BYTES } from "../../apps/worker/src/config";
 import { outcomeOfPodLog, POD_RESULT_MARK } from "../../apps/worker/src/k6/pod-result";
@@ -126,17 +126,9 @@ const judge = (runner: K6Runner | undefined, script: string, env: Record<string,
   createProcessor({ config, pdeathsig: true, resolveSecrets: noSecrets, runner })(
     {
       runId: `pod-${++runs}`,
-      runKey: "kpod",
-      namespace: "test",
-      name: "podinfo",
-      checksum: `rev-${runs}`,
-      phase: "Progressing",
-      script,
+      ...specOf({ namespace: "test", name: "podinfo", checksum: `rev-${runs}`, script }),
       envVars: env,
-      kubernetesSecrets: {},
-      uploadToCloud: false,
-      slackChannels: [],
-    } satisfies RunJob,
+    },
     { signal: new AbortController().signal },
   );
 
