@@ -94,7 +94,7 @@ export default function () { http.get('http://127.0.0.1:${stack.target.port}/ok'
     expect(response.text).toContain(
       'warning: metadata key "wait_timout" is not one k6-gate knows (did you mean wait_timeout?)',
     );
-    expect(stack.api.output()).toContain("metadata not understood");
+    await stack.api.waitForOutput(/metadata not understood/);
   });
 
   it("fails a script with no thresholds against a dead target: no response is no evidence", async () => {

@@ -154,7 +154,7 @@ export default function () { http.get('http://127.0.0.1:${stack.target.port}/ok'
     const output = (await client.get(`${prefix}:gate:output:${run?.id}`)) ?? "";
     const startedAt = Number(/attempt-started-at (\d+)/.exec(output)?.[1]);
     expect(startedAt).toBeGreaterThanOrEqual(Number(record.startedAt));
-    expect(taker.output()).toMatch(/"msg":"run finished"/);
+    await taker.waitForOutput(/"msg":"run finished"/);
     expect(frozen.output()).not.toMatch(/"msg":"run finished"/);
   }, 90_000);
 });

@@ -201,7 +201,7 @@ describe("/metrics", () => {
     const { port } = blocker.address() as AddressInfo;
     const second = await stack.gate.startWorker({ WORKER_METRICS_PORT: String(port) });
     try {
-      expect(second.output()).toContain("worker metrics server not started");
+      await second.waitForOutput(/worker metrics server not started/);
       await stack.worker.stop();
       const response = await postWebhook(
         stack.api.url,

@@ -179,7 +179,7 @@ describe("supersede", () => {
     expect(((await output.json()) as { output: string }).output).toContain(
       "[k6-gate: k6 stopped: superseded by revision rev-b]",
     );
-    expect(worker.output()).toMatch(/"via":"message"[^\n]*run ended under its attempt/);
+    await worker.waitForOutput(/"via":"message"[^\n]*run ended under its attempt/);
     const metrics = await (await fetch(`${api.url}/metrics`)).text();
     expect(metrics).toMatch(/^k6gate_runs_stopped_total\{outcome="superseded"\} 1$/m);
   });

@@ -142,7 +142,7 @@ describe("a made-up checksum against a good revision's check in flight", () => {
     const page = await (await fetch(`${api.url}/runs/${first.id}`)).text();
     expect(page).toContain("team-a-ci");
     expect(page).toContain("127.0.0.1");
-    expect(api.output()).toMatch(
+    await api.waitForOutput(
       /"tokenName":"team-a-ci"[^\n]*"address":"127\.0\.0\.1"[^\n]*runs of older revisions superseded/,
     );
 

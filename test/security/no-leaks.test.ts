@@ -116,7 +116,7 @@ describe("tokens, secrets and env_vars values stay out of logs and records", () 
     expect(everything).not.toContain(WORKER_SECRET);
 
     // Both processes' logs, at trace level, from start to here.
-    expect(stack.worker.output()).toContain("run finished");
+    await stack.worker.waitForOutput(/run finished/);
     expectNoSecret("the API's logs", stack.api.output());
     expectNoSecret("the worker's logs", stack.worker.output());
   });

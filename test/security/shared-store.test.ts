@@ -71,7 +71,7 @@ describe("quotas on the shared store", () => {
     );
     expect(other.status).toBe(200);
     expect(other.text).toContain("k6-gate: PASS team-b/podinfo");
-    expect(api.output()).toMatch(/"owner":"namespace:flood","quota":"canaries"[^\n]*quota reached/);
+    await api.waitForOutput(/"owner":"namespace:flood","quota":"canaries"[^\n]*quota reached/);
   });
 });
 
@@ -102,7 +102,7 @@ describe("a full Redis", () => {
         "k6-gate: Redis is full (out of memory under maxmemory-policy noeviction)",
       );
       expect(answer.text).not.toContain("unreachable");
-      expect(api.output()).toMatch(
+      await api.waitForOutput(
         /"namespace":"team-a"[^\n]*"redis full: a webhook call could not be recorded"/,
       );
       const metrics = await (await fetch(`${api.url}/metrics`)).text();

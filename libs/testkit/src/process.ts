@@ -31,8 +31,17 @@ export function startProcess(
   };
   child.stdout?.on("data", onData);
   child.stderr?.on("data", onData);
+  // The output is complete once both pipes have drained ("close"); a grandchild that
+  // outlives a killed process may hold them open, so "exit" plus at most 2 s.
+  const closed = once(child, "close").catch(() => undefined);
   const exited = new Promise<number | null>((resolve) =>
-    child.once("exit", (code) => resolve(code)),
+    child.once("exit", (code) => {
+      const drained = setTimeout(() => resolve(code), 2_000);
+      void closed.then(() => {
+        clearTimeout(drained);
+        resolve(code);
+      });
+    }),
   );
   let alive = true;
   void exited.then(() => {
