@@ -104,8 +104,9 @@ $(if [[ -f "$artifacts/scenario-5-scaling.txt" ]]; then
 - **NetworkPolicy** is enforced (kube-router, firewall only) and the chart's policies are on
   in scenarios 8 and 9 only; scenarios 1-7 run with \`networkPolicy.enabled=false\`, as installed.
 - **k6-operator** runs only scenario 9's TestRuns (\`parallelism: "3"\`, one node: the three
-  runner pods share its 2 cores); a worker killed mid-TestRun (adoption) is scenario 8's Job
-  case, not repeated for a TestRun here.
+  runner pods share its 2 cores). Its adoption case kills the only worker, so the
+  Deployment's replacement adopts the TestRun; adoption by a second worker already running
+  is scenario 8's Job case.
 - **Scenarios 8 and 9 call the webhook directly** too (Flagger's payload from an API pod), not
   through a Canary: its checks run at once, and one is killed or superseded mid-run.
 - **KEDA**: its admission webhooks (they only validate ScaledObjects) are not installed; the

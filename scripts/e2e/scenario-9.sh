@@ -11,7 +11,10 @@
 #   b) the same with a threshold only the whole test crosses (`http_reqs: count<15`, each
 #      third makes 10): both 422 thresholds_failed, the same reason;
 #   c) a running split check no call waits on, superseded by the canary's next revision:
-#      its TestRun and runner pods removed.
+#      its TestRun and runner pods removed;
+#   d) the worker SIGKILLed while its 45 s split check runs: its replacement takes the run
+#      up again and adopts the TestRun (its log says so); the same 3 runner pods from start
+#      to end, and the verdict passes.
 # Then back to the chart's values (the process runner, NetworkPolicies off).
 set -euo pipefail
 # shellcheck source=scripts/e2e/lib.sh
@@ -115,9 +118,46 @@ gone_after=$(($(date +%s) - t))
 [[ $(run_field "$old_run" .outcome) == superseded ]] || die "the old run's outcome is $(run_field "$old_run" .outcome)"
 ok "a split check superseded by the next revision: its TestRun and 3 runner pods gone within ${gone_after} s; the new revision 200"
 
+# --- d) the worker killed mid-TestRun: the TestRun adopted ---------------------------------
+payload burst-11 "adopt-$sum" "$(printf '%s\n' "import http from 'k6/http';" \
+  "export const options = { vus: 3, duration: '45s', thresholds: { http_req_failed: ['rate<0.01'] } };" \
+  "export default function () { http.get(__ENV.TARGET); }")" http://podinfo-primary.test:9898/ \
+  '{"parallelism": "3"}' | gate_calls >"$ARTIFACTS/scenario-9-adopt.jsonl" &
+calls=$!
+wait_for 60 "the check's run" run_of burst-11 "adopt-$sum" || die "no run of the check"
+adopt_run=$(run_of burst-11 "adopt-$sum")
+wait_for 90 "its 3 runner pods running" three_running "$adopt_run" || die "no 3 running runner pods for $adopt_run"
+(while :; do
+  runner_pods_of "$adopt_run"
+  sleep 1
+done) >"$ARTIFACTS/scenario-9-adopt-pods.txt" 2>/dev/null &
+sampler=$!
+holder=$(kubectl_ -n k6-gate get pods -l app.kubernetes.io/component=worker -o name | while read -r p; do
+  if kubectl_ -n k6-gate logs "$p" | grep -q "\"runId\":\"$adopt_run\".*TestRun created"; then echo "${p#pod/}"; fi
+done)
+[[ -n "$holder" ]] || die "no worker logged creating the TestRun of $adopt_run"
+t=$(date +%s)
+kubectl_ -n k6-gate delete pod "$holder" --grace-period=0 --force >/dev/null 2>&1
+log "SIGKILLed worker $holder while its split run $adopt_run ran"
+wait "$calls" || die "the call failed"
+kill "$sampler" 2>/dev/null || true
+[[ $(jq -r .status "$ARTIFACTS/scenario-9-adopt.jsonl") == 200 ]] ||
+  die "the adopted split check answered $(cat "$ARTIFACTS/scenario-9-adopt.jsonl")"
+adopt_after=$(($(date +%s) - t))
+adopt_pods=$(sort -u "$ARTIFACTS/scenario-9-adopt-pods.txt" | grep -c . || true)
+((adopt_pods == 3)) || die "$adopt_pods runner pods for the split check, want the same 3: $(sort -u "$ARTIFACTS/scenario-9-adopt-pods.txt")"
+adopter=$(kubectl_ -n k6-gate get pods -l app.kubernetes.io/component=worker -o name | while read -r p; do
+  if kubectl_ -n k6-gate logs "$p" | grep -q "\"runId\":\"$adopt_run\".*TestRun adopted"; then echo "${p#pod/}"; fi
+done)
+[[ -n "$adopter" ]] || die "no worker logged adopting the TestRun of $adopt_run"
+attempt=$(run_field "$adopt_run" .attempt)
+((attempt >= 2)) || die "the run is at attempt $attempt, want a second one"
+wait_for 60 "the TestRun and its pods to be gone" testrun_gone "$adopt_run" || die "the TestRun of $adopt_run or its pods are still there"
+ok "worker $holder killed mid-TestRun: $adopter adopted it (attempt $attempt), the same 3 runner pods from start to end, verdict 200 ${adopt_after} s after the kill"
+
 "$helm" --kubeconfig "$KUBECONFIG" upgrade k6-gate "$E2E_ROOT/charts/k6-gate" --namespace k6-gate --reset-then-reuse-values \
   --set runner.kind=process --set workerConcurrency=1 --set networkPolicy.enabled=false --wait --timeout 5m >/dev/null
 kubectl_ -n k6-gate rollout status deployment/k6-gate-worker --timeout=120s >/dev/null
 ok "back to the chart's values as installed"
 
-result 9 "k6-operator: parallelism 3 judged as one pod: iterations count>=25 (each runner crossed it alone) 200 both ways ($holds_times), http_reqs count<15 (only the whole test crosses it) 422 both ways; 3 runner pods each; a superseded split check's TestRun and pods gone in ${gone_after} s"
+result 9 "k6-operator: parallelism 3 judged as one pod: iterations count>=25 (each runner crossed it alone) 200 both ways ($holds_times), http_reqs count<15 (only the whole test crosses it) 422 both ways; 3 runner pods each; a superseded split check's TestRun and pods gone in ${gone_after} s; worker SIGKILLed mid-TestRun, adopted (attempt $attempt, the same 3 pods), 200 ${adopt_after} s after the kill"
