@@ -155,15 +155,11 @@ wait_for 60 "the check's run" run_of burst-4 "adopt-$sum" || die "no run of the 
 adopt_run=$(run_of burst-4 "adopt-$sum")
 wait_for 60 "its runner pod" pod_running_for "$adopt_run" || die "no running runner pod for $adopt_run"
 first_pod=$(pod_running_for "$adopt_run")
-holder=$(kubectl_ -n k6-gate get pods -l app.kubernetes.io/component=worker -o name | while read -r p; do
-  if kubectl_ -n k6-gate logs "$p" | grep -q "\"runId\":\"$adopt_run\".*runner Job created"; then echo "${p#pod/}"; fi
-done)
-[[ -n "$holder" ]] || die "no worker logged creating the Job of $adopt_run"
+holder=$(worker_logged "$adopt_run" "runner Job created" | cut -d' ' -f1) ||
+  die "no worker logged creating the Job of $adopt_run"
 # Every runner pod the check has, each second, until its verdict.
-(while :; do
-  kubectl_ -n k6-gate get pods -l "batch.kubernetes.io/job-name=$(job_of "$adopt_run")" -o name
-  sleep 1
-done) >"$ARTIFACTS/scenario-8-adopt-pods.txt" 2>/dev/null &
+each_second "$ARTIFACTS/scenario-8-adopt-pods.txt" \
+  kubectl_ -n k6-gate get pods -l "batch.kubernetes.io/job-name=$(job_of "$adopt_run")" -o name &
 sampler=$!
 t=$(date +%s)
 kubectl_ -n k6-gate delete pod "$holder" --grace-period=0 --force >/dev/null 2>&1
@@ -174,10 +170,8 @@ kill "$sampler" 2>/dev/null || true
   die "the adopted check answered $(cat "$ARTIFACTS/scenario-8-adopt.jsonl")"
 pods_seen=$(sort -u "$ARTIFACTS/scenario-8-adopt-pods.txt" | grep -c .)
 ((pods_seen == 1)) || die "$pods_seen runner pods for the check, want 1: $(sort -u "$ARTIFACTS/scenario-8-adopt-pods.txt")"
-adopter=$(kubectl_ -n k6-gate get pods -l app.kubernetes.io/component=worker -o name | while read -r p; do
-  if kubectl_ -n k6-gate logs "$p" | grep -q "\"runId\":\"$adopt_run\".*runner Job adopted"; then echo "${p#pod/}"; fi
-done)
-[[ -n "$adopter" ]] || die "no worker logged adopting the Job of $adopt_run"
+adopter=$(worker_logged "$adopt_run" "runner Job adopted" | cut -d' ' -f1) ||
+  die "no worker logged adopting the Job of $adopt_run"
 attempt=$(run_field "$adopt_run" .attempt)
 ((attempt >= 2)) || die "the run is at attempt $attempt, want a second one"
 ok "worker $holder killed mid-run: $adopter adopted the Job (attempt $attempt), 1 runner pod from start to end, verdict 200 $(($(date +%s) - t)) s after the kill"

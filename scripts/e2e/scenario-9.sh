@@ -67,10 +67,7 @@ same_test() {
   wait_for 60 "the split check's run" run_of "burst-$split" "$name-split-$sum" || die "no run of the split check"
   SPLIT_RUN=$(run_of "burst-$split" "$name-split-$sum")
   # Every runner pod the split check has, each second, until its verdict.
-  (while :; do
-    runner_pods_of "$SPLIT_RUN"
-    sleep 1
-  done) >"$ARTIFACTS/scenario-9-$name-pods.txt" 2>/dev/null &
+  each_second "$ARTIFACTS/scenario-9-$name-pods.txt" runner_pods_of "$SPLIT_RUN" &
   local sampler=$!
   wait "$calls" || die "the calls failed"
   kill "$sampler" 2>/dev/null || true
@@ -83,8 +80,7 @@ same_test() {
   [[ "$a" == "$b" ]] || die "$name: split over 3 pods judged \"$a\", in one pod \"$b\""
   PODS_SEEN=$(sort -u "$ARTIFACTS/scenario-9-$name-pods.txt" | grep -c . || true)
   ((PODS_SEEN == 3)) || die "$name: $PODS_SEEN runner pods seen for the split check, want 3"
-  grep -q "\"runId\":\"$SPLIT_RUN\".*TestRun created" <(kubectl_ -n k6-gate logs -l app.kubernetes.io/component=worker --tail=-1) ||
-    die "no worker logged creating the TestRun of $SPLIT_RUN"
+  worker_logged "$SPLIT_RUN" "TestRun created" >/dev/null || die "no worker logged creating the TestRun of $SPLIT_RUN"
   wait_for 60 "the TestRun and its pods to be gone" testrun_gone "$SPLIT_RUN" || die "the TestRun of $SPLIT_RUN or its pods are still there"
   VERDICT=$a
 }
@@ -127,15 +123,10 @@ calls=$!
 wait_for 60 "the check's run" run_of burst-11 "adopt-$sum" || die "no run of the check"
 adopt_run=$(run_of burst-11 "adopt-$sum")
 wait_for 90 "its 3 runner pods running" three_running "$adopt_run" || die "no 3 running runner pods for $adopt_run"
-(while :; do
-  runner_pods_of "$adopt_run"
-  sleep 1
-done) >"$ARTIFACTS/scenario-9-adopt-pods.txt" 2>/dev/null &
+each_second "$ARTIFACTS/scenario-9-adopt-pods.txt" runner_pods_of "$adopt_run" &
 sampler=$!
-holder=$(kubectl_ -n k6-gate get pods -l app.kubernetes.io/component=worker -o name | while read -r p; do
-  if kubectl_ -n k6-gate logs "$p" | grep -q "\"runId\":\"$adopt_run\".*TestRun created"; then echo "${p#pod/}"; fi
-done)
-[[ -n "$holder" ]] || die "no worker logged creating the TestRun of $adopt_run"
+holder=$(worker_logged "$adopt_run" "TestRun created" | cut -d' ' -f1) ||
+  die "no worker logged creating the TestRun of $adopt_run"
 killed_ms=$(date +%s%3N)
 kubectl_ -n k6-gate delete pod "$holder" --grace-period=0 --force >/dev/null 2>&1
 log "SIGKILLed worker $holder while its split run $adopt_run ran"
@@ -146,11 +137,9 @@ kill "$sampler" 2>/dev/null || true
 answered_after=$((($(date +%s%3N) - killed_ms) / 1000))
 adopt_pods=$(sort -u "$ARTIFACTS/scenario-9-adopt-pods.txt" | grep -c . || true)
 ((adopt_pods == 3)) || die "$adopt_pods runner pods for the split check, want the same 3: $(sort -u "$ARTIFACTS/scenario-9-adopt-pods.txt")"
-adopter=$(kubectl_ -n k6-gate get pods -l app.kubernetes.io/component=worker -o name | while read -r p; do
-  if kubectl_ -n k6-gate logs "$p" | grep -q "\"runId\":\"$adopt_run\".*TestRun adopted"; then echo "${p#pod/}"; fi
-done)
-[[ -n "$adopter" ]] || die "no worker logged adopting the TestRun of $adopt_run"
-adopted_ms=$(kubectl_ -n k6-gate logs "$adopter" | grep "\"runId\":\"$adopt_run\".*TestRun adopted" | jq -s '.[0].time')
+adopted=$(worker_logged "$adopt_run" "TestRun adopted") || die "no worker logged adopting the TestRun of $adopt_run"
+adopter=${adopted%% *}
+adopted_ms=$(jq .time <<<"${adopted#* }")
 adopted_after=$(((adopted_ms - killed_ms) / 1000))
 attempt=$(run_field "$adopt_run" .attempt)
 ((attempt >= 2)) || die "the run is at attempt $attempt, want a second one"

@@ -150,16 +150,28 @@ k6_pids() {
   done | sort -n | tr '\n' ' '
 }
 
-# worker_logged RUN_ID: "POD LINE" for the worker pod whose log has RUN_ID's "run finished"
-# line (run-worker.ts: the worker that recorded the verdict); fails when none has.
+# worker_logged RUN_ID [MSG]: "POD LINE" for the worker pod whose log has RUN_ID's line MSG
+# ("run finished" by default, run-worker.ts: the worker that recorded the verdict); fails
+# when none has.
 worker_logged() {
-  local p line
+  local msg=${2:-run finished} p line
   for p in $(kubectl_ -n k6-gate get pods -l app.kubernetes.io/component=worker -o name); do
-    line=$(kubectl_ -n k6-gate logs "$p" | grep '"msg":"run finished"' | grep -m1 "\"runId\":\"$1\"") || continue
+    line=$(kubectl_ -n k6-gate logs "$p" | grep "\"msg\":\"$msg\"" | grep -m1 "\"runId\":\"$1\"") || continue
     echo "${p#pod/} $line"
     return 0
   done
   return 1
+}
+
+# each_second FILE COMMAND...: COMMAND's output each second into FILE, until killed (run it
+# in the background: it samples what exists while something else happens).
+each_second() {
+  local file=$1
+  shift
+  while :; do
+    "$@"
+    sleep 1
+  done >"$file" 2>/dev/null
 }
 
 # result N LINE: the scenario's result line for the report.
