@@ -154,27 +154,9 @@ calls=$!
 wait_for 60 "the check's run" run_of burst-4 "adopt-$sum" || die "no run of the check"
 adopt_run=$(run_of burst-4 "adopt-$sum")
 wait_for 60 "its runner pod" pod_running_for "$adopt_run" || die "no running runner pod for $adopt_run"
-first_pod=$(pod_running_for "$adopt_run")
-holder=$(worker_logged "$adopt_run" "runner Job created" | cut -d' ' -f1) ||
-  die "no worker logged creating the Job of $adopt_run"
-# Every runner pod the check has, each second, until its verdict.
-each_second "$ARTIFACTS/scenario-8-adopt-pods.txt" \
-  kubectl_ -n k6-gate get pods -l "batch.kubernetes.io/job-name=$(job_of "$adopt_run")" -o name &
-sampler=$!
-t=$(date +%s)
-kubectl_ -n k6-gate delete pod "$holder" --grace-period=0 --force >/dev/null 2>&1
-log "SIGKILLed worker $holder while its run $adopt_run ran in $first_pod"
-wait "$calls" || die "the call failed"
-kill "$sampler" 2>/dev/null || true
-[[ $(jq -r .status "$ARTIFACTS/scenario-8-adopt.jsonl") == 200 ]] ||
-  die "the adopted check answered $(cat "$ARTIFACTS/scenario-8-adopt.jsonl")"
-pods_seen=$(sort -u "$ARTIFACTS/scenario-8-adopt-pods.txt" | grep -c .)
-((pods_seen == 1)) || die "$pods_seen runner pods for the check, want 1: $(sort -u "$ARTIFACTS/scenario-8-adopt-pods.txt")"
-adopter=$(worker_logged "$adopt_run" "runner Job adopted" | cut -d' ' -f1) ||
-  die "no worker logged adopting the Job of $adopt_run"
-attempt=$(run_field "$adopt_run" .attempt)
-((attempt >= 2)) || die "the run is at attempt $attempt, want a second one"
-ok "worker $holder killed mid-run: $adopter adopted the Job (attempt $attempt), 1 runner pod from start to end, verdict 200 $(($(date +%s) - t)) s after the kill"
+kill_holder "$adopt_run" "$calls" "$ARTIFACTS/scenario-8-adopt.jsonl" 1 "runner Job created" "runner Job adopted" \
+  kubectl_ -n k6-gate get pods -l "batch.kubernetes.io/job-name=$(job_of "$adopt_run")" -o name
+ok "worker $HOLDER killed mid-run: $ADOPTER adopted the Job ${ADOPTED_AFTER} s after the kill (attempt $ATTEMPT), 1 runner pod from start to end, verdict 200 ${ANSWERED_AFTER} s after the kill"
 
 # --- d) supersede removes the running pod --------------------------------------------------
 # No call waits on the old run (a run a call waits on is never superseded: README).
@@ -206,4 +188,4 @@ ok "the same burst through the process runner (2 workers x 1): all 200 in $proce
   --set worker.replicaCount=1 --set networkPolicy.enabled=false --wait --timeout 5m >/dev/null
 ok "back to the chart's values as installed"
 
-result 8 "Job runner: good 200 / bad 422 from runner pods; a script in its pod reached neither Redis nor the API (Kubernetes API: $(jq -r '.kube | map(tostring) | join(" ")' <<<"${probe_line#probe }")); worker SIGKILLed mid-run, its Job adopted (attempt $attempt, 1 pod); superseded run's pod gone in ${gone_after} s; 20 x 2 s burst in $job_burst s (Job runner, 2 workers x 10) against $process_burst s (process runner, 2 workers x 1)"
+result 8 "Job runner: good 200 / bad 422 from runner pods; a script in its pod reached neither Redis nor the API (Kubernetes API: $(jq -r '.kube | map(tostring) | join(" ")' <<<"${probe_line#probe }")); worker SIGKILLed mid-run, its Job adopted ${ADOPTED_AFTER} s after (attempt $ATTEMPT, 1 pod); superseded run's pod gone in ${gone_after} s; 20 x 2 s burst in $job_burst s (Job runner, 2 workers x 10) against $process_burst s (process runner, 2 workers x 1)"

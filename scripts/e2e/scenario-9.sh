@@ -123,32 +123,14 @@ calls=$!
 wait_for 60 "the check's run" run_of burst-11 "adopt-$sum" || die "no run of the check"
 adopt_run=$(run_of burst-11 "adopt-$sum")
 wait_for 90 "its 3 runner pods running" three_running "$adopt_run" || die "no 3 running runner pods for $adopt_run"
-each_second "$ARTIFACTS/scenario-9-adopt-pods.txt" runner_pods_of "$adopt_run" &
-sampler=$!
-holder=$(worker_logged "$adopt_run" "TestRun created" | cut -d' ' -f1) ||
-  die "no worker logged creating the TestRun of $adopt_run"
-killed_ms=$(date +%s%3N)
-kubectl_ -n k6-gate delete pod "$holder" --grace-period=0 --force >/dev/null 2>&1
-log "SIGKILLed worker $holder while its split run $adopt_run ran"
-wait "$calls" || die "the call failed"
-kill "$sampler" 2>/dev/null || true
-[[ $(jq -r .status "$ARTIFACTS/scenario-9-adopt.jsonl") == 200 ]] ||
-  die "the adopted split check answered $(cat "$ARTIFACTS/scenario-9-adopt.jsonl")"
-answered_after=$((($(date +%s%3N) - killed_ms) / 1000))
-adopt_pods=$(sort -u "$ARTIFACTS/scenario-9-adopt-pods.txt" | grep -c . || true)
-((adopt_pods == 3)) || die "$adopt_pods runner pods for the split check, want the same 3: $(sort -u "$ARTIFACTS/scenario-9-adopt-pods.txt")"
-adopted=$(worker_logged "$adopt_run" "TestRun adopted") || die "no worker logged adopting the TestRun of $adopt_run"
-adopter=${adopted%% *}
-adopted_ms=$(jq .time <<<"${adopted#* }")
-adopted_after=$(((adopted_ms - killed_ms) / 1000))
-attempt=$(run_field "$adopt_run" .attempt)
-((attempt >= 2)) || die "the run is at attempt $attempt, want a second one"
+kill_holder "$adopt_run" "$calls" "$ARTIFACTS/scenario-9-adopt.jsonl" 3 "TestRun created" "TestRun adopted" \
+  runner_pods_of "$adopt_run"
 wait_for 60 "the TestRun and its pods to be gone" testrun_gone "$adopt_run" || die "the TestRun of $adopt_run or its pods are still there"
-ok "worker $holder killed mid-TestRun of 45 s: $adopter adopted it ${adopted_after} s after the kill (attempt $attempt), the same 3 runner pods from start to end, verdict 200 ${answered_after} s after the kill"
+ok "worker $HOLDER killed mid-TestRun of 45 s: $ADOPTER adopted it ${ADOPTED_AFTER} s after the kill (attempt $ATTEMPT), the same 3 runner pods from start to end, verdict 200 ${ANSWERED_AFTER} s after the kill"
 
 "$helm" --kubeconfig "$KUBECONFIG" upgrade k6-gate "$E2E_ROOT/charts/k6-gate" --namespace k6-gate --reset-then-reuse-values \
   --set runner.kind=process --set workerConcurrency=1 --set networkPolicy.enabled=false --wait --timeout 5m >/dev/null
 kubectl_ -n k6-gate rollout status deployment/k6-gate-worker --timeout=120s >/dev/null
 ok "back to the chart's values as installed"
 
-result 9 "k6-operator: parallelism 3 judged as one pod: iterations count>=25 (each runner crossed it alone) 200 both ways ($holds_times), http_reqs count<15 (only the whole test crosses it) 422 both ways; 3 runner pods each; a superseded split check's TestRun and pods gone in ${gone_after} s; worker SIGKILLed mid-TestRun, adopted ${adopted_after} s after (attempt $attempt, the same 3 pods), 200 ${answered_after} s after the kill"
+result 9 "k6-operator: parallelism 3 judged as one pod: iterations count>=25 (each runner crossed it alone) 200 both ways ($holds_times), http_reqs count<15 (only the whole test crosses it) 422 both ways; 3 runner pods each; a superseded split check's TestRun and pods gone in ${gone_after} s; worker SIGKILLed mid-TestRun, adopted ${ADOPTED_AFTER} s after (attempt $ATTEMPT, the same 3 pods), 200 ${ANSWERED_AFTER} s after the kill"

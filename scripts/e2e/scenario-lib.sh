@@ -174,6 +174,33 @@ each_second() {
   done >"$file" 2>/dev/null
 }
 
+# kill_holder RUN CALLS ANSWERS PODS CREATED ADOPTED SAMPLE...: SIGKILLs the worker pod that
+# logged CREATED for RUN while it runs, waits for the call CALLS (its answer in ANSWERS) to
+# answer 200, and checks that a worker logged ADOPTED and took the run up again (attempt 2+)
+# with the same PODS runner pods (SAMPLE... lists them; sampled each second) from start to
+# end. Sets HOLDER, ADOPTER, ATTEMPT, ADOPTED_AFTER and ANSWERED_AFTER (s after the kill).
+kill_holder() {
+  local run=$1 calls=$2 answers=$3 pods=$4 created=$5 adopted=$6 sampler killed_ms seen line
+  shift 6
+  each_second "$ARTIFACTS/$run-pods.txt" "$@" &
+  sampler=$!
+  HOLDER=$(worker_logged "$run" "$created" | cut -d' ' -f1) || die "no worker logged \"$created\" for $run"
+  killed_ms=$(date +%s%3N)
+  kubectl_ -n k6-gate delete pod "$HOLDER" --grace-period=0 --force >/dev/null 2>&1
+  log "SIGKILLed worker $HOLDER while its run $run ran"
+  wait "$calls" || die "the call failed"
+  kill "$sampler" 2>/dev/null || true
+  [[ $(jq -r .status "$answers") == 200 ]] || die "the adopted check answered $(cat "$answers")"
+  ANSWERED_AFTER=$((($(date +%s%3N) - killed_ms) / 1000))
+  seen=$(sort -u "$ARTIFACTS/$run-pods.txt" | grep -c . || true)
+  ((seen == pods)) || die "$seen runner pods for the check, want the same $pods: $(sort -u "$ARTIFACTS/$run-pods.txt")"
+  line=$(worker_logged "$run" "$adopted") || die "no worker logged \"$adopted\" for $run"
+  ADOPTER=${line%% *}
+  ADOPTED_AFTER=$((($(jq .time <<<"${line#* }") - killed_ms) / 1000))
+  ATTEMPT=$(run_field "$run" .attempt)
+  ((ATTEMPT >= 2)) || die "the run is at attempt $ATTEMPT, want a second one"
+}
+
 # result N LINE: the scenario's result line for the report.
 result() {
   local line
