@@ -133,6 +133,8 @@ describe("a check split over 3 runners is judged as the same test in one k6 (rea
     // A Counter's rate is approximated on the merged stream; no runner's pass hides it.
     ["a Counter rate no part reaches", "/ok", `{ http_reqs: ['rate>100000'] }`, 99, "fail"],
     ["a target answering 500", "/fail", `{ http_req_failed: ['rate<0.1'] }`, 99, "fail"],
+    // Numbers as k6 reads them (Go's ParseFloat), not only as JSON writes them.
+    ["a bound written +15", "/ok", `{ http_reqs: ['count<+15'] }`, 0, "fail"],
     ["a dead canary, p(95)<300", null, `{ http_req_duration: ['p(95)<300'] }`, 0, "fail"],
   ])("%s", async (_name, path, thresholds, runnerExit, verdict) => {
     const url = path ? `${target.url}${path}` : `http://127.0.0.1:${deadPort}/`;
@@ -154,6 +156,22 @@ describe("a check split over 3 runners is judged as the same test in one k6 (rea
     expect(judged(split.result.thresholds)).toEqual(judged(whole.result.thresholds));
     expect(split.result.metrics.iterations).toBe(whole.result.metrics.iterations);
     expect(split.output).toContain("[k6-gate: runner 3 of 3]");
+  });
+});
+
+describe("a threshold k6-gate cannot evaluate, split over 3 runners", () => {
+  it("is not passed: each runner's k6 crossed it, and no k6 judged the whole test", async () => {
+    // k6 reads a hex float (8); k6-gate does not. One k6 fails its 30 on its exit code.
+    const thresholds = `{ http_reqs: ['count<0x1p3'] }`;
+    const url = `${target.url}/ok`;
+    const whole = await judge(undefined, script(thresholds), url);
+    expect(whole.result).toMatchObject({ verdict: "fail", outcome: "thresholds_failed" });
+    const split = await judge(operatorRunner, script(thresholds), url, 3);
+    expect(lastRunners.map((runner) => runner.exitCode)).toEqual([99, 99, 99]);
+    expect(split.result.verdict).toBe("fail");
+    expect(split.result.reason).toContain(
+      "threshold http_reqs 'count<0x1p3' cannot be judged on the 3 runners' merged metrics",
+    );
   });
 });
 

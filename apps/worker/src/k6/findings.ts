@@ -26,18 +26,30 @@ export function findingsOf(
   }
   const { stream } = measured;
   if (stream.problem) return undefined;
+  const runners = outcome.runners ?? 1;
   const summary = summaryOf(
     stream,
     outcome.declaredThresholds ?? [],
     statKeys,
     // k6's own pass confirms what the stream approximates, when one k6 judged the whole test.
-    outcome.exitCode === 0 && (outcome.runners ?? 1) === 1,
+    outcome.exitCode === 0 && runners === 1,
   );
+  // Split over runners, no k6 judged the whole test: what k6-gate cannot evaluate is unjudged.
+  const unjudged =
+    runners > 1
+      ? summary.unjudged.map(
+          ({ metric, expression }) =>
+            `threshold ${metric} '${expression}' cannot be judged on the ${runners} runners' merged metrics (k6-gate reads an aggregate, an operator and a decimal number)`,
+        )
+      : [];
   return {
     ...readSummary(summary, statKeys),
-    thresholdMismatches: outcome.declaredThresholds
-      ? mismatches(stream, outcome.declaredThresholds)
-      : ["k6 inspect could not read the script's thresholds"],
+    thresholdMismatches: [
+      ...(outcome.declaredThresholds
+        ? mismatches(stream, outcome.declaredThresholds)
+        : ["k6 inspect could not read the script's thresholds"]),
+      ...unjudged,
+    ],
   };
 }
 

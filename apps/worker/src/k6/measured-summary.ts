@@ -23,8 +23,9 @@ const BUILT_IN_TYPES: Record<string, MetricType> = {
 const TREND_PREFIX = /^(?:http_req_|iteration_duration|group_duration|grpc_req_duration|ws_)/;
 
 const PERCENTILE = /^p\((\d+(?:\.\d+)?)\)$/;
+// The numbers k6 reads with Go's ParseFloat, but for hex, `Inf` and `1_000` (not judged here).
 const EXPRESSION =
-  /^\s*([a-z]+|p\(\d+(?:\.\d+)?\))\s*(<=|>=|===|==|!=|<|>)\s*(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)\s*$/i;
+  /^\s*([a-z]+|p\(\d+(?:\.\d+)?\))\s*(<=|>=|===|==|!=|<|>)\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?)\s*$/i;
 
 /** k6's Trend percentile (metrics.TrendSink.P): linear between the two nearest values. */
 function percentile(sorted: number[], fraction: number): number {
@@ -121,14 +122,16 @@ const aggregateOfExpression = (expression: string) =>
  * The summary k6-gate judges: every metric the stream saw and every (sub-)metric a
  * threshold or a stat key reads, with its thresholds evaluated on what k6 measured.
  * `k6Passed`: a Counter's `rate` is its count over k6's own test duration, which the
- * stream only approximates, so such a threshold is left as k6 judged it.
+ * stream only approximates, so such a threshold is left as k6 judged it. `unjudged`: the
+ * sampled thresholds it could not evaluate (an expression or a value it does not read),
+ * which only k6's own exit code judged.
  */
 export function summaryOf(
   stream: MetricStream,
   thresholds: DeclaredThreshold[],
   statKeys: string[],
   k6Passed: boolean,
-): Summary {
+): Summary & { unjudged: DeclaredThreshold[] } {
   const readers = new Map<string, string[]>();
   const read = (metric: string, aggregate: string) =>
     readers.set(metric, [...(readers.get(metric) ?? []), aggregate]);
@@ -148,18 +151,21 @@ export function summaryOf(
     types.set(key, type);
     metrics[key] = fieldsOf(type, stream.aggregateOf(key), percentiles, stream.seconds);
   }
+  const unjudged: DeclaredThreshold[] = [];
   for (const { metric, expression } of thresholds) {
     const fields = metrics[metric] as Record<string, number>;
     // A Counter's rate is judged on k6's own test duration, which the stream approximates.
     const approximate =
       types.get(metric) === "counter" && aggregateOfExpression(expression) === "rate";
+    const held = holds(expression, fields);
     // k6 skips the thresholds of an empty Trend or Rate: not crossed, and no evidence.
-    const crossed =
-      hasSamples(fields) && !(approximate && k6Passed) && holds(expression, fields) === false;
+    const sampled = hasSamples(fields);
+    if (sampled && held === undefined) unjudged.push({ metric, expression });
+    const crossed = sampled && !(approximate && k6Passed) && held === false;
     metrics[metric] = {
       ...fields,
       thresholds: { ...metrics[metric]?.thresholds, [expression]: crossed },
     };
   }
-  return { metrics, http: stream.http.requests > 0 ? stream.http : undefined };
+  return { metrics, http: stream.http.requests > 0 ? stream.http : undefined, unjudged };
 }

@@ -27,7 +27,10 @@ export interface SummaryFindings {
   stats: Record<string, number>;
   /** HTTP answers by kind, for the evidence of a live target; absent: none counted. */
   http: HttpAnswers | undefined;
-  /** Where the thresholds k6 judged differ from those the script declares. */
+  /**
+   * Why the thresholds' judgement does not stand: where those k6 judged differ from those
+   * the script declares, or (a test split over runners) one k6-gate could not evaluate.
+   */
   thresholdMismatches?: string[];
   /** Said with the verdict when the figures come from a source the script could write. */
   sourceWarning?: string;
