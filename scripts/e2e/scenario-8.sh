@@ -14,7 +14,9 @@
 #      checks);
 #   c) the worker running a 45 s check SIGKILLed mid-run: the run is taken up again by
 #      the other worker, which adopts the running Job (its log says so); one runner pod for
-#      the check from start to end, and the verdict passes;
+#      the check from start to end, and the verdict passes; then the worker running a 60 s
+#      check frozen (SIGSTOP) until the other adopted its Job, and thawed: it learns that
+#      another attempt holds the run and leaves the Job running; one pod, the verdict passes;
 #   d) a running check no call waits on superseded by the canary's next revision: its Job
 #      and pod removed, the new revision judged;
 #   e) a burst of 20 canaries' 2 s checks at once, through the Job runner, then through the
@@ -154,9 +156,25 @@ calls=$!
 wait_for 60 "the check's run" run_of burst-4 "adopt-$sum" || die "no run of the check"
 adopt_run=$(run_of burst-4 "adopt-$sum")
 wait_for 60 "its runner pod" pod_running_for "$adopt_run" || die "no running runner pod for $adopt_run"
-kill_holder "$adopt_run" "$calls" "$ARTIFACTS/scenario-8-adopt.jsonl" 1 "runner Job created" "runner Job adopted" \
+take_over kill "$adopt_run" "$calls" "$ARTIFACTS/scenario-8-adopt.jsonl" 1 "runner Job created" "runner Job adopted" \
   kubectl_ -n k6-gate get pods -l "batch.kubernetes.io/job-name=$(job_of "$adopt_run")" -o name
 ok "worker $HOLDER killed mid-run: $ADOPTER adopted the Job ${ADOPTED_AFTER} s after the kill (attempt $ATTEMPT), 1 runner pod from start to end, verdict 200 ${ANSWERED_AFTER} s after the kill"
+kill_line="worker SIGKILLed mid-run, its Job adopted ${ADOPTED_AFTER} s after (attempt $ATTEMPT, 1 pod)"
+
+# --- c2) the worker frozen mid-run, thawed once another adopted its Job ---------------------
+# It wakes up holding a run that went on elsewhere: it must leave the Job to its adopter.
+payload burst-12 "freeze-$sum" "$(script 60s "http_req_failed: ['rate<0.01']")" |
+  gate_calls >"$ARTIFACTS/scenario-8-freeze.jsonl" &
+calls=$!
+wait_for 60 "the check's run" run_of burst-12 "freeze-$sum" || die "no run of the check"
+freeze_run=$(run_of burst-12 "freeze-$sum")
+wait_for 60 "its runner pod" pod_running_for "$freeze_run" || die "no running runner pod for $freeze_run"
+take_over freeze "$freeze_run" "$calls" "$ARTIFACTS/scenario-8-freeze.jsonl" 1 "runner Job created" "runner Job adopted" \
+  kubectl_ -n k6-gate get pods -l "batch.kubernetes.io/job-name=$(job_of "$freeze_run")" -o name
+kubectl_ -n k6-gate logs "$HOLDER" | grep "\"runId\":\"$freeze_run\"" | grep -q "another attempt holds this run" ||
+  die "the thawed worker $HOLDER did not log that another attempt holds $freeze_run"
+ok "worker $HOLDER frozen mid-run: $ADOPTER adopted the Job ${ADOPTED_AFTER} s after the freeze (attempt $ATTEMPT); thawed, $HOLDER stopped and left the Job: 1 runner pod from start to end, verdict 200 ${ANSWERED_AFTER} s after the freeze"
+freeze_line="worker frozen mid-run, its Job adopted ${ADOPTED_AFTER} s after, thawed: the Job left to its adopter (1 pod), 200"
 
 # --- d) supersede removes the running pod --------------------------------------------------
 # No call waits on the old run (a run a call waits on is never superseded: README).
@@ -188,4 +206,4 @@ ok "the same burst through the process runner (2 workers x 1): all 200 in $proce
   --set worker.replicaCount=1 --set networkPolicy.enabled=false --wait --timeout 5m >/dev/null
 ok "back to the chart's values as installed"
 
-result 8 "Job runner: good 200 / bad 422 from runner pods; a script in its pod reached neither Redis nor the API (Kubernetes API: $(jq -r '.kube | map(tostring) | join(" ")' <<<"${probe_line#probe }")); worker SIGKILLed mid-run, its Job adopted ${ADOPTED_AFTER} s after (attempt $ATTEMPT, 1 pod); superseded run's pod gone in ${gone_after} s; 20 x 2 s burst in $job_burst s (Job runner, 2 workers x 10) against $process_burst s (process runner, 2 workers x 1)"
+result 8 "Job runner: good 200 / bad 422 from runner pods; a script in its pod reached neither Redis nor the API (Kubernetes API: $(jq -r '.kube | map(tostring) | join(" ")' <<<"${probe_line#probe }")); $kill_line; $freeze_line; superseded run's pod gone in ${gone_after} s; 20 x 2 s burst in $job_burst s (Job runner, 2 workers x 10) against $process_burst s (process runner, 2 workers x 1)"

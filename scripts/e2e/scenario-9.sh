@@ -123,7 +123,7 @@ calls=$!
 wait_for 60 "the check's run" run_of burst-11 "adopt-$sum" || die "no run of the check"
 adopt_run=$(run_of burst-11 "adopt-$sum")
 wait_for 90 "its 3 runner pods running" three_running "$adopt_run" || die "no 3 running runner pods for $adopt_run"
-kill_holder "$adopt_run" "$calls" "$ARTIFACTS/scenario-9-adopt.jsonl" 3 "TestRun created" "TestRun adopted" \
+take_over kill "$adopt_run" "$calls" "$ARTIFACTS/scenario-9-adopt.jsonl" 3 "TestRun created" "TestRun adopted" \
   runner_pods_of "$adopt_run"
 wait_for 60 "the TestRun and its pods to be gone" testrun_gone "$adopt_run" || die "the TestRun of $adopt_run or its pods are still there"
 ok "worker $HOLDER killed mid-TestRun of 45 s: $ADOPTER adopted it ${ADOPTED_AFTER} s after the kill (attempt $ATTEMPT), the same 3 runner pods from start to end, verdict 200 ${ANSWERED_AFTER} s after the kill"

@@ -174,29 +174,52 @@ each_second() {
   done >"$file" 2>/dev/null
 }
 
-# kill_holder RUN CALLS ANSWERS PODS CREATED ADOPTED SAMPLE...: SIGKILLs the worker pod that
-# logged CREATED for RUN while it runs, waits for the call CALLS (its answer in ANSWERS) to
-# answer 200, and checks that a worker logged ADOPTED and took the run up again (attempt 2+)
-# with the same PODS runner pods (SAMPLE... lists them; sampled each second) from start to
-# end. Sets HOLDER, ADOPTER, ATTEMPT, ADOPTED_AFTER and ANSWERED_AFTER (s after the kill).
-kill_holder() {
-  local run=$1 calls=$2 answers=$3 pods=$4 created=$5 adopted=$6 sampler killed_ms seen line
-  shift 6
+# signal_pod POD SIGNAL: SIGNAL to every process of the k6-gate pod POD (found on the host
+# by its pod cgroup: the cluster runs on this machine).
+signal_pod() {
+  local uid p
+  uid=$(kubectl_ -n k6-gate get pod "$1" -o jsonpath='{.metadata.uid}')
+  for p in /proc/[0-9]*; do
+    if grep -q "pod${uid//-/_}\|pod$uid" "$p/cgroup" 2>/dev/null; then kill "-$2" "${p#/proc/}" 2>/dev/null || true; fi
+  done
+}
+
+# take_over HOW RUN CALLS ANSWERS PODS CREATED ADOPTED SAMPLE...: while RUN runs, the worker
+# pod that logged CREATED for it is SIGKILLed (HOW=kill) or frozen until another worker
+# logged ADOPTED, then thawed (HOW=freeze: it wakes up holding a run that went on
+# elsewhere). Then the call CALLS (its answer in ANSWERS) must answer 200, a worker must
+# have logged ADOPTED and taken the run up again (attempt 2+), with the same PODS runner
+# pods (SAMPLE... lists them; sampled each second) from start to end. Sets HOLDER, ADOPTER,
+# ATTEMPT, ADOPTED_AFTER and ANSWERED_AFTER (s after the kill or freeze).
+take_over() {
+  local how=$1 run=$2 calls=$3 answers=$4 pods=$5 created=$6 adopted=$7 sampler since_ms seen line
+  shift 7
   each_second "$ARTIFACTS/$run-pods.txt" "$@" &
   sampler=$!
   HOLDER=$(worker_logged "$run" "$created" | cut -d' ' -f1) || die "no worker logged \"$created\" for $run"
-  killed_ms=$(date +%s%3N)
-  kubectl_ -n k6-gate delete pod "$HOLDER" --grace-period=0 --force >/dev/null 2>&1
-  log "SIGKILLed worker $HOLDER while its run $run ran"
+  since_ms=$(date +%s%3N)
+  if [[ "$how" == kill ]]; then
+    kubectl_ -n k6-gate delete pod "$HOLDER" --grace-period=0 --force >/dev/null 2>&1
+    log "SIGKILLed worker $HOLDER while its run $run ran"
+  else
+    signal_pod "$HOLDER" STOP
+    log "froze worker $HOLDER (SIGSTOP) while its run $run ran"
+    if ! wait_for 90 "another worker to adopt $run" worker_logged "$run" "$adopted"; then
+      signal_pod "$HOLDER" CONT
+      die "no worker logged \"$adopted\" for $run while $HOLDER was frozen"
+    fi
+    signal_pod "$HOLDER" CONT
+    log "thawed worker $HOLDER after $((($(date +%s%3N) - since_ms) / 1000)) s"
+  fi
   wait "$calls" || die "the call failed"
   kill "$sampler" 2>/dev/null || true
   [[ $(jq -r .status "$answers") == 200 ]] || die "the adopted check answered $(cat "$answers")"
-  ANSWERED_AFTER=$((($(date +%s%3N) - killed_ms) / 1000))
+  ANSWERED_AFTER=$((($(date +%s%3N) - since_ms) / 1000))
   seen=$(sort -u "$ARTIFACTS/$run-pods.txt" | grep -c . || true)
   ((seen == pods)) || die "$seen runner pods for the check, want the same $pods: $(sort -u "$ARTIFACTS/$run-pods.txt")"
   line=$(worker_logged "$run" "$adopted") || die "no worker logged \"$adopted\" for $run"
   ADOPTER=${line%% *}
-  ADOPTED_AFTER=$((($(jq .time <<<"${line#* }") - killed_ms) / 1000))
+  ADOPTED_AFTER=$((($(jq .time <<<"${line#* }") - since_ms) / 1000))
   ATTEMPT=$(run_field "$run" .attempt)
   ((ATTEMPT >= 2)) || die "the run is at attempt $ATTEMPT, want a second one"
 }

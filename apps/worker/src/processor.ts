@@ -57,8 +57,8 @@ export interface RunOptions {
   onOutput?: (output: TailBuffer) => void;
   /** k6's start (with the scenarios' expected time) and its progress, for the run page. */
   progress?: K6ProgressListener;
-  /** True once `signal` means the worker is leaving (the run is handed back), not a cancel. */
-  handingBack?: () => boolean;
+  /** True once `signal` means the run goes on in another attempt (RunnerRun), not a cancel. */
+  goesOnElsewhere?: () => boolean;
 }
 
 export type RunProcessor = (run: RunJob, options: RunOptions) => Promise<RunExecution>;
@@ -81,7 +81,7 @@ export function parseRunJob(data: unknown): RunJob {
 export function createProcessor(deps: ProcessorDeps): RunProcessor {
   const { config } = deps;
   const runner = deps.runner ?? processRunner;
-  return async (run, { signal, onOutput, progress, handingBack }) => {
+  return async (run, { signal, onOutput, progress, goesOnElsewhere }) => {
     const cloud = run.uploadToCloud
       ? prepareCloudRun(config, [
           ...Object.keys(run.envVars),
@@ -135,7 +135,7 @@ export function createProcessor(deps: ProcessorDeps): RunProcessor {
         statKeys: Object.keys(limits),
         loadSampler: deps.loadSampler,
       },
-      { runId: run.runId, handingBack: handingBack ?? (() => false), parallelism },
+      { runId: run.runId, goesOnElsewhere: goesOnElsewhere ?? (() => false), parallelism },
     );
     const output = outcome.output.text();
     if (outcome.spawnError) {

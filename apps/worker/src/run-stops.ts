@@ -4,9 +4,12 @@ import type { Logger, RunStore } from "@k6-gate/shared";
 /** How a running attempt learned that its run ended under it. */
 export type StopVia = "message" | "heartbeat";
 
+/** `takenOver`: another attempt holds the run, which goes on there (not ended). */
+type OnStop = (reason: string, via: StopVia, takenOver: boolean) => void;
+
 interface Watched {
   attemptToken: string;
-  stop: (reason: string, via: StopVia) => void;
+  stop: OnStop;
   stopped: boolean;
   timer: NodeJS.Timeout;
 }
@@ -49,18 +52,14 @@ export class RunStops {
    * Watches one attempt until the returned function is called; `stop` is called at most
    * once, when the run has ended (or another attempt holds it).
    */
-  watch(
-    runId: string,
-    attemptToken: string,
-    stop: (reason: string, via: StopVia) => void,
-  ): () => void {
+  watch(runId: string, attemptToken: string, stop: OnStop): () => void {
     const timer = setInterval(() => {
       this.store
         .heartbeat(runId, attemptToken, this.options.leaseMs)
         .then((beat) => {
           if (beat.state === "ended") this.fire(runId, beat.reason, "heartbeat");
           if (beat.state === "lost")
-            this.fire(runId, "another attempt holds this run", "heartbeat");
+            this.fire(runId, "another attempt holds this run", "heartbeat", true);
         })
         .catch((error: unknown) => this.logger.warn({ runId, err: error }, "heartbeat failed"));
     }, this.options.heartbeatMs);
@@ -73,11 +72,11 @@ export class RunStops {
     };
   }
 
-  private fire(runId: string, reason: string, via: StopVia): void {
+  private fire(runId: string, reason: string, via: StopVia, takenOver = false): void {
     const entry = this.watched.get(runId);
     if (!entry || entry.stopped) return;
     entry.stopped = true;
-    entry.stop(reason, via);
+    entry.stop(reason, via, takenOver);
   }
 }
 

@@ -129,10 +129,13 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
       "run started",
     );
     void notifier.runStarted(run, started.run);
-    // Set when the run ends under this attempt (superseded, cancelled): k6 is stopped.
+    // Set when the run ends under this attempt (superseded, cancelled), or another attempt
+    // holds it (`takenOver`: it goes on there): k6 is stopped.
     let stoppedBecause: string | undefined;
-    const unwatch = deps.stops.watch(runId, attemptToken, (reason, via) => {
+    let takenOver = false;
+    const unwatch = deps.stops.watch(runId, attemptToken, (reason, via, lost) => {
       stoppedBecause = reason || "the run ended while k6 ran";
+      takenOver = lost;
       logger.info({ runId, reason, via }, "run ended under its attempt: stopping k6");
       worker.cancelJob(runId, stoppedBecause);
     });
@@ -141,7 +144,7 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
         signal: signal ?? new AbortController().signal,
         onOutput: (output) => flushOutput(runId, attemptToken, output),
         progress: progressSaver(store, logger, runId, attemptToken, OUTPUT_FLUSH_MS),
-        handingBack: () => handingBack && stoppedBecause === undefined,
+        goesOnElsewhere: () => takenOver || (handingBack && stoppedBecause === undefined),
       });
       stopFlushing(runId);
       if (execution.interrupted && handingBack && stoppedBecause === undefined) {

@@ -94,7 +94,7 @@ export async function createJobRunner(
   };
 
   const run = async (k6: RunK6Options, identity: RunnerRun): Promise<RunK6Outcome> => {
-    const { limitMs, failed, refused } = podRunOf(k6);
+    const { limitMs, overdue, failed, refused } = podRunOf(k6);
     if (refused) return refused;
     const name = jobNameOf(identity.runId);
     const { adopted } = await startOrAdopt(k6, name, limitMs);
@@ -109,13 +109,16 @@ export async function createJobRunner(
       const status = runnerStatusOf(pod);
       if (pod && status?.state?.terminated) {
         const outcome = await podOutcome(core, pod, k6.outputMaxBytes, failed);
-        await deleteJob(name);
+        // Taken up by another attempt meanwhile: its Job, for it to read.
+        if (!identity.goesOnElsewhere()) await deleteJob(name);
         return outcome;
       }
       const never = cannotStart(status);
-      if (never) {
+      if (never || overdue()) {
         await deleteJob(name);
-        return failed("", { spawnError: never });
+        return never
+          ? failed("", { spawnError: never })
+          : failed("the runner Job's pod did not end in time", { timedOut: true });
       }
       if (status?.state?.running && !announced) {
         announced = true;

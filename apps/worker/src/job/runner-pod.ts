@@ -135,13 +135,16 @@ export function unlessAlready(code: 404 | 409) {
 }
 
 /**
- * A run in runner pods, from its start: its limit, and the outcome it ends with when k6
- * measured nothing (`failed`). k6 Cloud runs are refused (`refused`): they stay on the
- * process runner.
+ * A run in runner pods, from its start: its limit, when to give up on pods that never
+ * start or never end (`overdue`: k6 stops itself at its limit, and the Job's deadline
+ * counts only once its pod runs), and the outcome it ends with when k6 measured nothing
+ * (`failed`). k6 Cloud runs are refused (`refused`): they stay on the process runner.
  */
 export function podRunOf(k6: RunK6Options) {
   const startedAt = performance.now();
   const limitMs = Math.min(k6.maxDurationMs ?? k6.maxRunDurationMs, k6.maxRunDurationMs);
+  const giveUpAt = Date.now() + limitMs + k6.killGraceMs + START_MARGIN_S * 1000;
+  const overdue = () => Date.now() > giveUpAt;
   const failed = (problem: string, fields: Partial<RunK6Outcome> = {}) =>
     noResult(
       problem,
@@ -151,23 +154,24 @@ export function podRunOf(k6: RunK6Options) {
   const refused = k6.command
     ? failed("", { spawnError: "k6 Cloud runs need K6_RUNNER=process" })
     : undefined;
-  return { limitMs, failed, refused };
+  return { limitMs, overdue, failed, refused };
 }
 
 /**
- * A run stopped by its signal: cancelled, its pods go (`remove`); handed back by a worker
- * that is leaving, they keep running for the next attempt to adopt.
+ * A run stopped by its signal: cancelled, its pods go (`remove`); going on in another
+ * attempt (handed back, or taken up already), they keep running for it to adopt.
  */
 export async function stoppedRun(
   identity: RunnerRun,
   remove: () => Promise<unknown>,
   failed: ReturnType<typeof podRunOf>["failed"],
 ): Promise<RunK6Outcome> {
-  const leaving = identity.handingBack();
-  if (!leaving) await remove();
-  return failed(`the run was stopped (${leaving ? "handed back" : "cancelled"})`, {
-    cancelled: true,
-  });
+  const elsewhere = identity.goesOnElsewhere();
+  if (!elsewhere) await remove();
+  return failed(
+    `the run was stopped (${elsewhere ? "it goes on in another attempt" : "cancelled"})`,
+    { cancelled: true },
+  );
 }
 
 /** An outcome with nothing k6 measured: the stream names why, and the output says it too. */

@@ -11,10 +11,11 @@ export type RunnerKind = "process" | "job" | "k6-operator";
 export interface RunnerRun {
   runId: string;
   /**
-   * True once this worker is leaving and hands the run back (not a cancel): a Job runner
-   * then leaves its Job running for the next attempt to adopt.
+   * True once this attempt stops but the run goes on in another (not a cancel): this
+   * worker is leaving and hands the run back, or another attempt holds it already. A pod
+   * runner then leaves its pods running for that attempt to adopt.
    */
-  handingBack: () => boolean;
+  goesOnElsewhere: () => boolean;
   /** Pods the test is split over (metadata `parallelism`); only k6-operator runs more than 1. */
   parallelism: number;
 }

@@ -17,7 +17,6 @@ import {
   POLL_MS,
   readRunnerTemplate,
   runnerStatusOf,
-  START_MARGIN_S,
   stoppedRun,
   unlessAlready,
   unlessMissing,
@@ -108,19 +107,20 @@ export async function createTestRunRunner(
     return pods.items;
   };
   /**
-   * Whether the operator's starter Job failed: the operator never looks at it again, and
+   * How the operator's starter Job did. Failed, the operator never looks at it again, and
    * its paused runners would wait for ever (its `curl` gives up on a refused connection,
    * as when a NetworkPolicy is not in force yet for the new pod).
    */
-  const starterFailed = async (name: string): Promise<boolean> => {
+  const starterOf = async (name: string): Promise<"failed" | "succeeded" | "pending"> => {
     const starter = await unlessMissing(
       batch.readNamespacedJob({ namespace, name: `${name}-starter` }, options),
     );
-    return (starter?.status?.failed ?? 0) > 0;
+    if ((starter?.status?.failed ?? 0) > 0) return "failed";
+    return (starter?.status?.succeeded ?? 0) > 0 ? "succeeded" : "pending";
   };
 
   const run = async (k6: RunK6Options, identity: RunnerRun): Promise<RunK6Outcome> => {
-    const { limitMs, failed, refused } = podRunOf(k6);
+    const { overdue, failed, refused } = podRunOf(k6);
     if (refused) return refused;
     const name = testRunNameOf(identity.runId);
     const { parallelism } = identity;
@@ -129,9 +129,8 @@ export async function createTestRunRunner(
       { runId: identity.runId, testRun: `${namespace}/${name}`, parallelism, adopted },
       adopted ? "TestRun adopted" : "TestRun created",
     );
-    // k6 stops itself at its limit; this is for runners that never start or never end.
-    const giveUpAt = Date.now() + limitMs + k6.killGraceMs + START_MARGIN_S * 1000;
     let announced = false;
+    let resumed = false; // the starter succeeded: nothing more to read of it
     for (;;) {
       if (k6.signal.aborted) return stoppedRun(identity, () => deleteTestRun(name), failed);
       const pods = await runnerPodsOf(name);
@@ -140,21 +139,25 @@ export async function createTestRunRunner(
         const outcomes: RunK6Outcome[] = [];
         for (const pod of pods)
           outcomes.push(await podOutcome(core, pod, k6.outputMaxBytes, failed));
-        await deleteTestRun(name);
+        // Taken up by another attempt meanwhile: its TestRun, for it to read.
+        if (!identity.goesOnElsewhere()) await deleteTestRun(name);
         return mergeOutcomes(outcomes, k6.outputMaxBytes);
       }
       const never = pods.map((pod) => cannotStart(runnerStatusOf(pod))).find(Boolean);
       const testRun = never ? undefined : await readTestRun(name);
       const stage = testRun?.status?.stage;
+      const starter: Awaited<ReturnType<typeof starterOf>> | undefined =
+        stage === "started" && ended.length === 0 && !resumed ? await starterOf(name) : undefined;
+      resumed ||= starter === "succeeded";
       const problem = never
         ? { spawnError: never }
         : !testRun
           ? { problem: "the TestRun was deleted by someone else" }
           : stage === "error"
             ? { problem: "k6-operator put the TestRun in stage error (see its events)" }
-            : stage === "started" && ended.length === 0 && (await starterFailed(name))
+            : starter === "failed"
               ? { spawnError: "k6-operator's starter could not resume the runner pods" }
-              : Date.now() > giveUpAt
+              : overdue()
                 ? { problem: "the TestRun's runners did not end in time", timedOut: true }
                 : undefined;
       if (problem) {
