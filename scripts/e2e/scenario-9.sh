@@ -14,7 +14,10 @@
 #      its TestRun and runner pods removed;
 #   d) the worker SIGKILLed while its 45 s split check runs: its replacement takes the run
 #      up again and adopts the TestRun (its log says so); the same 3 runner pods from start
-#      to end, and the verdict passes.
+#      to end, and the verdict passes;
+#   e) the worker's processes SIGKILLed while a 60 s split check no call waits on runs, and
+#      the run superseded before the restarted worker takes it up: it finds the run ended
+#      and removes its TestRun and runner pods (nothing else would: a TestRun has no deadline).
 # Then back to the chart's values (the process runner, NetworkPolicies off).
 set -euo pipefail
 # shellcheck source=scripts/e2e/lib.sh
@@ -128,9 +131,30 @@ take_over kill "$adopt_run" "$calls" "$ARTIFACTS/scenario-9-adopt.jsonl" 3 "Test
 wait_for 60 "the TestRun and its pods to be gone" testrun_gone "$adopt_run" || die "the TestRun of $adopt_run or its pods are still there"
 ok "worker $HOLDER killed mid-TestRun of 45 s: $ADOPTER adopted it ${ADOPTED_AFTER} s after the kill (attempt $ATTEMPT), the same 3 runner pods from start to end, verdict 200 ${ANSWERED_AFTER} s after the kill"
 
+# --- e) a run ended while no worker held it: its TestRun removed by the next attempt --------
+answer=$(payload burst-13 "orphan-$sum" "$long" http://podinfo-primary.test:9898/ \
+  '{"wait_for_results": "false", "parallelism": "3"}' | gate_calls)
+[[ $(jq -r .status <<<"$answer") == 202 ]] || die "the old revision's call answered $answer, want 202"
+orphan_run=$(run_of burst-13 "orphan-$sum")
+wait_for 90 "its 3 runner pods running" three_running "$orphan_run" || die "no 3 running runner pods for $orphan_run"
+holder=$(worker_logged "$orphan_run" "TestRun created" | cut -d' ' -f1) || die "no worker logged creating the TestRun of $orphan_run"
+t=$(date +%s)
+# SIGKILL to its processes, not a pod deletion: gone at once, it cannot hear the supersede;
+# the kubelet restarts its container.
+signal_pod "$holder" KILL
+answer=$(payload burst-13 "next-$sum" "$(shared "http_req_failed: ['rate<0.01']")" | gate_calls)
+[[ $(jq -r .status <<<"$answer") == 200 ]] || die "the next revision answered $answer"
+[[ $(run_field "$orphan_run" .outcome) == superseded ]] || die "the old run's outcome is $(run_field "$orphan_run" .outcome)"
+wait_for 120 "the ended run's TestRun and pods to go" testrun_gone "$orphan_run" ||
+  die "the TestRun of $orphan_run (superseded while its worker was gone) or its pods are still there"
+orphan_gone=$(($(date +%s) - t))
+worker_logged "$orphan_run" "run not started: already judged or no record" >/dev/null ||
+  die "no worker logged finding $orphan_run ended"
+ok "worker $holder SIGKILLed under a 60 s split check superseded meanwhile: the next attempt found the run ended and its TestRun and pods were gone ${orphan_gone} s after the kill"
+
 "$helm" --kubeconfig "$KUBECONFIG" upgrade k6-gate "$E2E_ROOT/charts/k6-gate" --namespace k6-gate --reset-then-reuse-values \
   --set runner.kind=process --set workerConcurrency=1 --set networkPolicy.enabled=false --wait --timeout 5m >/dev/null
 kubectl_ -n k6-gate rollout status deployment/k6-gate-worker --timeout=120s >/dev/null
 ok "back to the chart's values as installed"
 
-result 9 "k6-operator: parallelism 3 judged as one pod: iterations count>=25 (each runner crossed it alone) 200 both ways ($holds_times), http_reqs count<15 (only the whole test crosses it) 422 both ways; 3 runner pods each; a superseded split check's TestRun and pods gone in ${gone_after} s; worker SIGKILLed mid-TestRun, adopted ${ADOPTED_AFTER} s after (attempt $ATTEMPT, the same 3 pods), 200 ${ANSWERED_AFTER} s after the kill"
+result 9 "k6-operator: parallelism 3 judged as one pod: iterations count>=25 (each runner crossed it alone) 200 both ways ($holds_times), http_reqs count<15 (only the whole test crosses it) 422 both ways; 3 runner pods each; a superseded split check's TestRun and pods gone in ${gone_after} s; worker SIGKILLed mid-TestRun, adopted ${ADOPTED_AFTER} s after (attempt $ATTEMPT, the same 3 pods), 200 ${ANSWERED_AFTER} s after the kill; a run superseded while its worker was gone: its TestRun removed by the next attempt ${orphan_gone} s after the kill"

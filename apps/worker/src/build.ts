@@ -125,6 +125,7 @@ export async function buildWorker(
     logger,
     notifier: slack,
     onFinished: (record) => runMetrics.observe(record),
+    discardRun: runner?.discard,
     // What a run was given is kept for its page as k6 starts (record-inputs.ts).
     processRun: recordingInputs(
       createProcessor({

@@ -34,6 +34,8 @@ export interface RunWorkerDeps {
   stops: RunStops;
   /** Called once per run this worker recorded the verdict of (run metrics). */
   onFinished?: (record: RunRecord) => void;
+  /** Removes a run's runner objects when no attempt will run it again (K6Runner.discard). */
+  discardRun?: (runId: string) => Promise<unknown>;
 }
 
 export interface RunWorker {
@@ -89,6 +91,16 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
     pendingOutput.delete(runId);
   };
 
+  /** A run no attempt will run again: what a former attempt left running goes. */
+  const discard = async (runId: string) => {
+    if (!deps.discardRun) return;
+    try {
+      await deps.discardRun(runId);
+    } catch (error) {
+      logger.warn({ runId, err: error }, "runner objects of a run not run again not removed");
+    }
+  };
+
   /** A verdict is the one write that must not be lost: retried until Redis takes it. */
   const recordVerdict = (runId: string, input: FinishInput): Promise<FinishOutcome> =>
     untilLanded(() => store.finish(runId, input), {
@@ -122,6 +134,7 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
       // cancelled while queued. "missing": its record expired or was lost with Redis's
       // data; no caller can receive a verdict for it.
       logger.info({ runId, state: started.state }, "run not started: already judged or no record");
+      await discard(runId);
       return { runId, skipped: true };
     }
     logger.info(
@@ -257,10 +270,11 @@ export function createRunWorker(deps: RunWorkerDeps): RunWorker {
     void recordVerdict(runId, {
       result: failedResult("setup_failed", `k6-gate could not run this check: ${error.message}`),
       attemptToken: "",
-    }).then((finished) => {
+    }).then(async (finished) => {
       // Channels told the run started hear how it ended (unless the job data is what failed).
       const run = runJobSchema.safeParse(job.data);
       if (run.success) afterVerdict(run.data, finished, "");
+      await discard(runId);
     });
   });
   worker.on("error", (error) => logger.error({ err: error }, "worker error"));

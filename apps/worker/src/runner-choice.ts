@@ -32,5 +32,8 @@ export async function k6RunnerFor(
   return {
     kind: "k6-operator",
     run: (options, run) => (run.parallelism > 1 ? split : onePod).run(options, run),
+    discard: async (runId) => {
+      await Promise.all([onePod.discard?.(runId), split.discard?.(runId)]);
+    },
   };
 }

@@ -144,5 +144,5 @@ export async function createJobRunner(
       await delay(POLL_MS, undefined, { signal: k6.signal }).catch(() => undefined);
     }
   };
-  return { kind: "job", run };
+  return { kind: "job", run, discard: (runId) => deleteJob(jobNameOf(runId)) };
 }

@@ -29,6 +29,12 @@ export interface RunnerRun {
 export interface K6Runner {
   readonly kind: RunnerKind;
   run(options: RunK6Options, run: RunnerRun): Promise<RunK6Outcome>;
+  /**
+   * Removes what a former attempt left running for a run no attempt will run again (it
+   * ended while queued, or its last attempt failed): a pod runner's Job or TestRun, which
+   * would otherwise load the canary to its end and keep the run's Secret.
+   */
+  readonly discard?: (runId: string) => Promise<unknown>;
 }
 
 /** k6 as a child process of the worker (`runK6`). */

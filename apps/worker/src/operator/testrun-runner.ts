@@ -173,5 +173,5 @@ export async function createTestRunRunner(
       await delay(POLL_MS, undefined, { signal: k6.signal }).catch(() => undefined);
     }
   };
-  return { kind: "k6-operator", run };
+  return { kind: "k6-operator", run, discard: (runId) => deleteTestRun(testRunNameOf(runId)) };
 }
