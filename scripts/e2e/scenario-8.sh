@@ -149,30 +149,30 @@ log "the probe saw: $probe_line"
   die "the probe's checks did not all hold ($(jq -r .status <<<"$answer")): $probe_line"
 ok "a script in a runner pod reaches neither Redis nor the API, gets nothing from the Kubernetes API (no token), reads no PID 1 environment, has no worker variables; reaches its canary: $probe_line"
 
+# job_taken_over HOW CANARY NAME DURATION: a DURATION check of CANARY (revision NAME-$sum)
+# whose worker is killed or frozen once its runner pod runs (take_over HOW); sets RUN.
+job_taken_over() {
+  local calls
+  payload "$2" "$3-$sum" "$(script "$4" "http_req_failed: ['rate<0.01']")" |
+    gate_calls >"$ARTIFACTS/scenario-8-$3.jsonl" &
+  calls=$!
+  wait_for 60 "the check's run" run_of "$2" "$3-$sum" || die "no run of the check"
+  RUN=$(run_of "$2" "$3-$sum")
+  wait_for 60 "its runner pod" pod_running_for "$RUN" || die "no running runner pod for $RUN"
+  take_over "$1" "$RUN" "$calls" "$ARTIFACTS/scenario-8-$3.jsonl" 1 "runner Job created" "runner Job adopted" \
+    kubectl_ -n k6-gate get pods -l "batch.kubernetes.io/job-name=$(job_of "$RUN")" -o name
+}
+
 # --- c) the worker killed mid-run: the Job adopted -----------------------------------------
-payload burst-4 "adopt-$sum" "$(script 45s "http_req_failed: ['rate<0.01']")" |
-  gate_calls >"$ARTIFACTS/scenario-8-adopt.jsonl" &
-calls=$!
-wait_for 60 "the check's run" run_of burst-4 "adopt-$sum" || die "no run of the check"
-adopt_run=$(run_of burst-4 "adopt-$sum")
-wait_for 60 "its runner pod" pod_running_for "$adopt_run" || die "no running runner pod for $adopt_run"
-take_over kill "$adopt_run" "$calls" "$ARTIFACTS/scenario-8-adopt.jsonl" 1 "runner Job created" "runner Job adopted" \
-  kubectl_ -n k6-gate get pods -l "batch.kubernetes.io/job-name=$(job_of "$adopt_run")" -o name
+job_taken_over kill burst-4 adopt 45s
 ok "worker $HOLDER killed mid-run: $ADOPTER adopted the Job ${ADOPTED_AFTER} s after the kill (attempt $ATTEMPT), 1 runner pod from start to end, verdict 200 ${ANSWERED_AFTER} s after the kill"
 kill_line="worker SIGKILLed mid-run, its Job adopted ${ADOPTED_AFTER} s after (attempt $ATTEMPT, 1 pod)"
 
 # --- c2) the worker frozen mid-run, thawed once another adopted its Job ---------------------
 # It wakes up holding a run that went on elsewhere: it must leave the Job to its adopter.
-payload burst-12 "freeze-$sum" "$(script 60s "http_req_failed: ['rate<0.01']")" |
-  gate_calls >"$ARTIFACTS/scenario-8-freeze.jsonl" &
-calls=$!
-wait_for 60 "the check's run" run_of burst-12 "freeze-$sum" || die "no run of the check"
-freeze_run=$(run_of burst-12 "freeze-$sum")
-wait_for 60 "its runner pod" pod_running_for "$freeze_run" || die "no running runner pod for $freeze_run"
-take_over freeze "$freeze_run" "$calls" "$ARTIFACTS/scenario-8-freeze.jsonl" 1 "runner Job created" "runner Job adopted" \
-  kubectl_ -n k6-gate get pods -l "batch.kubernetes.io/job-name=$(job_of "$freeze_run")" -o name
-kubectl_ -n k6-gate logs "$HOLDER" | grep "\"runId\":\"$freeze_run\"" | grep -q "another attempt holds this run" ||
-  die "the thawed worker $HOLDER did not log that another attempt holds $freeze_run"
+job_taken_over freeze burst-12 freeze 60s
+kubectl_ -n k6-gate logs "$HOLDER" | grep "\"runId\":\"$RUN\"" | grep -q "another attempt holds this run" ||
+  die "the thawed worker $HOLDER did not log that another attempt holds $RUN"
 ok "worker $HOLDER frozen mid-run: $ADOPTER adopted the Job ${ADOPTED_AFTER} s after the freeze (attempt $ATTEMPT); thawed, $HOLDER stopped and left the Job: 1 runner pod from start to end, verdict 200 ${ANSWERED_AFTER} s after the freeze"
 freeze_line="worker frozen mid-run, its Job adopted ${ADOPTED_AFTER} s after, thawed: the Job left to its adopter (1 pod), 200"
 
